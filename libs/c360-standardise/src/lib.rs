@@ -1,0 +1,1 @@
+//! Standardisation (to be written).
