@@ -1,1 +1,4 @@
 //! All integration tests, compiled into one binary.
+
+mod cli;
+mod common;

@@ -49,6 +49,9 @@ struct MappingFile {
     #[serde(default)]
     source: SourceSection,
     fields: BTreeMap<String, Columns>,
+    /// Matching settings for this source (see `c360-matching`), kept raw
+    /// here so this crate does not depend on the matching engine.
+    matching: Option<toml::Table>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,11 +69,12 @@ enum Columns {
 }
 
 /// A parsed mapping: for each canonical field, the source columns that feed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mapping {
     fields: Vec<(Field, Vec<String>)>,
     source_system: Option<String>,
     delimiter: u8,
+    matching: Option<toml::Table>,
 }
 
 impl Mapping {
@@ -103,6 +107,7 @@ impl Mapping {
             fields,
             source_system: file.source.system,
             delimiter,
+            matching: file.matching,
         })
     }
 
@@ -133,11 +138,17 @@ impl Mapping {
             fields,
             source_system: None,
             delimiter: b',',
+            matching: None,
         })
     }
 
     pub fn source_system(&self) -> Option<&str> {
         self.source_system.as_deref()
+    }
+
+    /// The raw `[matching]` table, if the mapping file has one.
+    pub fn matching(&self) -> Option<&toml::Table> {
+        self.matching.as_ref()
     }
 
     pub fn delimiter(&self) -> u8 {
@@ -361,7 +372,10 @@ address = ["street_number", "address_1", "address_2"]
         let err =
             RecordReader::new("rec_id,given_name\nr1,a\n".as_bytes(), Some(&mapping)).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("`street_number`") && msg.contains("`address`"), "{msg}");
+        assert!(
+            msg.contains("`street_number`") && msg.contains("`address`"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `c360` binary: a thin wrapper over the library.
+
+fn main() -> std::process::ExitCode {
+    c360::main_entry()
+}

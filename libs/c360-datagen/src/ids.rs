@@ -1,0 +1,57 @@
+//! Keyed bijections used to make identifiers look random while staying
+//! unique: record ids (per source system) and national id numbers.
+
+/// A keyed permutation of `0..domain` (`domain >= 1`), by cycle-walking a
+/// bijection of `0..2^bits`. `x` must be below `domain`.
+pub fn permute(x: u64, domain: u64, key: u64) -> u64 {
+    debug_assert!(x < domain);
+    let bits = (64 - (domain - 1).leading_zeros()).max(2);
+    let mask = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    let mut y = x;
+    loop {
+        y = mix(y, bits, mask, key);
+        if y < domain {
+            return y;
+        }
+    }
+}
+
+/// Bijection of `0..2^bits`: each step (odd multiply, xor-shift, add) is
+/// invertible modulo `2^bits`.
+fn mix(mut y: u64, bits: u32, mask: u64, key: u64) -> u64 {
+    const ODD: [u64; 3] = [
+        0x9E37_79B9_7F4A_7C15,
+        0xBF58_476D_1CE4_E5B9,
+        0x94D0_49BB_1331_11EB,
+    ];
+    let shift = (bits / 2).max(1);
+    for (round, odd) in ODD.iter().enumerate() {
+        y = y.wrapping_mul(*odd) & mask;
+        y ^= y >> shift;
+        y = y.wrapping_add(key.rotate_left(round as u32 * 21)) & mask;
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutation_is_bijective() {
+        for domain in [1u64, 2, 7, 100, 1000, 4096] {
+            let mut seen = vec![false; domain as usize];
+            for x in 0..domain {
+                let y = permute(x, domain, 42);
+                assert!(y < domain);
+                assert!(!seen[y as usize], "domain {domain}: {y} twice");
+                seen[y as usize] = true;
+            }
+        }
+        assert!(permute(5, 100_000_000, 7) < 100_000_000);
+    }
+}

@@ -1,0 +1,256 @@
+//! Blocking: which pairs of records are compared at all.
+//!
+//! Every record emits several keys at once (national ID, each phone, email,
+//! swap-insensitive phonetic name pair with birth year or locality, surname
+//! or given name with full birth date). Records sharing a key form a block.
+//!
+//! Hot-key protection: a phone held by more than `hot_phone_records`
+//! records (an agent's or a shop's phone) emits no key at all, and any block
+//! larger than `max_block_size` is not expanded into all its pairs: its
+//! members are sorted by name and birth date and only neighbours within a
+//! window of `window` are paired (sorted neighbourhood). So one value shared
+//! by hundreds of records neither explodes the candidate set nor, through
+//! the scoring's own hot-phone rule, glues those people together.
+
+use std::hash::{Hash, Hasher};
+
+use rayon::prelude::*;
+use rustc_hash::FxHasher;
+
+use crate::compare::PhoneHeat;
+use crate::prepare::Prepared;
+
+#[derive(Clone, Copy, Debug)]
+pub struct BlockingConfig {
+    pub max_block_size: usize,
+    pub window: usize,
+}
+
+/// Statistics of a blocking run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockingStats {
+    pub keys: usize,
+    pub oversized_blocks: usize,
+    pub candidate_pairs: usize,
+}
+
+/// The kinds of key, used to keep equal strings of different kinds apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum KeyKind {
+    NationalId,
+    Phone,
+    Email,
+    NamesYear,
+    NamesLocality,
+    SurnameDob,
+    GivenDob,
+    SurnameLocality,
+    AddressLocality,
+    IdHalf,
+}
+
+/// A part of a blocking key.
+#[derive(Hash)]
+enum Part<'a> {
+    Text(&'a str),
+    Number(u64),
+}
+
+fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
+    let mut h = FxHasher::default();
+    kind.hash(&mut h);
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// The blocking keys of one record.
+pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
+    if let Some(id) = &p.national_id {
+        out.push(key_hash(KeyKind::NationalId, &[Part::Text(id)]));
+        // One typo leaves one half intact.
+        if id.len() >= 6 && id.is_ascii() {
+            let mid = id.len() / 2;
+            out.push(key_hash(
+                KeyKind::IdHalf,
+                &[Part::Number(0), Part::Text(&id[..mid])],
+            ));
+            out.push(key_hash(
+                KeyKind::IdHalf,
+                &[Part::Number(1), Part::Text(&id[mid..])],
+            ));
+        }
+    }
+    for &phone in &p.phones {
+        if !heat.is_hot(phone) {
+            out.push(key_hash(KeyKind::Phone, &[Part::Number(phone)]));
+        }
+    }
+    for email in &p.emails {
+        out.push(key_hash(KeyKind::Email, &[Part::Text(email)]));
+    }
+    let given = p.given.first().map(|t| &*t.key);
+    let surname = p.surname.first().map(|t| &*t.key);
+    if let (Some(g), Some(s)) = (given, surname) {
+        // Sorted so that a swapped given name and surname give the same key.
+        let (lo, hi) = if g <= s { (g, s) } else { (s, g) };
+        if let Some(year) = p.dob.year {
+            out.push(key_hash(
+                KeyKind::NamesYear,
+                &[
+                    Part::Text(lo),
+                    Part::Text(hi),
+                    Part::Number(u64::from(year)),
+                ],
+            ));
+        }
+        if !p.locality.is_empty() {
+            out.push(key_hash(
+                KeyKind::NamesLocality,
+                &[Part::Text(lo), Part::Text(hi), Part::Text(&p.locality)],
+            ));
+        }
+    }
+    if !p.locality.is_empty() {
+        if let Some(s) = surname {
+            out.push(key_hash(
+                KeyKind::SurnameLocality,
+                &[Part::Text(s), Part::Text(&p.locality)],
+            ));
+        }
+        // The two longest words of the address (street or landmark names).
+        let mut words: Vec<&str> = p
+            .address
+            .iter()
+            .map(|t| &**t)
+            .filter(|t| t.len() >= 5 && t.bytes().all(|b| b.is_ascii_alphabetic()))
+            .collect();
+        words.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        for w in words.into_iter().take(2) {
+            out.push(key_hash(
+                KeyKind::AddressLocality,
+                &[Part::Text(w), Part::Text(&p.locality)],
+            ));
+        }
+    }
+    if p.dob.is_complete() {
+        let dob = p.dob.to_iso();
+        if let Some(s) = surname {
+            out.push(key_hash(
+                KeyKind::SurnameDob,
+                &[Part::Text(s), Part::Text(&dob)],
+            ));
+        }
+        if let Some(g) = given {
+            out.push(key_hash(
+                KeyKind::GivenDob,
+                &[Part::Text(g), Part::Text(&dob)],
+            ));
+        }
+    }
+}
+
+/// Packs a pair of record indices (smaller first).
+pub fn pack_pair(a: u32, b: u32) -> u64 {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    (u64::from(lo) << 32) | u64::from(hi)
+}
+
+pub fn unpack_pair(p: u64) -> (u32, u32) {
+    ((p >> 32) as u32, p as u32)
+}
+
+/// All candidate pairs of a set of records, sorted and deduplicated.
+pub fn candidate_pairs(
+    records: &[Prepared],
+    heat: PhoneHeat<'_>,
+    config: BlockingConfig,
+) -> (Vec<u64>, BlockingStats) {
+    let mut entries: Vec<(u64, u32)> = records
+        .par_iter()
+        .enumerate()
+        .fold(Vec::new, |mut acc, (i, p)| {
+            let mut keys = Vec::with_capacity(8);
+            record_keys(p, heat, &mut keys);
+            keys.sort_unstable();
+            keys.dedup();
+            acc.extend(keys.into_iter().map(|k| (k, i as u32)));
+            acc
+        })
+        .reduce(Vec::new, |mut a, mut b| {
+            a.append(&mut b);
+            a
+        });
+    entries.par_sort_unstable();
+    let keys = entries.len();
+
+    // Split into blocks (runs of equal keys).
+    let mut blocks: Vec<&[(u64, u32)]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=entries.len() {
+        if i == entries.len() || entries[i].0 != entries[start].0 {
+            if i - start >= 2 {
+                blocks.push(&entries[start..i]);
+            }
+            start = i;
+        }
+    }
+    let oversized_blocks = blocks
+        .iter()
+        .filter(|b| b.len() > config.max_block_size)
+        .count();
+
+    let mut pairs: Vec<u64> = blocks
+        .par_iter()
+        .fold(Vec::new, |mut acc, block| {
+            block_pairs(block, records, config, &mut acc);
+            acc
+        })
+        .reduce(Vec::new, |mut a, mut b| {
+            a.append(&mut b);
+            a
+        });
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    let candidate_pairs = pairs.len();
+    (
+        pairs,
+        BlockingStats {
+            keys,
+            oversized_blocks,
+            candidate_pairs,
+        },
+    )
+}
+
+fn block_pairs(
+    block: &[(u64, u32)],
+    records: &[Prepared],
+    config: BlockingConfig,
+    out: &mut Vec<u64>,
+) {
+    if block.len() <= config.max_block_size {
+        for (i, &(_, a)) in block.iter().enumerate() {
+            for &(_, b) in &block[i + 1..] {
+                out.push(pack_pair(a, b));
+            }
+        }
+        return;
+    }
+    // Sorted neighbourhood inside an oversized block.
+    let mut members: Vec<(String, u32)> = block
+        .iter()
+        .map(|&(_, r)| {
+            let p = &records[r as usize];
+            (
+                format!("{} {} {}", p.surname_joined, p.given_joined, p.dob.to_iso()),
+                r,
+            )
+        })
+        .collect();
+    members.sort_unstable();
+    for (i, (_, a)) in members.iter().enumerate() {
+        for (_, b) in members.iter().skip(i + 1).take(config.window) {
+            out.push(pack_pair(*a, *b));
+        }
+    }
+}

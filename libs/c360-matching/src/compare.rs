@@ -1,0 +1,409 @@
+//! Pairwise comparison: each field of two prepared records is put in one of
+//! a few agreement levels. Level 0 always means "missing on one side" and
+//! weighs nothing (missing values are neutral).
+
+use c360_standardise::date::PartialDate;
+use strsim::jaro_winkler;
+
+use crate::prepare::{NameToken, Prepared};
+
+/// The compared fields, in the order of a [`Levels`] vector.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareField {
+    Surname,
+    GivenName,
+    DateOfBirth,
+    Sex,
+    NationalId,
+    Phone,
+    Email,
+    Address,
+    Locality,
+    Postcode,
+}
+
+pub const FIELD_COUNT: usize = 10;
+
+impl CompareField {
+    pub const ALL: [CompareField; FIELD_COUNT] = [
+        CompareField::Surname,
+        CompareField::GivenName,
+        CompareField::DateOfBirth,
+        CompareField::Sex,
+        CompareField::NationalId,
+        CompareField::Phone,
+        CompareField::Email,
+        CompareField::Address,
+        CompareField::Locality,
+        CompareField::Postcode,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CompareField::Surname => "surname",
+            CompareField::GivenName => "given_name",
+            CompareField::DateOfBirth => "date_of_birth",
+            CompareField::Sex => "sex",
+            CompareField::NationalId => "national_id",
+            CompareField::Phone => "phone",
+            CompareField::Email => "email",
+            CompareField::Address => "address",
+            CompareField::Locality => "locality",
+            CompareField::Postcode => "postcode",
+        }
+    }
+
+    /// Names of the levels, index = level (index 0 is "missing").
+    pub fn level_names(self) -> &'static [&'static str] {
+        match self {
+            CompareField::Surname | CompareField::GivenName => {
+                &["missing", "exact", "close", "fuzzy", "different"]
+            }
+            CompareField::DateOfBirth => &["missing", "exact", "near", "partial", "different"],
+            CompareField::NationalId => &["missing", "exact", "one_edit", "different"],
+            CompareField::Address => &["missing", "same", "similar", "overlap", "different"],
+            CompareField::Locality => &["missing", "exact", "close", "different"],
+            CompareField::Sex
+            | CompareField::Phone
+            | CompareField::Email
+            | CompareField::Postcode => &["missing", "exact", "different"],
+        }
+    }
+
+    pub fn level_count(self) -> usize {
+        self.level_names().len()
+    }
+
+    /// Whether the exact level's weight is adjusted by how frequent the
+    /// shared value is (a common name weighs less than a rare one).
+    pub fn term_frequency_adjusted(self) -> bool {
+        matches!(
+            self,
+            CompareField::Surname | CompareField::GivenName | CompareField::Phone
+        )
+    }
+}
+
+/// The comparison vector of a pair: one level per field.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Levels(pub [u8; FIELD_COUNT]);
+
+impl Levels {
+    pub fn get(&self, field: CompareField) -> u8 {
+        self.0[field as usize]
+    }
+
+    /// Packs the vector in a `u64` (4 bits per field) for pattern counting.
+    pub fn pack(&self) -> u64 {
+        self.0
+            .iter()
+            .enumerate()
+            .fold(0u64, |acc, (i, &l)| acc | (u64::from(l) << (4 * i)))
+    }
+
+    pub fn unpack(packed: u64) -> Self {
+        let mut levels = [0u8; FIELD_COUNT];
+        for (i, l) in levels.iter_mut().enumerate() {
+            *l = ((packed >> (4 * i)) & 0xF) as u8;
+        }
+        Levels(levels)
+    }
+}
+
+/// What a comparison found besides the levels: the shared values whose
+/// frequency adjusts the weights.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Comparison {
+    pub levels: Levels,
+    /// Given name and surname matched crosswise (one record has them swapped).
+    pub swapped: bool,
+    /// The shared phone with the fewest holders, when phones agree.
+    pub shared_phone: Option<u64>,
+}
+
+/// Phone numbers held by more records than this are "hot" (an agent's or a
+/// shop's phone): they neither block nor count as evidence.
+#[derive(Clone, Copy, Debug)]
+pub struct PhoneHeat<'a> {
+    pub counts: &'a rustc_hash::FxHashMap<u64, u32>,
+    pub hot_threshold: u32,
+}
+
+impl PhoneHeat<'_> {
+    pub fn is_hot(&self, phone: u64) -> bool {
+        self.counts.get(&phone).copied().unwrap_or(0) > self.hot_threshold
+    }
+
+    pub fn count(&self, phone: u64) -> u32 {
+        self.counts.get(&phone).copied().unwrap_or(1)
+    }
+}
+
+pub fn compare(a: &Prepared, b: &Prepared, heat: PhoneHeat<'_>) -> Comparison {
+    let mut levels = [0u8; FIELD_COUNT];
+    let (surname, given, swapped) = compare_names(a, b);
+    levels[CompareField::Surname as usize] = surname;
+    levels[CompareField::GivenName as usize] = given;
+    levels[CompareField::DateOfBirth as usize] = compare_dates(&a.dob, &b.dob);
+    levels[CompareField::Sex as usize] = match (a.sex, b.sex) {
+        (Some(x), Some(y)) => 1 + u8::from(x != y),
+        _ => 0,
+    };
+    levels[CompareField::NationalId as usize] = match (&a.national_id, &b.national_id) {
+        (Some(x), Some(y)) => compare_ids(x, y),
+        _ => 0,
+    };
+    let (phone, shared_phone) = compare_phones(&a.phones, &b.phones, heat);
+    levels[CompareField::Phone as usize] = phone;
+    levels[CompareField::Email as usize] = if a.emails.is_empty() || b.emails.is_empty() {
+        0
+    } else if sorted_intersect(&a.emails, &b.emails) {
+        1
+    } else {
+        2
+    };
+    levels[CompareField::Address as usize] = compare_addresses(&a.address, &b.address);
+    levels[CompareField::Locality as usize] = compare_localities(&a.locality, &b.locality);
+    levels[CompareField::Postcode as usize] = match (&*a.postcode, &*b.postcode) {
+        ("", _) | (_, "") => 0,
+        (x, y) => 1 + u8::from(x != y),
+    };
+    Comparison {
+        levels: Levels(levels),
+        swapped,
+        shared_phone,
+    }
+}
+
+/// Compares the names in both alignments (as written, and given name and
+/// surname crossed) and keeps the better one.
+fn compare_names(a: &Prepared, b: &Prepared) -> (u8, u8, bool) {
+    let straight_surname = name_level(&a.surname, &a.surname_joined, &b.surname, &b.surname_joined);
+    let straight_given = name_level(&a.given, &a.given_joined, &b.given, &b.given_joined);
+    let straight = (straight_surname, straight_given);
+    // Crossing only helps when both sides have both parts.
+    if a.given.is_empty() || a.surname.is_empty() || b.given.is_empty() || b.surname.is_empty() {
+        return (straight.0, straight.1, false);
+    }
+    if straight_surname == 1 && straight_given == 1 {
+        return (1, 1, false);
+    }
+    let crossed_surname = name_level(&a.surname, &a.surname_joined, &b.given, &b.given_joined);
+    let crossed_given = name_level(&a.given, &a.given_joined, &b.surname, &b.surname_joined);
+    if u16::from(crossed_surname) + u16::from(crossed_given)
+        < u16::from(straight_surname) + u16::from(straight_given)
+    {
+        (crossed_surname, crossed_given, true)
+    } else {
+        (straight.0, straight.1, false)
+    }
+}
+
+/// 1 exact, 2 close, 3 fuzzy, 4 different, 0 missing.
+pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &str) -> u8 {
+    if a.is_empty() || b.is_empty() {
+        return 0;
+    }
+    if a_joined == b_joined || same_token_set(a, b) {
+        return 1;
+    }
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let all_short_in_long_exact = short.iter().all(|s| long.iter().any(|l| l.text == s.text));
+    let all_short_in_long_phonetic = short.iter().all(|s| long.iter().any(|l| l.key == s.key));
+    let joined_similarity = jaro_winkler(a_joined, b_joined);
+    if all_short_in_long_exact || all_short_in_long_phonetic || joined_similarity >= 0.92 {
+        return 2;
+    }
+    let shares_token = short.iter().any(|s| {
+        long.iter()
+            .any(|l| l.key == s.key || jaro_winkler(&l.text, &s.text) >= 0.9)
+    });
+    if shares_token || joined_similarity >= 0.80 {
+        return 3;
+    }
+    4
+}
+
+fn same_token_set(a: &[NameToken], b: &[NameToken]) -> bool {
+    a.len() == b.len() && a.iter().all(|t| b.iter().any(|u| u.text == t.text))
+}
+
+/// 1 exact, 2 near (day/month swapped, one component off), 3 partial dates
+/// that agree as far as they go, 4 different, 0 missing.
+pub fn compare_dates(a: &PartialDate, b: &PartialDate) -> u8 {
+    let (Some(ya), Some(yb)) = (a.year, b.year) else {
+        return 0;
+    };
+    if a.is_complete() && b.is_complete() {
+        if a == b {
+            return 1;
+        }
+        if a.is_day_month_swap_of(b) {
+            return 2;
+        }
+        let same_year = ya == yb;
+        let same_month = a.month == b.month;
+        let same_day = a.day == b.day;
+        let year_off_by_one = ya.abs_diff(yb) == 1;
+        let one_component_off = (same_year && same_month && digits_one_edit(a.day, b.day))
+            || (same_year && same_day)
+            || (year_off_by_one && same_month && same_day)
+            || (same_month && same_day && digits_one_edit_year(ya, yb));
+        return if one_component_off { 2 } else { 4 };
+    }
+    let agrees = ya == yb && opt_agree(a.month, b.month) && opt_agree(a.day, b.day);
+    if agrees { 3 } else { 4 }
+}
+
+fn opt_agree(a: Option<u8>, b: Option<u8>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    }
+}
+
+fn digits_one_edit(a: Option<u8>, b: Option<u8>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => {
+            let (xs, ys) = (format!("{x:02}"), format!("{y:02}"));
+            strsim::osa_distance(&xs, &ys) <= 1
+        }
+        _ => false,
+    }
+}
+
+fn digits_one_edit_year(a: u16, b: u16) -> bool {
+    strsim::osa_distance(&a.to_string(), &b.to_string()) <= 1
+}
+
+/// 1 exact, 2 one edit (a typo or a transposition), 3 different.
+fn compare_ids(a: &str, b: &str) -> u8 {
+    if a == b {
+        return 1;
+    }
+    if a.len().abs_diff(b.len()) <= 1 && strsim::osa_distance(a, b) <= 1 {
+        return 2;
+    }
+    3
+}
+
+/// Only phones that are not hot count. 1 a phone in common, 2 both have
+/// phones and none in common.
+fn compare_phones(a: &[u64], b: &[u64], heat: PhoneHeat<'_>) -> (u8, Option<u64>) {
+    let mut any_a = false;
+    let mut any_b = false;
+    let mut shared: Option<u64> = None;
+    for &p in a.iter().filter(|&&p| !heat.is_hot(p)) {
+        any_a = true;
+        if b.binary_search(&p).is_ok() {
+            shared = match shared {
+                Some(s) if heat.count(s) <= heat.count(p) => Some(s),
+                _ => Some(p),
+            };
+        }
+    }
+    if shared.is_some() {
+        return (1, shared);
+    }
+    for &p in b {
+        if !heat.is_hot(p) {
+            any_b = true;
+            break;
+        }
+    }
+    if any_a && any_b { (2, None) } else { (0, None) }
+}
+
+fn sorted_intersect<T: Ord>(a: &[T], b: &[T]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// Token-set similarity of addresses: 1 same (Jaccard ≥ 0.8), 2 similar
+/// (≥ 0.5), 3 some overlap, 4 nothing shared.
+fn compare_addresses(a: &[Box<str>], b: &[Box<str>]) -> u8 {
+    if a.is_empty() || b.is_empty() {
+        return 0;
+    }
+    let mut shared = 0usize;
+    for t in a {
+        if b.binary_search(t).is_ok() {
+            shared += 1;
+            continue;
+        }
+        // A typo in a long token still counts as shared.
+        if t.len() >= 5 && b.iter().any(|u| u.len() >= 5 && jaro_winkler(t, u) >= 0.92) {
+            shared += 1;
+        }
+    }
+    let union = a.len() + b.len() - shared.min(a.len().min(b.len()));
+    let jaccard = shared as f64 / union as f64;
+    if jaccard >= 0.8 {
+        1
+    } else if jaccard >= 0.5 {
+        2
+    } else if shared > 0 {
+        3
+    } else {
+        4
+    }
+}
+
+fn compare_localities(a: &str, b: &str) -> u8 {
+    if a.is_empty() || b.is_empty() {
+        return 0;
+    }
+    if a == b {
+        return 1;
+    }
+    if jaro_winkler(a, b) >= 0.88 { 2 } else { 3 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: u16, m: Option<u8>, d: Option<u8>) -> PartialDate {
+        PartialDate {
+            year: Some(y),
+            month: m,
+            day: d,
+        }
+    }
+
+    #[test]
+    fn date_levels() {
+        let full = date(1985, Some(3), Some(7));
+        assert_eq!(compare_dates(&full, &full), 1);
+        assert_eq!(compare_dates(&full, &date(1985, Some(7), Some(3))), 2);
+        assert_eq!(compare_dates(&full, &date(1986, Some(3), Some(7))), 2);
+        assert_eq!(compare_dates(&full, &date(1985, None, None)), 3);
+        assert_eq!(compare_dates(&full, &date(1985, Some(3), None)), 3);
+        assert_eq!(compare_dates(&full, &date(1986, None, None)), 4);
+        assert_eq!(compare_dates(&full, &date(1990, Some(11), Some(21))), 4);
+        assert_eq!(compare_dates(&full, &PartialDate::default()), 0);
+    }
+
+    #[test]
+    fn id_levels() {
+        assert_eq!(compare_ids("C0012345678", "C0012345678"), 1);
+        assert_eq!(compare_ids("C0012345678", "C0012345687"), 2);
+        assert_eq!(compare_ids("C0012345678", "C0099345678"), 3);
+    }
+
+    #[test]
+    fn levels_pack_round_trip() {
+        let l = Levels([1, 2, 3, 4, 0, 1, 2, 3, 4, 0]);
+        assert_eq!(Levels::unpack(l.pack()), l);
+    }
+}

@@ -1,0 +1,103 @@
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Rules;
+
+/// Matching settings. Every field has a default; a mapping file's
+/// `[matching]` table overrides some of them for its source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchConfig {
+    /// ISO country for phone numbers written without a country prefix.
+    pub default_country: String,
+    /// Match probability from which a pair is linked automatically.
+    pub link_threshold: f64,
+    /// Match probability from which a pair goes to a steward for review
+    /// (below `link_threshold`).
+    pub review_threshold: f64,
+    /// A pair scoring below this log2-odds is proof of two people: two
+    /// clusters holding such a pair are never joined.
+    pub conflict_log_odds: f64,
+    /// A phone held by more records than this is ignored (agent or shop phone).
+    pub hot_phone_records: u32,
+    /// Blocks larger than this are paired by sorted neighbourhood.
+    pub max_block_size: usize,
+    /// Window of the sorted neighbourhood in oversized blocks.
+    pub window: usize,
+    /// No cluster grows past this many records.
+    pub max_cluster_size: usize,
+    /// Random pairs drawn to estimate u.
+    pub u_sample_pairs: usize,
+    pub em_max_iterations: u32,
+    /// Seed of the random pair sampler (results are reproducible).
+    pub seed: u64,
+    pub rules: Rules,
+}
+
+impl Default for MatchConfig {
+    fn default() -> Self {
+        MatchConfig {
+            default_country: "CI".to_string(),
+            link_threshold: 0.95,
+            review_threshold: 0.5,
+            conflict_log_odds: -10.0,
+            hot_phone_records: 15,
+            max_block_size: 150,
+            window: 12,
+            max_cluster_size: 40,
+            u_sample_pairs: 400_000,
+            em_max_iterations: 50,
+            seed: 0x00c3_6000,
+            rules: Rules::default(),
+        }
+    }
+}
+
+impl MatchConfig {
+    /// Applies a `[matching]` table (from a mapping file) over these settings.
+    pub fn with_overrides(&self, table: &toml::Table) -> Result<Self, crate::Error> {
+        let mut merged =
+            toml::Table::try_from(self).map_err(|e| crate::Error::Config(e.to_string()))?;
+        merge(&mut merged, table);
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                crate::Error::Config(format!("[matching]: {}", e.message()))
+            })
+    }
+
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let probability = |name: &str, v: f64| {
+            if (0.0..1.0).contains(&v) && v > 0.0 {
+                Ok(())
+            } else {
+                Err(crate::Error::Config(format!(
+                    "{name} must be in (0, 1), got {v}"
+                )))
+            }
+        };
+        probability("link_threshold", self.link_threshold)?;
+        probability("review_threshold", self.review_threshold)?;
+        if self.review_threshold > self.link_threshold {
+            return Err(crate::Error::Config(
+                "review_threshold must not exceed link_threshold".to_string(),
+            ));
+        }
+        if self.max_cluster_size < 1 || self.max_block_size < 2 || self.window < 1 {
+            return Err(crate::Error::Config(
+                "max_cluster_size, max_block_size and window must be positive".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}

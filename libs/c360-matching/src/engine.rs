@@ -1,0 +1,331 @@
+//! The batch pipeline: prepare, block, learn the model, score, cluster.
+
+use std::time::{Duration, Instant};
+
+use c360_core::Record;
+use c360_standardise::names::NameVariants;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::blocking::{BlockingConfig, BlockingStats, candidate_pairs, unpack_pair};
+use crate::cluster::{ClusterResult, Edge, cluster};
+use crate::compare::{Comparison, Levels, PhoneHeat, compare};
+use crate::model::{FieldWeight, Frequencies, FsModel, count_patterns};
+use crate::prepare::{Prepared, Preparer};
+use crate::rules::{Veto, veto};
+use crate::{Error, MatchConfig};
+
+/// Prepared records plus everything derived from the whole set that scoring
+/// needs (frequencies, hot phones) and the learned model.
+#[derive(Debug)]
+pub struct Matcher {
+    pub config: MatchConfig,
+    pub records: Vec<Prepared>,
+    pub freqs: Frequencies,
+    pub model: FsModel,
+}
+
+/// Why a pair scored what it did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Explanation {
+    pub fields: Vec<FieldWeight>,
+    pub prior: f64,
+    pub log_odds: f64,
+    pub probability: f64,
+    /// Given name and surname matched crosswise.
+    pub names_swapped: bool,
+    /// A cannot-link rule that fired, if any.
+    pub veto: Option<Veto>,
+    pub decision: PairDecision,
+    pub model_version: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairDecision {
+    Link,
+    Review,
+    Distinct,
+}
+
+/// A scored pair.
+#[derive(Clone, Copy, Debug)]
+pub struct PairScore {
+    pub comparison: Comparison,
+    pub log_odds: f64,
+    pub veto: Option<Veto>,
+}
+
+impl Matcher {
+    fn heat(&self) -> PhoneHeat<'_> {
+        PhoneHeat {
+            counts: &self.freqs.phone,
+            hot_threshold: self.config.hot_phone_records,
+        }
+    }
+
+    pub fn score_pair(&self, a: u32, b: u32) -> PairScore {
+        let (pa, pb) = (&self.records[a as usize], &self.records[b as usize]);
+        self.score_prepared(pa, pb)
+    }
+
+    pub fn score_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
+        let comparison = compare(pa, pb, self.heat());
+        let log_odds = self.model.score(&comparison, pa, &self.freqs).log_odds;
+        PairScore {
+            comparison,
+            log_odds,
+            veto: veto(&comparison.levels, &self.config.rules),
+        }
+    }
+
+    pub fn decide(&self, score: &PairScore) -> PairDecision {
+        let probability = 1.0 / (1.0 + (-score.log_odds).exp2());
+        if score.veto.is_some() || probability < self.config.review_threshold {
+            PairDecision::Distinct
+        } else if probability >= self.config.link_threshold {
+            PairDecision::Link
+        } else {
+            PairDecision::Review
+        }
+    }
+
+    pub fn explain_prepared(&self, pa: &Prepared, pb: &Prepared) -> Explanation {
+        let score = self.score_prepared(pa, pb);
+        Explanation {
+            fields: self.model.weights(&score.comparison, pa, &self.freqs),
+            prior: self.model.prior(),
+            log_odds: score.log_odds,
+            probability: 1.0 / (1.0 + (-score.log_odds).exp2()),
+            names_swapped: score.comparison.swapped,
+            veto: score.veto,
+            decision: self.decide(&score),
+            model_version: self.model.version(),
+        }
+    }
+
+    pub fn explain(&self, a: u32, b: u32) -> Explanation {
+        self.explain_prepared(&self.records[a as usize], &self.records[b as usize])
+    }
+
+    /// Whether two records must not share a cluster.
+    pub fn conflicts(&self, a: u32, b: u32) -> bool {
+        let s = self.score_pair(a, b);
+        s.veto.is_some() || s.log_odds < self.config.conflict_log_odds
+    }
+}
+
+/// Timings and counts of a batch run.
+#[derive(Clone, Debug, Default)]
+pub struct DedupeStats {
+    pub records: usize,
+    pub clients: usize,
+    pub duplicate_groups: usize,
+    pub largest_cluster: usize,
+    pub blocking: BlockingStats,
+    pub linked_pairs: usize,
+    pub review_pairs: usize,
+    pub vetoed_pairs: usize,
+    pub merges_refused_conflict: usize,
+    pub merges_refused_size: usize,
+    pub em_iterations: u32,
+    pub em_converged: bool,
+    pub model_version: String,
+    pub prepare_time: Duration,
+    pub blocking_time: Duration,
+    pub training_time: Duration,
+    pub scoring_time: Duration,
+    pub clustering_time: Duration,
+}
+
+#[derive(Debug)]
+pub struct DedupeOutcome {
+    /// Cluster index of each input record.
+    pub assignment: Vec<u32>,
+    pub stats: DedupeStats,
+    pub matcher: Matcher,
+}
+
+/// Deduplicates a batch of records.
+pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome, Error> {
+    config.validate()?;
+    let mut stats = DedupeStats {
+        records: records.len(),
+        ..DedupeStats::default()
+    };
+    let started = Instant::now();
+    let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
+    let prepared: Vec<Prepared> = records.par_iter().map(|r| preparer.prepare(r)).collect();
+    let mut freqs = Frequencies::default();
+    for p in &prepared {
+        freqs.add(p);
+    }
+    stats.prepare_time = started.elapsed();
+
+    let started = Instant::now();
+    let heat = PhoneHeat {
+        counts: &freqs.phone,
+        hot_threshold: config.hot_phone_records,
+    };
+    let (pairs, blocking) = candidate_pairs(
+        &prepared,
+        heat,
+        BlockingConfig {
+            max_block_size: config.max_block_size,
+            window: config.window,
+        },
+    );
+    stats.blocking = blocking;
+    stats.blocking_time = started.elapsed();
+
+    let started = Instant::now();
+    let u = FsModel::estimate_u(random_pair_levels(&prepared, heat, config));
+    let mut model = FsModel::initial(u);
+    // Compare every candidate pair once; keep the comparisons for scoring.
+    let comparisons: Vec<Comparison> = pairs
+        .par_iter()
+        .map(|&p| {
+            let (a, b) = unpack_pair(p);
+            compare(&prepared[a as usize], &prepared[b as usize], heat)
+        })
+        .collect();
+    let patterns = count_patterns_parallel(&comparisons);
+    model.train_m(&patterns, config.em_max_iterations);
+    stats.em_iterations = model.em_iterations;
+    stats.em_converged = model.em_converged;
+    stats.model_version = model.version();
+    stats.training_time = started.elapsed();
+
+    let matcher = Matcher {
+        config: config.clone(),
+        records: prepared,
+        freqs,
+        model,
+    };
+
+    let started = Instant::now();
+    let scored: Vec<(u64, PairScore)> = pairs
+        .par_iter()
+        .zip(comparisons.par_iter())
+        .map(|(&p, c)| {
+            let (a, _) = unpack_pair(p);
+            let pa = &matcher.records[a as usize];
+            let log_odds = matcher.model.score(c, pa, &matcher.freqs).log_odds;
+            (
+                p,
+                PairScore {
+                    comparison: *c,
+                    log_odds,
+                    veto: veto(&c.levels, &matcher.config.rules),
+                },
+            )
+        })
+        .collect();
+    drop(comparisons);
+    let mut edges = Vec::new();
+    for (p, s) in &scored {
+        if s.veto.is_some() {
+            stats.vetoed_pairs += 1;
+        }
+        match matcher.decide(s) {
+            PairDecision::Link => {
+                let (a, b) = unpack_pair(*p);
+                edges.push(Edge {
+                    a,
+                    b,
+                    log_odds: s.log_odds,
+                });
+            }
+            PairDecision::Review => stats.review_pairs += 1,
+            PairDecision::Distinct => {}
+        }
+    }
+    drop(scored);
+    stats.linked_pairs = edges.len();
+    stats.scoring_time = started.elapsed();
+
+    let started = Instant::now();
+    let ClusterResult {
+        assignment,
+        clusters,
+        rejected_by_conflict,
+        rejected_by_size,
+    } = cluster(
+        matcher.records.len(),
+        edges,
+        config.max_cluster_size,
+        |a, b| matcher.conflicts(a, b),
+    );
+    stats.clusters_from(&assignment, clusters);
+    stats.merges_refused_conflict = rejected_by_conflict;
+    stats.merges_refused_size = rejected_by_size;
+    stats.clustering_time = started.elapsed();
+    Ok(DedupeOutcome {
+        assignment,
+        stats,
+        matcher,
+    })
+}
+
+impl DedupeStats {
+    fn clusters_from(&mut self, assignment: &[u32], clusters: usize) {
+        let mut sizes = vec![0usize; clusters];
+        for &c in assignment {
+            sizes[c as usize] += 1;
+        }
+        self.clients = clusters;
+        self.duplicate_groups = sizes.iter().filter(|&&s| s > 1).count();
+        self.largest_cluster = sizes.iter().copied().max().unwrap_or(0);
+    }
+}
+
+fn count_patterns_parallel(comparisons: &[Comparison]) -> Vec<(Levels, u64)> {
+    let merged = comparisons
+        .par_chunks(65_536)
+        .map(|chunk| count_patterns(chunk.iter().map(|c| c.levels)))
+        .reduce(Vec::new, |a, b| {
+            let mut all: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
+            for (l, c) in a.into_iter().chain(b) {
+                *all.entry(l.pack()).or_default() += c;
+            }
+            let mut v: Vec<(Levels, u64)> = all
+                .into_iter()
+                .map(|(k, c)| (Levels::unpack(k), c))
+                .collect();
+            v.sort_unstable_by_key(|&(l, _)| l.pack());
+            v
+        });
+    merged
+}
+
+/// Comparison levels of seeded random pairs, to estimate u.
+fn random_pair_levels<'a>(
+    prepared: &'a [Prepared],
+    heat: PhoneHeat<'a>,
+    config: &MatchConfig,
+) -> impl Iterator<Item = Levels> + 'a {
+    let n = prepared.len();
+    let samples = if n < 2 {
+        0
+    } else {
+        config.u_sample_pairs.min(n * (n - 1) / 2)
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let pairs: Vec<(usize, usize)> = (0..samples)
+        .map(|_| {
+            let a = rng.random_range(0..n);
+            let mut b = rng.random_range(0..n - 1);
+            if b >= a {
+                b += 1;
+            }
+            (a, b)
+        })
+        .collect();
+    let levels: Vec<Levels> = pairs
+        .par_iter()
+        .map(|&(a, b)| compare(&prepared[a], &prepared[b], heat).levels)
+        .collect();
+    levels.into_iter()
+}

@@ -1,0 +1,318 @@
+//! The Fellegi-Sunter model: per-field, per-level m and u probabilities,
+//! u estimated from random pairs, m by expectation-maximisation over the
+//! blocked candidate pairs (no labels), term-frequency adjusted weights for
+//! names and phones, and hard rules that veto a link whatever the score.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{CompareField, Comparison, Levels};
+
+/// Smallest probability a level may get (keeps weights finite).
+const PROBABILITY_FLOOR: f64 = 1e-6;
+
+/// The learned model. Serialisable so a service can persist the exact model
+/// that took each decision (its [`FsModel::version`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FsModel {
+    /// Share of candidate pairs that are matches.
+    pub lambda: f64,
+    /// `m[field][level]`: P(level | match). Index 0 (missing) unused.
+    pub m: Vec<Vec<f64>>,
+    /// `u[field][level]`: P(level | non-match).
+    pub u: Vec<Vec<f64>>,
+    /// EM iterations run and whether it converged.
+    pub em_iterations: u32,
+    pub em_converged: bool,
+}
+
+/// A pair's weight, ready for thresholds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Score {
+    /// log2 odds of a match (prior included).
+    pub log_odds: f64,
+}
+
+impl Score {
+    pub fn probability(self) -> f64 {
+        1.0 / (1.0 + (-self.log_odds).exp2())
+    }
+}
+
+/// Value frequencies for term-frequency adjustment, over the records the
+/// model sees.
+#[derive(Clone, Debug, Default)]
+pub struct Frequencies {
+    pub records: u64,
+    pub surname: FxHashMap<Box<str>, u32>,
+    pub given: FxHashMap<Box<str>, u32>,
+    pub phone: FxHashMap<u64, u32>,
+}
+
+impl Frequencies {
+    pub fn add(&mut self, p: &crate::Prepared) {
+        self.records += 1;
+        if !p.surname_joined.is_empty() {
+            *self.surname.entry(p.surname_joined.clone()).or_default() += 1;
+        }
+        if !p.given_joined.is_empty() {
+            *self.given.entry(p.given_joined.clone()).or_default() += 1;
+        }
+        for &phone in &p.phones {
+            *self.phone.entry(phone).or_default() += 1;
+        }
+    }
+
+    /// Relative frequency of a value, never below one record.
+    fn share(&self, count: Option<u32>) -> f64 {
+        let records = self.records.max(1) as f64;
+        f64::from(count.unwrap_or(1).max(1)) / records
+    }
+}
+
+/// One field's part in a pair's score.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldWeight {
+    pub field: CompareField,
+    pub level: &'static str,
+    pub weight: f64,
+    /// Set when the weight was adjusted for the frequency of the shared value.
+    pub term_frequency: Option<f64>,
+}
+
+impl FsModel {
+    /// A starting point for EM: agreement likely among matches.
+    pub fn initial(u: Vec<Vec<f64>>) -> Self {
+        let m = CompareField::ALL
+            .iter()
+            .map(|f| {
+                let n = f.level_count();
+                let mut levels = vec![0.0; n];
+                // Level 1 (agreement) gets most of the mass, the rest decays.
+                let mut mass = 0.9;
+                for l in levels.iter_mut().skip(1) {
+                    *l = mass;
+                    mass *= 0.1;
+                }
+                normalise(&mut levels);
+                levels
+            })
+            .collect();
+        FsModel {
+            lambda: 0.1,
+            m,
+            u,
+            em_iterations: 0,
+            em_converged: false,
+        }
+    }
+
+    /// A short, stable identifier of the parameters.
+    pub fn version(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        for v in std::iter::once(self.lambda)
+            .chain(self.m.iter().flatten().copied())
+            .chain(self.u.iter().flatten().copied())
+        {
+            v.to_bits().hash(&mut h);
+        }
+        format!("fs-{:012x}", h.finish() & 0xffff_ffff_ffff)
+    }
+
+    /// Estimates u from the levels of random pairs.
+    pub fn estimate_u(random_pairs: impl Iterator<Item = Levels>) -> Vec<Vec<f64>> {
+        let mut counts: Vec<Vec<f64>> = CompareField::ALL
+            .iter()
+            .map(|f| vec![0.0; f.level_count()])
+            .collect();
+        for levels in random_pairs {
+            for (f, &l) in levels.0.iter().enumerate() {
+                if l > 0 {
+                    counts[f][usize::from(l)] += 1.0;
+                }
+            }
+        }
+        for levels in &mut counts {
+            // Laplace smoothing: an unseen level is rare, not impossible.
+            for l in levels.iter_mut().skip(1) {
+                *l += 1.0;
+            }
+            normalise(levels);
+        }
+        counts
+    }
+
+    /// Runs EM over the comparison patterns of candidate pairs (a pattern
+    /// and how many pairs have it), holding u fixed.
+    pub fn train_m(&mut self, patterns: &[(Levels, u64)], max_iterations: u32) {
+        let total: f64 = patterns.iter().map(|&(_, c)| c as f64).sum();
+        if total == 0.0 {
+            return;
+        }
+        for iteration in 1..=max_iterations {
+            let mut m_acc: Vec<Vec<f64>> = self.m.iter().map(|l| vec![0.0; l.len()]).collect();
+            let mut match_mass = 0.0;
+            for &(levels, count) in patterns {
+                let p = self.match_probability_untuned(levels);
+                let w = p * count as f64;
+                match_mass += w;
+                for (f, &l) in levels.0.iter().enumerate() {
+                    if l > 0 {
+                        m_acc[f][usize::from(l)] += w;
+                    }
+                }
+            }
+            let new_lambda = (match_mass / total).clamp(1e-6, 1.0 - 1e-6);
+            let mut delta = (new_lambda - self.lambda).abs();
+            for (f, acc) in m_acc.iter_mut().enumerate() {
+                if acc.iter().sum::<f64>() <= 0.0 {
+                    continue;
+                }
+                normalise(acc);
+                for (old, new) in self.m[f].iter_mut().zip(acc.iter()) {
+                    delta = delta.max((*old - new).abs());
+                    *old = *new;
+                }
+            }
+            self.lambda = new_lambda;
+            self.em_iterations = iteration;
+            if delta < 1e-5 {
+                self.em_converged = true;
+                break;
+            }
+        }
+    }
+
+    fn match_probability_untuned(&self, levels: Levels) -> f64 {
+        let mut log_ratio = (self.lambda / (1.0 - self.lambda)).log2();
+        for (f, &l) in levels.0.iter().enumerate() {
+            if l > 0 {
+                let l = usize::from(l);
+                log_ratio += (self.m[f][l] / self.u[f][l]).log2();
+            }
+        }
+        1.0 / (1.0 + (-log_ratio).exp2())
+    }
+
+    /// The weight of one field at one level, with term-frequency adjustment
+    /// of exact agreement on names and phones.
+    pub fn field_weight(
+        &self,
+        field: CompareField,
+        level: u8,
+        tf_share: Option<f64>,
+    ) -> (f64, Option<f64>) {
+        if level == 0 {
+            return (0.0, None);
+        }
+        let f = field as usize;
+        let l = usize::from(level);
+        let m = self.m[f][l].max(PROBABILITY_FLOOR);
+        let u = self.u[f][l].max(PROBABILITY_FLOOR);
+        let base = (m / u).log2();
+        match tf_share {
+            Some(share) if level == 1 && field.term_frequency_adjusted() => {
+                // The chance that two random records share this very value
+                // is its frequency; a rare value is strong evidence, but not
+                // more than a few bits beyond the average agreement.
+                let adjusted = (m / share.max(PROBABILITY_FLOOR)).log2();
+                let bounded = adjusted.clamp(base - 8.0, base + 4.0);
+                (bounded, Some(share))
+            }
+            _ => (base, None),
+        }
+    }
+
+    /// Scores a comparison: prior plus the weight of every field.
+    pub fn score(
+        &self,
+        comparison: &Comparison,
+        a: &crate::Prepared,
+        freqs: &Frequencies,
+    ) -> Score {
+        let mut log_odds = self.prior();
+        for field in CompareField::ALL {
+            let level = comparison.levels.get(field);
+            let share = tf_share(field, level, comparison, a, freqs);
+            log_odds += self.field_weight(field, level, share).0;
+        }
+        Score { log_odds }
+    }
+
+    pub fn prior(&self) -> f64 {
+        (self.lambda / (1.0 - self.lambda)).log2()
+    }
+
+    /// Every field's level and weight, for explanations.
+    pub fn weights(
+        &self,
+        comparison: &Comparison,
+        a: &crate::Prepared,
+        freqs: &Frequencies,
+    ) -> Vec<FieldWeight> {
+        CompareField::ALL
+            .iter()
+            .map(|&field| {
+                let level = comparison.levels.get(field);
+                let share = tf_share(field, level, comparison, a, freqs);
+                let (weight, term_frequency) = self.field_weight(field, level, share);
+                FieldWeight {
+                    field,
+                    level: field.level_names()[usize::from(level)],
+                    weight,
+                    term_frequency,
+                }
+            })
+            .collect()
+    }
+}
+
+fn tf_share(
+    field: CompareField,
+    level: u8,
+    comparison: &Comparison,
+    a: &crate::Prepared,
+    freqs: &Frequencies,
+) -> Option<f64> {
+    if level != 1 {
+        return None;
+    }
+    // With crossed names, the shared surname is `a`'s given name and vice versa.
+    let (surname, given) = if comparison.swapped {
+        (&a.given_joined, &a.surname_joined)
+    } else {
+        (&a.surname_joined, &a.given_joined)
+    };
+    match field {
+        CompareField::Surname => Some(freqs.share(freqs.surname.get(surname).copied())),
+        CompareField::GivenName => Some(freqs.share(freqs.given.get(given).copied())),
+        CompareField::Phone => comparison
+            .shared_phone
+            .map(|p| freqs.share(freqs.phone.get(&p).copied())),
+        _ => None,
+    }
+}
+
+fn normalise(levels: &mut [f64]) {
+    let sum: f64 = levels.iter().skip(1).sum();
+    if sum > 0.0 {
+        for l in levels.iter_mut().skip(1) {
+            *l = (*l / sum).max(PROBABILITY_FLOOR);
+        }
+    }
+}
+
+/// Counts identical comparison vectors.
+pub fn count_patterns(levels: impl Iterator<Item = Levels>) -> Vec<(Levels, u64)> {
+    let mut counts: FxHashMap<u64, u64> = FxHashMap::default();
+    for l in levels {
+        *counts.entry(l.pack()).or_default() += 1;
+    }
+    let mut patterns: Vec<(Levels, u64)> = counts
+        .into_iter()
+        .map(|(packed, c)| (Levels::unpack(packed), c))
+        .collect();
+    patterns.sort_unstable_by_key(|&(l, _)| l.pack());
+    patterns
+}

@@ -1,0 +1,187 @@
+//! Standardised records: what the comparators and blocking keys read.
+
+use c360_core::Record;
+use c360_standardise::date::{PartialDate, parse_date};
+use c360_standardise::email::normalise_email;
+use c360_standardise::id::normalise_national_id;
+use c360_standardise::names::{NameVariants, looks_swapped, phonetic, split_full_name};
+use c360_standardise::phone::PhoneNormaliser;
+use c360_standardise::sex::{Sex, parse_sex};
+use c360_standardise::text::{fold, tokens};
+
+/// One name token in its folded form, with its phonetic key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NameToken {
+    pub text: Box<str>,
+    pub key: Box<str>,
+}
+
+impl std::fmt::Debug for NameToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NameToken(..)")
+    }
+}
+
+/// A record after standardisation. Holds personal data: `Debug` is redacted.
+#[derive(Clone, Default)]
+pub struct Prepared {
+    pub given: Vec<NameToken>,
+    pub surname: Vec<NameToken>,
+    /// The given-name tokens joined without spaces ("jeanmarc"), for
+    /// comparing "Jean Marc" with "Jean-Marc" or "Jeanmarc".
+    pub given_joined: Box<str>,
+    pub surname_joined: Box<str>,
+    /// Given name and surname were detected as swapped and put back.
+    pub swapped: bool,
+    pub dob: PartialDate,
+    pub sex: Option<Sex>,
+    pub national_id: Option<Box<str>>,
+    /// E.164 numbers as integers (the digits after `+`), sorted, deduplicated.
+    pub phones: Vec<u64>,
+    pub emails: Vec<Box<str>>,
+    /// Folded address tokens, sorted and deduplicated.
+    pub address: Vec<Box<str>>,
+    pub locality: Box<str>,
+    pub postcode: Box<str>,
+    pub region: Box<str>,
+    /// Number of raw values that could not be standardised (bad phone,
+    /// impossible date, ...): they are dropped, not guessed.
+    pub rejected_values: u8,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("given_tokens", &self.given.len())
+            .field("surname_tokens", &self.surname.len())
+            .field("phones", &self.phones.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns raw records into [`Prepared`] ones.
+#[derive(Debug, Clone)]
+pub struct Preparer {
+    phones: PhoneNormaliser,
+    variants: NameVariants,
+}
+
+/// Address tokens that carry no information ("rue", "quartier", "pres du").
+const ADDRESS_STOPWORDS: &[&str] = &[
+    "a",
+    "au",
+    "aux",
+    "avenue",
+    "av",
+    "bd",
+    "boulevard",
+    "cite",
+    "d",
+    "de",
+    "derriere",
+    "des",
+    "du",
+    "en",
+    "et",
+    "face",
+    "l",
+    "la",
+    "le",
+    "les",
+    "lot",
+    "pres",
+    "quartier",
+    "qtier",
+    "qt",
+    "rue",
+    "street",
+    "st",
+    "x",
+];
+
+impl Preparer {
+    pub fn new(default_country: &str, variants: NameVariants) -> Result<Self, crate::Error> {
+        let phones = PhoneNormaliser::new(default_country)
+            .map_err(|e| crate::Error::Config(format!("default country: {e}")))?;
+        Ok(Preparer { phones, variants })
+    }
+
+    pub fn prepare(&self, record: &Record) -> Prepared {
+        let mut out = Prepared::default();
+        self.prepare_names(record, &mut out);
+        out.dob = match record.date_of_birth.trim() {
+            "" => PartialDate::default(),
+            raw => parse_date(raw).unwrap_or_else(|_| {
+                out.rejected_values += 1;
+                PartialDate::default()
+            }),
+        };
+        out.sex = parse_sex(&record.sex);
+        out.national_id = normalise_national_id(&record.national_id).map(Into::into);
+        for raw in &record.phones {
+            match self.phones.normalise(raw) {
+                Ok(e164) => {
+                    if let Ok(n) = e164.trim_start_matches('+').parse::<u64>() {
+                        out.phones.push(n);
+                    }
+                }
+                Err(_) => out.rejected_values = out.rejected_values.saturating_add(1),
+            }
+        }
+        out.phones.sort_unstable();
+        out.phones.dedup();
+        out.emails = record
+            .emails
+            .iter()
+            .filter_map(|e| normalise_email(e))
+            .map(Into::into)
+            .collect();
+        out.emails.sort_unstable();
+        out.emails.dedup();
+        let mut address: Vec<Box<str>> = tokens(&record.address)
+            .into_iter()
+            .filter(|t| !ADDRESS_STOPWORDS.contains(&t.as_str()))
+            .map(Into::into)
+            .collect();
+        address.sort_unstable();
+        address.dedup();
+        out.address = address;
+        out.locality = fold(&record.locality).into();
+        out.postcode = fold(&record.postcode).into();
+        out.region = fold(&record.region).into();
+        out
+    }
+
+    fn prepare_names(&self, record: &Record, out: &mut Prepared) {
+        let (mut given, mut surname) = (tokens(&record.given_name), tokens(&record.surname));
+        given.extend(tokens(&record.middle_name));
+        if given.is_empty() && surname.is_empty() && !record.full_name.trim().is_empty() {
+            (given, surname) = split_full_name(&record.full_name);
+        }
+        if looks_swapped(&given, &surname) {
+            std::mem::swap(&mut given, &mut surname);
+            out.swapped = true;
+        }
+        out.given_joined = self.joined(&given);
+        out.surname_joined = self.joined(&surname);
+        out.given = self.name_tokens(given);
+        out.surname = self.name_tokens(surname);
+    }
+
+    fn name_tokens(&self, tokens: Vec<String>) -> Vec<NameToken> {
+        tokens
+            .into_iter()
+            .map(|t| {
+                let canonical = self.variants.canonical(&t);
+                NameToken {
+                    key: phonetic(canonical).into(),
+                    text: canonical.into(),
+                }
+            })
+            .collect()
+    }
+
+    fn joined(&self, tokens: &[String]) -> Box<str> {
+        tokens.concat().into()
+    }
+}

@@ -1,0 +1,150 @@
+//! Cannot-link rules: evidence that two records are different people,
+//! which no amount of agreement elsewhere overrides.
+//!
+//! Why: a Fellegi-Sunter score assumes fields are independent, but in
+//! microfinance data the phone, the address and the surname are shared by a
+//! whole household. A mother and her daughter agree on all three and the
+//! summed weights can look like a match. These rules look only at
+//! person-level fields (given name, birth date, national ID) and veto.
+
+use serde::{Deserialize, Serialize};
+
+use crate::compare::{CompareField, Levels};
+
+/// Which rules apply. All on by default; a source whose national IDs are
+/// not verified (or synthetic benchmark data that corrupts them) may switch
+/// rules off in the `[matching.rules]` table of its mapping file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rules {
+    /// Two national IDs that differ by more than one edit.
+    pub national_id_conflict: bool,
+    /// Same surname and full birth date, different given names: twins.
+    pub twins: bool,
+    /// Different given names, or different birth dates, with no shared
+    /// national ID or email to prove it is the same person anyway.
+    pub person_conflict: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            national_id_conflict: true,
+            twins: true,
+            person_conflict: true,
+        }
+    }
+}
+
+/// Why a pair must not be linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Veto {
+    NationalIdConflict,
+    Twins,
+    GivenNameConflict,
+    BirthDateConflict,
+}
+
+impl Veto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Veto::NationalIdConflict => "national_id_conflict",
+            Veto::Twins => "twins",
+            Veto::GivenNameConflict => "given_name_conflict",
+            Veto::BirthDateConflict => "birth_date_conflict",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Veto::NationalIdConflict => "the national IDs differ by more than one character",
+            Veto::Twins => "same surname and birth date but different given names (twins)",
+            Veto::GivenNameConflict => {
+                "the given names are different and no national ID or email is shared"
+            }
+            Veto::BirthDateConflict => "the birth dates are different and no national ID is shared",
+        }
+    }
+}
+
+pub fn veto(levels: &Levels, rules: &Rules) -> Option<Veto> {
+    let id = levels.get(CompareField::NationalId);
+    let given = levels.get(CompareField::GivenName);
+    let surname = levels.get(CompareField::Surname);
+    let dob = levels.get(CompareField::DateOfBirth);
+    let email = levels.get(CompareField::Email);
+    let id_same = id == 1;
+    if rules.national_id_conflict && id == 3 {
+        return Some(Veto::NationalIdConflict);
+    }
+    if rules.twins && (surname == 1 || surname == 2) && dob == 1 && given == 4 && !id_same {
+        return Some(Veto::Twins);
+    }
+    if rules.person_conflict {
+        if given == 4 && !id_same && email != 1 {
+            return Some(Veto::GivenNameConflict);
+        }
+        if dob == 4 && !id_same {
+            return Some(Veto::BirthDateConflict);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn levels(pairs: &[(CompareField, u8)]) -> Levels {
+        let mut l = Levels::default();
+        for &(f, v) in pairs {
+            l.0[f as usize] = v;
+        }
+        l
+    }
+
+    #[test]
+    fn twins_are_vetoed() {
+        let l = levels(&[
+            (CompareField::Surname, 1),
+            (CompareField::DateOfBirth, 1),
+            (CompareField::GivenName, 4),
+            (CompareField::Phone, 1),
+            (CompareField::Address, 1),
+        ]);
+        assert_eq!(veto(&l, &Rules::default()), Some(Veto::Twins));
+    }
+
+    #[test]
+    fn mother_and_daughter_are_vetoed() {
+        let l = levels(&[
+            (CompareField::Surname, 1),
+            (CompareField::GivenName, 1),
+            (CompareField::DateOfBirth, 4),
+            (CompareField::Phone, 1),
+        ]);
+        assert_eq!(veto(&l, &Rules::default()), Some(Veto::BirthDateConflict));
+    }
+
+    #[test]
+    fn a_shared_national_id_overrides_person_conflicts() {
+        let l = levels(&[
+            (CompareField::NationalId, 1),
+            (CompareField::GivenName, 4),
+            (CompareField::DateOfBirth, 4),
+        ]);
+        assert_eq!(veto(&l, &Rules::default()), None);
+    }
+
+    #[test]
+    fn rules_can_be_switched_off() {
+        let l = levels(&[(CompareField::NationalId, 3)]);
+        assert_eq!(veto(&l, &Rules::default()), Some(Veto::NationalIdConflict));
+        let off = Rules {
+            national_id_conflict: false,
+            ..Rules::default()
+        };
+        assert_eq!(veto(&l, &off), None);
+    }
+}

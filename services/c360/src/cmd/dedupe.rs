@@ -1,0 +1,208 @@
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use c360_core::{Mapping, Record, RecordReader};
+use c360_matching::{MatchConfig, PairDecision, dedupe, unpack_pair};
+use rustc_hash::FxHashMap;
+
+use super::progress;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnError {
+    /// Report bad rows and leave them out.
+    Skip,
+    /// Stop at the first bad row.
+    Fail,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// CSV file of records.
+    #[arg(long)]
+    input: PathBuf,
+    /// TOML mapping of the CSV columns to canonical fields. Without it the
+    /// header must use the canonical names (record_id, given_name, ...).
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// Output CSV: `record_id,client_id`, one row per input record.
+    #[arg(long)]
+    output: PathBuf,
+    /// What to do with a bad row.
+    #[arg(long, value_enum, default_value_t = OnError::Skip)]
+    on_error: OnError,
+    /// Also write every linked and review pair with its explanation (JSON lines).
+    #[arg(long)]
+    pairs: Option<PathBuf>,
+    /// Country for phone numbers written without a country prefix.
+    #[arg(long)]
+    default_country: Option<String>,
+}
+
+/// How many bad rows are printed one by one before only counting.
+const SHOWN_ERRORS: usize = 20;
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mapping = args
+        .mapping
+        .as_deref()
+        .map(Mapping::from_path)
+        .transpose()?;
+    let mut config = MatchConfig::default();
+    if let Some(table) = mapping.as_ref().and_then(Mapping::matching) {
+        config = config.with_overrides(table)?;
+    }
+    if let Some(country) = args.default_country {
+        config.default_country = country;
+    }
+    config.validate()?;
+
+    let (records, bad_rows) = read_records(&args.input, mapping.as_ref(), args.on_error)?;
+    let bar = progress::stage("matching");
+    let outcome = dedupe(&records, &config)?;
+    bar.finish_and_clear();
+
+    write_output(&args.output, &records, &outcome.assignment)?;
+    if let Some(path) = &args.pairs {
+        write_pairs(path, &records, &outcome)?;
+    }
+    let s = &outcome.stats;
+    eprintln!(
+        "{} records -> {} clients ({} duplicate groups, largest {}), {} bad rows skipped, in {:.1?}",
+        s.records,
+        s.clients,
+        s.duplicate_groups,
+        s.largest_cluster,
+        bad_rows,
+        started.elapsed()
+    );
+    eprintln!(
+        "  candidate pairs {} (oversized blocks {}), linked {}, to review {}, vetoed {}, merges refused {} (conflict) {} (size)",
+        s.blocking.candidate_pairs,
+        s.blocking.oversized_blocks,
+        s.linked_pairs,
+        s.review_pairs,
+        s.vetoed_pairs,
+        s.merges_refused_conflict,
+        s.merges_refused_size
+    );
+    eprintln!(
+        "  model {} (EM {} iterations{}); prepare {:.1?}, blocking {:.1?}, training {:.1?}, scoring {:.1?}, clustering {:.1?}",
+        s.model_version,
+        s.em_iterations,
+        if s.em_converged {
+            ", converged"
+        } else {
+            ", not converged"
+        },
+        s.prepare_time,
+        s.blocking_time,
+        s.training_time,
+        s.scoring_time,
+        s.clustering_time
+    );
+    Ok(())
+}
+
+fn read_records(
+    path: &PathBuf,
+    mapping: Option<&Mapping>,
+    on_error: OnError,
+) -> anyhow::Result<(Vec<Record>, usize)> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut reader = RecordReader::new(BufReader::with_capacity(1 << 20, file), mapping)
+        .with_context(|| format!("{}", path.display()))?;
+    let bar = progress::counter("reading");
+    let mut records = Vec::new();
+    let mut seen: FxHashMap<String, u64> = FxHashMap::default();
+    let mut bad_rows = 0usize;
+    while let Some(row) = reader.next_record() {
+        let outcome = row.map_err(|e| e.to_string()).and_then(|(line, record)| {
+            match seen.insert(record.record_id.clone(), line) {
+                Some(first) => Err(format!(
+                    "line {line}: record_id `{}` already used on line {first}",
+                    record.record_id
+                )),
+                None => Ok(record),
+            }
+        });
+        match outcome {
+            Ok(record) => records.push(record),
+            Err(message) => {
+                if on_error == OnError::Fail {
+                    bar.finish_and_clear();
+                    bail!("{}: {message}", path.display());
+                }
+                bad_rows += 1;
+                if bad_rows <= SHOWN_ERRORS {
+                    bar.suspend(|| eprintln!("skipped {}: {message}", path.display()));
+                }
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if bad_rows > SHOWN_ERRORS {
+        eprintln!("... and {} more bad rows", bad_rows - SHOWN_ERRORS);
+    }
+    Ok((records, bad_rows))
+}
+
+fn write_output(path: &PathBuf, records: &[Record], assignment: &[u32]) -> anyhow::Result<()> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file));
+    out.write_record(["record_id", "client_id"])?;
+    let mut id = String::new();
+    for (record, &cluster) in records.iter().zip(assignment) {
+        id.clear();
+        use std::fmt::Write as _;
+        write!(id, "C{:08}", cluster + 1)?;
+        out.write_record([record.record_id.as_str(), id.as_str()])?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn write_pairs(
+    path: &PathBuf,
+    records: &[Record],
+    outcome: &c360_matching::DedupeOutcome,
+) -> anyhow::Result<()> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    let matcher = &outcome.matcher;
+    let heat = c360_matching::PhoneHeat {
+        counts: &matcher.freqs.phone,
+        hot_threshold: matcher.config.hot_phone_records,
+    };
+    let (pairs, _) =
+        c360_matching::candidate_pairs(&matcher.records, heat, blocking_config(&matcher.config));
+    for p in pairs {
+        let (a, b) = unpack_pair(p);
+        let explanation = matcher.explain(a, b);
+        if explanation.decision == PairDecision::Distinct && explanation.veto.is_none() {
+            continue;
+        }
+        let line = serde_json::json!({
+            "record_a": records[a as usize].record_id,
+            "record_b": records[b as usize].record_id,
+            "same_client": outcome.assignment[a as usize] == outcome.assignment[b as usize],
+            "explanation": explanation,
+        });
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn blocking_config(config: &MatchConfig) -> c360_matching::BlockingConfig {
+    c360_matching::BlockingConfig {
+        max_block_size: config.max_block_size,
+        window: config.window,
+    }
+}

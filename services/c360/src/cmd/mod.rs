@@ -1,0 +1,32 @@
+use clap::{Parser, Subcommand};
+
+mod dedupe;
+mod eval;
+mod gen_cmd;
+mod progress;
+
+/// c360: one stable client number per person, from messy records.
+#[derive(Debug, Parser)]
+#[command(name = "c360", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Deduplicate a CSV file: one client id per input record.
+    Dedupe(dedupe::Args),
+    /// Compare a predicted clustering with the truth.
+    Eval(eval::Args),
+    /// Generate realistic microfinance records with their truth (seeded).
+    Gen(gen_cmd::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dedupe(args) => dedupe::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Gen(args) => gen_cmd::run(args),
+    }
+}

@@ -1,0 +1,20 @@
+//! The `c360` command line, as a library so the integration tests can run
+//! the very same code as a process of their own.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub mod cmd;
+
+/// Parses the process arguments and runs the command.
+pub fn main_entry() -> ExitCode {
+    let cli = cmd::Cli::parse();
+    match cmd::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
