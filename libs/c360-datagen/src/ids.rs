@@ -37,6 +37,38 @@ fn mix(mut y: u64, bits: u32, mask: u64, key: u64) -> u64 {
     y
 }
 
+/// SplitMix64: a small, fast generator for rendering one record from a
+/// seed drawn by the main (ChaCha) generator.
+#[derive(Debug, Clone)]
+pub struct RecordRng(u64);
+
+impl RecordRng {
+    pub fn new(seed: u64) -> Self {
+        RecordRng(seed)
+    }
+}
+
+impl rand::RngCore for RecordRng {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ pub struct Date {
 impl Date {
     pub fn days_in_month(y: u16, m: u8) -> u8 {
         match m {
-            2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+            2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
             2 => 28,
             4 | 6 | 9 | 11 => 30,
             _ => 31,
@@ -141,6 +141,14 @@ fn country_index(c: Country) -> usize {
         Country::ML => 2,
         Country::BF => 3,
     }
+}
+
+/// Where a person comes from: shared by the members of a household.
+#[derive(Clone, Copy, Debug)]
+struct Origin {
+    country: Country,
+    ethnic: Ethnic,
+    home: Home,
 }
 
 /// Sampling tables built once per generator.
@@ -448,7 +456,7 @@ impl Population {
             let city = self.world.city(rng, country);
             let quarter = &city.quarters[rng.random_range(0..city.quarters.len())];
             self.next_group += 1;
-            let group_id = format!("GS-{}-{:04}", city.code, self.next_group % 10_000);
+            let group_id = format!("GS-{}-{:04}", city.code, self.next_group);
             let members = if rng.random_bool(0.7) {
                 rng.random_range(5..=12)
             } else {
@@ -471,13 +479,16 @@ impl Population {
     fn person<R: Rng + ?Sized>(
         &mut self,
         rng: &mut R,
-        country: Country,
-        ethnic: Ethnic,
+        origin: Origin,
         female: bool,
         surname: &'static str,
         dob: Date,
-        home: Home,
     ) -> Person {
+        let Origin {
+            country,
+            ethnic,
+            home,
+        } = origin;
         let w = &self.world;
         self.next_entity += 1;
         let entity = self.next_entity;
@@ -499,7 +510,7 @@ impl Population {
             dob
         };
         let email = rng
-            .random_bool(if dob.y > 1980 { 0.35 } else { 0.18 })
+            .random_bool(if dob.y > 1980 { 0.5 } else { 0.28 })
             .then(|| w.email(rng, given, surname, dob));
         let phone = rng.random_bool(0.97).then(|| w.phone(rng, country));
         let second_phone = rng.random_bool(0.3).then(|| w.phone(rng, country));
@@ -540,12 +551,17 @@ impl Population {
     ) -> Vec<Person> {
         let ethnic = self.world.ethnic(rng, country);
         let surname = self.world.surname(rng, ethnic);
+        let origin = Origin {
+            country,
+            ethnic,
+            home,
+        };
         if !rng.random_bool(P_MULTI_HOUSEHOLD) {
             // Microfinance clients are mostly women.
             let female = rng.random_bool(0.6);
             let y = birth_year(rng);
             let dob = date_in_year(rng, y);
-            return vec![self.person(rng, country, ethnic, female, surname, dob, home)];
+            return vec![self.person(rng, origin, female, surname, dob)];
         }
         let size = pick(
             rng,
@@ -558,8 +574,8 @@ impl Population {
             let y = rng.random_range(1965..=2004);
             let dob = date_in_year(rng, y);
             let (a, b) = (rng.random_bool(0.5), rng.random_bool(0.5));
-            let mut first = self.person(rng, country, ethnic, a, surname, dob, home);
-            let mut second = self.person(rng, country, ethnic, b, surname, dob, home);
+            let mut first = self.person(rng, origin, a, surname, dob);
+            let mut second = self.person(rng, origin, b, surname, dob);
             if matches!(ethnic, Ethnic::Mande | Ethnic::Wolof | Ethnic::Peul)
                 && rng.random_bool(0.5)
             {
@@ -580,10 +596,10 @@ impl Population {
         } else if kind < P_TWINS + P_MOTHER_DAUGHTER {
             let y = rng.random_range(1945..=1975);
             let mother_dob = date_in_year(rng, y);
-            let mother = self.person(rng, country, ethnic, true, surname, mother_dob, home);
+            let mother = self.person(rng, origin, true, surname, mother_dob);
             let y = (mother_dob.y + rng.random_range(18..=32)).min(2006);
             let dob = date_in_year(rng, y);
-            let mut daughter = self.person(rng, country, ethnic, true, surname, dob, home);
+            let mut daughter = self.person(rng, origin, true, surname, dob);
             daughter.given = mother.given;
             people.push(mother);
             people.push(daughter);
@@ -591,7 +607,7 @@ impl Population {
             let head_female = rng.random_bool(0.35);
             let y = rng.random_range(1950..=1992);
             let head_dob = date_in_year(rng, y);
-            people.push(self.person(rng, country, ethnic, head_female, surname, head_dob, home));
+            people.push(self.person(rng, origin, head_female, surname, head_dob));
             if rng.random_bool(0.6) {
                 // Spouse: a wife keeps her maiden name, sometimes gives her husband's.
                 let gap = rng.random_range(0..=12);
@@ -603,14 +619,14 @@ impl Population {
                 let dob = date_in_year(rng, y.clamp(1945, 2006));
                 let other = self.world.surname(rng, ethnic);
                 if head_female {
-                    let husband = self.person(rng, country, ethnic, false, other, dob, home);
+                    let husband = self.person(rng, origin, false, other, dob);
                     if rng.random_bool(0.3) {
                         people[0].married_surname = Some(other);
                     }
                     child_surname = other;
                     people.push(husband);
                 } else {
-                    let mut wife = self.person(rng, country, ethnic, true, other, dob, home);
+                    let mut wife = self.person(rng, origin, true, other, dob);
                     if rng.random_bool(0.3) {
                         wife.married_surname = Some(surname);
                     }
@@ -637,7 +653,7 @@ impl Population {
                 (y.clamp(1945, 2006), rng.random_bool(0.5))
             };
             let dob = date_in_year(rng, y);
-            let mut p = self.person(rng, country, ethnic, female, child_surname, dob, home);
+            let mut p = self.person(rng, origin, female, child_surname, dob);
             for _ in 0..5 {
                 if people.iter().all(|o| o.given != p.given) {
                     break;
@@ -656,5 +672,65 @@ impl Population {
             }
         }
         people
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn household_shares() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let world = World::new(&mut rng, 100_000);
+        let mut population = Population::new(world);
+        let (mut total, mut in_households, mut twins, mut namesakes, mut grouped) = (0, 0, 0, 0, 0);
+        for _ in 0..60_000 {
+            let cluster = population.cluster(&mut rng);
+            total += cluster.len();
+            grouped += cluster.iter().filter(|p| p.group_id.is_some()).count();
+            for i in 1..cluster.len() {
+                let (prev, p) = (&cluster[i - 1], &cluster[i]);
+                if p.family_phone.is_none() {
+                    continue;
+                }
+                in_households += if prev.family_phone.is_none() { 2 } else { 1 };
+                if prev.family_phone.is_none() && prev.dob == p.dob && prev.surname == p.surname {
+                    assert_ne!(prev.given, p.given);
+                    twins += 2;
+                }
+                if prev.given == p.given && prev.female && p.female && prev.dob.y + 15 <= p.dob.y {
+                    namesakes += 1;
+                }
+            }
+            for p in &cluster {
+                assert!((1945..=2006).contains(&p.dob.y));
+                assert!((1..=20).contains(&p.n_records));
+            }
+        }
+        let share = |n: usize| n as f64 / total as f64;
+        eprintln!(
+            "households {:.3}, twins {:.4}, mother/daughter pairs {namesakes}, groups {:.3}",
+            share(in_households),
+            share(twins),
+            share(grouped)
+        );
+        assert!(
+            (0.12..0.18).contains(&share(in_households)),
+            "households {}",
+            share(in_households)
+        );
+        assert!(
+            (0.003..0.008).contains(&share(twins)),
+            "twins {}",
+            share(twins)
+        );
+        assert!(namesakes >= 10, "mother/daughter namesakes {namesakes}");
+        assert!(
+            (0.04..0.12).contains(&share(grouped)),
+            "in groups {}",
+            share(grouped)
+        );
     }
 }

@@ -127,7 +127,7 @@ const MOBILE: Profile = Profile {
     typo: 0.8,
     phonetic: 1.0,
     year_only: 0.05,
-    hot_phone: 0.015,
+    hot_phone: 0.012,
 };
 const LOAN: Profile = Profile {
     dob: 0.9,
@@ -165,7 +165,7 @@ const AGENT: Profile = Profile {
     typo: 2.0,
     phonetic: 1.4,
     year_only: 0.22,
-    hot_phone: 0.04,
+    hot_phone: 0.03,
 };
 const LEGACY: Profile = Profile {
     dob: 0.8,
@@ -442,15 +442,13 @@ fn render_dob<R: Rng + ?Sized>(
     let year_only = yes(rng, p.year_only) || (person.presumed_dob && yes(rng, 0.3));
     if year_only {
         return match source {
-            Source::CoreBanking => pick(
-                rng,
-                &[
-                    (format!("{y}"), 0.5),
-                    (format!("00/00/{y}"), 0.3),
-                    (format!("vers {y}"), 0.2),
-                ],
-            ),
-            Source::LegacyMfi => choose(rng, &[format!("{y}0000"), format!("{y}")]),
+            Source::CoreBanking => match pick(rng, &[(0u8, 0.5), (1, 0.3), (2, 0.2)]) {
+                0 => format!("{y}"),
+                1 => format!("00/00/{y}"),
+                _ => format!("vers {y}"),
+            },
+            Source::LegacyMfi if yes(rng, 0.5) => format!("{y}0000"),
+            Source::LegacyMfi => format!("{y}"),
             Source::AgentApp => format!("{y}"),
             Source::LoanOrigination => format!("{y}"),
             Source::MobileMoney => format!("{y}"),
@@ -490,24 +488,31 @@ fn render_id<R: Rng + ?Sized>(
     country: Country,
     source: Source,
 ) -> String {
-    let mut id: Vec<char> = canonical.chars().collect();
+    // Canonical ids are ASCII: letters and digits.
+    let mut bytes = canonical.as_bytes().to_vec();
     if yes(rng, P_ID_TYPO) {
-        let digits: Vec<usize> = (0..id.len()).filter(|&i| id[i].is_ascii_digit()).collect();
+        let digits: Vec<usize> = (0..bytes.len())
+            .filter(|&i| bytes[i].is_ascii_digit())
+            .collect();
         if !digits.is_empty() {
             let i = digits[rng.random_range(0..digits.len())];
-            let old = id[i];
-            while id[i] == old {
-                id[i] = char::from(b'0' + rng.random_range(0..10u8));
+            let old = bytes[i];
+            while bytes[i] == old {
+                bytes[i] = b'0' + rng.random_range(0..10u8);
             }
         }
     }
-    let id: String = id.into_iter().collect();
-    let digits: String = id.chars().filter(char::is_ascii_digit).collect();
+    let id = String::from_utf8_lossy(&bytes);
+    let digits: String = if bytes.iter().all(u8::is_ascii_digit) {
+        id.to_string()
+    } else {
+        id.chars().filter(char::is_ascii_digit).collect()
+    };
     let out = match country {
         Country::CI => {
             let (a, b, c) = (&digits[0..4], &digits[4..8], &digits[8..]);
             match rng.random_range(0..7) {
-                0 | 1 => id.clone(),
+                0 | 1 => id.to_string(),
                 2 => format!("CI-{a}-{b}-{c}"),
                 3 => format!("CI {a} {b} {c}"),
                 4 => format!("C {a} {b} {c}"),
@@ -527,12 +532,12 @@ fn render_id<R: Rng + ?Sized>(
             _ => format!("{}-{}-{}", &digits[0..4], &digits[4..8], &digits[8..]),
         },
         Country::ML => match rng.random_range(0..4) {
-            0 | 1 => id.clone(),
+            0 | 1 => id.to_string(),
             2 => format!("{} {} {}", &id[0..5], &id[5..10], &id[10..]),
             _ => id.to_lowercase(),
         },
         Country::BF => match rng.random_range(0..4) {
-            0 | 1 => id.clone(),
+            0 | 1 => id.to_string(),
             2 => format!("B {digits}"),
             _ => format!("B-{} {}", &digits[0..4], &digits[4..]),
         },
@@ -667,12 +672,7 @@ fn render_phones<R: Rng + ?Sized>(
     if source == Source::AgentApp && !written.is_empty() && yes(rng, 0.01) {
         // One mistyped digit.
         let s = &mut written[0];
-        if let Some(pos) = s
-            .char_indices()
-            .filter(|(_, c)| c.is_ascii_digit())
-            .map(|(i, _)| i)
-            .last()
-        {
+        if let Some((pos, _)) = s.char_indices().rev().find(|(_, c)| c.is_ascii_digit()) {
             let old = s.as_bytes()[pos];
             let new = if old == b'9' {
                 '0'
@@ -718,52 +718,25 @@ fn render_email<R: Rng + ?Sized>(rng: &mut R, email: &str, source: Source) -> St
 }
 
 fn detail_text<R: Rng + ?Sized>(rng: &mut R, detail: Detail, landmark: &str) -> String {
-    match detail {
-        Detail::Ilot(n) => pick(
-            rng,
-            &[
-                (format!("Ilot {n}"), 0.6),
-                (format!("Ilot N°{n}"), 0.2),
-                (format!("Il. {n}"), 0.2),
-            ],
-        ),
-        Detail::Lot(n) => pick(
-            rng,
-            &[(format!("Lot {n}"), 0.7), (format!("Lot N° {n}"), 0.3)],
-        ),
-        Detail::Villa(n) => pick(
-            rng,
-            &[
-                (format!("Villa {n}"), 0.7),
-                (format!("V. {n}"), 0.15),
-                (format!("Villa N°{n}"), 0.15),
-            ],
-        ),
-        Detail::RueXRue(a, b) => pick(
-            rng,
-            &[
-                (format!("Rue {a} x {b}"), 0.6),
-                (format!("Rue {a} X {b}"), 0.2),
-                (format!("angle rue {a} et rue {b}"), 0.2),
-            ],
-        ),
-        Detail::RuePorte(a, b) => pick(
-            rng,
-            &[
-                (format!("Rue {a} Porte {b}"), 0.6),
-                (format!("R.{a} P.{b}"), 0.2),
-                (format!("rue {a}, porte {b}"), 0.2),
-            ],
-        ),
-        Detail::Secteur(s) => pick(
-            rng,
-            &[
-                (format!("Secteur {s}"), 0.7),
-                (format!("Sect. {s}"), 0.2),
-                (format!("S{s}"), 0.1),
-            ],
-        ),
-        Detail::Landmark => landmark.to_string(),
+    // The written variant is drawn first, then only that one is formatted.
+    let v = pick(rng, &[(0u8, 0.6), (1, 0.2), (2, 0.2)]);
+    match (detail, v) {
+        (Detail::Ilot(n), 0) => format!("Ilot {n}"),
+        (Detail::Ilot(n), 1) => format!("Ilot N°{n}"),
+        (Detail::Ilot(n), _) => format!("Il. {n}"),
+        (Detail::Lot(n), 2) => format!("Lot N° {n}"),
+        (Detail::Lot(n), _) => format!("Lot {n}"),
+        (Detail::Villa(n), 1) => format!("V. {n}"),
+        (Detail::Villa(n), _) => format!("Villa {n}"),
+        (Detail::RueXRue(a, b), 0) => format!("Rue {a} x {b}"),
+        (Detail::RueXRue(a, b), 1) => format!("Rue {a} X {b}"),
+        (Detail::RueXRue(a, b), _) => format!("angle rue {a} et rue {b}"),
+        (Detail::RuePorte(a, b), 0) => format!("Rue {a} Porte {b}"),
+        (Detail::RuePorte(a, b), 1) => format!("R.{a} P.{b}"),
+        (Detail::RuePorte(a, b), _) => format!("rue {a}, porte {b}"),
+        (Detail::Secteur(n), 1) => format!("Sect. {n}"),
+        (Detail::Secteur(n), _) => format!("Secteur {n}"),
+        (Detail::Landmark, _) => landmark.to_string(),
     }
 }
 
@@ -780,9 +753,7 @@ fn render_address<R: Rng + ?Sized>(rng: &mut R, home: &Home) -> String {
     };
     let place = if home.quarter.commune.is_empty() {
         quarter.to_string()
-    } else if home.quarter.name == "Centre" {
-        home.quarter.commune.to_string()
-    } else if yes(rng, 0.1) {
+    } else if home.quarter.name == "Centre" || yes(rng, 0.1) {
         home.quarter.commune.to_string()
     } else {
         format!("{} {quarter}", home.quarter.commune)
@@ -891,7 +862,9 @@ fn agent_style(s: &str) -> String {
         ("secteur", "sect"),
         (",", ""),
     ] {
-        out = out.replace(long, short);
+        if out.contains(long) {
+            out = out.replace(long, short);
+        }
     }
     out
 }

@@ -37,6 +37,9 @@ fn full_date(s: &str) -> Option<(u32, u32, u32)> {
     }
 }
 
+/// (surname, birth date) key for twins.
+type SurnameDob = (String, (u32, u32, u32));
+
 fn names(r: &c360_core::Record) -> (String, String) {
     (fold(&r.given_name), fold(&r.surname))
 }
@@ -124,7 +127,7 @@ fn entity_sizes_are_heavy_tailed_and_bounded() {
     let max = *sizes.values().max().unwrap();
     assert!((0.5..0.62).contains(&singletons), "singletons {singletons}");
     assert!((1.55..1.95).contains(&mean), "mean {mean}");
-    assert!(max >= 8 && max <= 20, "max {max}");
+    assert!((8..=20).contains(&max), "max {max}");
 }
 
 #[test]
@@ -169,8 +172,7 @@ fn hard_negatives_are_present() {
     assert!(hot >= 3, "hot phones: {hot}");
 
     // Twins: same surname and birth date, different given names and entities.
-    let mut by_surname_dob: HashMap<(String, (u32, u32, u32)), Vec<(&str, String)>> =
-        HashMap::new();
+    let mut by_surname_dob: HashMap<SurnameDob, Vec<(&str, String)>> = HashMap::new();
     // Namesakes: same given name and surname, different entities.
     let mut by_name: HashMap<(String, String), HashSet<&str>> = HashMap::new();
     for g in &recs {
@@ -243,7 +245,7 @@ fn formats_look_right() {
         g.record.source_system == "legacy_mfi"
             && g.record.phones.iter().any(|p| {
                 let d: String = p.chars().filter(char::is_ascii_digit).collect();
-                d.len() == 8 && matches!(d.as_bytes()[1], b'0'..=b'9')
+                d.len() == 8 && d.as_bytes()[1].is_ascii_digit()
             })
     });
     assert!(legacy_ci_8);

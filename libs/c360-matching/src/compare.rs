@@ -217,11 +217,16 @@ pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &s
     if all_short_in_long_exact || all_short_in_long_phonetic || joined_similarity >= 0.92 {
         return 2;
     }
+    let edits = strsim::osa_distance(a_joined, b_joined);
+    let shortest = a_joined.len().min(b_joined.len());
+    if edits <= 1 && shortest >= 5 {
+        return 2;
+    }
     let shares_token = short.iter().any(|s| {
         long.iter()
             .any(|l| l.key == s.key || jaro_winkler(&l.text, &s.text) >= 0.9)
     });
-    if shares_token || joined_similarity >= 0.80 {
+    if shares_token || joined_similarity >= 0.80 || edits <= 1 || (edits <= 2 && shortest >= 6) {
         return 3;
     }
     4
@@ -254,8 +259,14 @@ pub fn compare_dates(a: &PartialDate, b: &PartialDate) -> u8 {
             || (same_month && same_day && digits_one_edit_year(ya, yb));
         return if one_component_off { 2 } else { 4 };
     }
-    let agrees = ya == yb && opt_agree(a.month, b.month) && opt_agree(a.day, b.day);
-    if agrees { 3 } else { 4 }
+    let rest_agrees = opt_agree(a.month, b.month) && opt_agree(a.day, b.day);
+    if ya == yb && rest_agrees {
+        3
+    } else if ya.abs_diff(yb) == 1 && rest_agrees {
+        2
+    } else {
+        4
+    }
 }
 
 fn opt_agree(a: Option<u8>, b: Option<u8>) -> bool {

@@ -192,7 +192,7 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
         })
         .collect();
     let patterns = count_patterns_parallel(&comparisons);
-    model.train_m(&patterns, config.em_max_iterations);
+    model.train(&patterns, prepared.len() as u64, config.em_max_iterations);
     stats.em_iterations = model.em_iterations;
     stats.em_converged = model.em_converged;
     stats.model_version = model.version();

@@ -8,6 +8,39 @@ use serde::{Deserialize, Serialize};
 
 use crate::compare::{CompareField, Comparison, Levels};
 
+/// A training session: which candidate pairs it keeps, and the fields of
+/// its rule, whose m it cannot estimate.
+struct TrainingSession {
+    keep: fn(&Levels) -> bool,
+    fixed: &'static [CompareField],
+}
+
+/// Sessions whose rules make matches the majority of the pairs they keep.
+const TRAINING_SESSIONS: &[TrainingSession] = &[
+    // Same national ID: estimates every other field.
+    TrainingSession {
+        keep: |l| l.get(CompareField::NationalId) == 1,
+        fixed: &[CompareField::NationalId],
+    },
+    // Same full birth date and a close surname and given name: estimates
+    // the ID, the contact fields and the address.
+    TrainingSession {
+        keep: |l| {
+            l.get(CompareField::DateOfBirth) == 1
+                && matches!(l.get(CompareField::Surname), 1 | 2)
+                && matches!(l.get(CompareField::GivenName), 1 | 2)
+        },
+        fixed: &[
+            CompareField::DateOfBirth,
+            CompareField::Surname,
+            CompareField::GivenName,
+        ],
+    },
+];
+
+/// A session with fewer pairs than this is skipped.
+const MIN_SESSION_PAIRS: u64 = 20;
+
 /// Smallest probability a level may get (keeps weights finite).
 const PROBABILITY_FLOOR: f64 = 1e-6;
 
@@ -143,13 +176,77 @@ impl FsModel {
         counts
     }
 
-    /// Runs EM over the comparison patterns of candidate pairs (a pattern
-    /// and how many pairs have it), holding u fixed.
-    pub fn train_m(&mut self, patterns: &[(Levels, u64)], max_iterations: u32) {
+    /// Estimates m in training sessions, Splink-style: each session keeps
+    /// only the candidate pairs that satisfy a deterministic rule (so that
+    /// matches dominate), fixes the fields of that rule, and runs EM for the
+    /// others with u held fixed. A field's m is the mean of its estimates
+    /// over the sessions where it was free. The prior (lambda) is then
+    /// estimated over all candidate pairs with m and u fixed, and turned into
+    /// the chance that two *random* records match (expected matches over
+    /// all pairs of the `records`), so that a score means the same for any
+    /// pair, blocked or not, and grows with the evidence it needs as the
+    /// data grows.
+    ///
+    /// Plain EM over all blocked pairs fails here: candidate pairs are
+    /// dominated by neighbours and relatives who share a locality, a phone
+    /// or a surname, and the "match" class drifts to describe them.
+    pub fn train(&mut self, patterns: &[(Levels, u64)], records: u64, max_iterations: u32) {
+        let mut sums: Vec<Vec<f64>> = self.m.iter().map(|l| vec![0.0; l.len()]).collect();
+        let mut sessions_per_field = [0u32; crate::compare::FIELD_COUNT];
+        for session in TRAINING_SESSIONS {
+            let mut selected: Vec<(Levels, u64)> = patterns
+                .iter()
+                .filter(|(l, _)| (session.keep)(l))
+                .map(|&(mut l, c)| {
+                    for f in session.fixed {
+                        l.0[*f as usize] = 0;
+                    }
+                    (l, c)
+                })
+                .collect();
+            selected.retain(|(l, _)| l.0.iter().any(|&x| x > 0));
+            if selected.iter().map(|&(_, c)| c).sum::<u64>() < MIN_SESSION_PAIRS {
+                continue;
+            }
+            let mut session_model = FsModel {
+                lambda: 0.5,
+                ..self.clone()
+            };
+            session_model.em(&selected, max_iterations, true);
+            self.em_iterations += session_model.em_iterations;
+            for field in CompareField::ALL {
+                if session.fixed.contains(&field) {
+                    continue;
+                }
+                let f = field as usize;
+                sessions_per_field[f] += 1;
+                for (sum, m) in sums[f].iter_mut().zip(&session_model.m[f]) {
+                    *sum += m;
+                }
+            }
+        }
+        for (f, sum) in sums.iter_mut().enumerate() {
+            if sessions_per_field[f] > 0 {
+                normalise(sum);
+                self.m[f] = sum.clone();
+            }
+        }
+        self.lambda = 0.01;
+        self.em(patterns, max_iterations, false);
+        let candidates: f64 = patterns.iter().map(|&(_, c)| c as f64).sum();
+        let expected_matches = (self.lambda * candidates).max(1.0);
+        let all_pairs = (records as f64 * (records as f64 - 1.0) / 2.0).max(2.0);
+        self.lambda = (expected_matches / all_pairs).clamp(1e-12, 0.5);
+        self.em_converged = true;
+    }
+
+    /// EM iterations. With `update_m` false only lambda moves.
+    fn em(&mut self, patterns: &[(Levels, u64)], max_iterations: u32, update_m: bool) {
         let total: f64 = patterns.iter().map(|&(_, c)| c as f64).sum();
         if total == 0.0 {
             return;
         }
+        self.em_converged = false;
         for iteration in 1..=max_iterations {
             let mut m_acc: Vec<Vec<f64>> = self.m.iter().map(|l| vec![0.0; l.len()]).collect();
             let mut match_mass = 0.0;
@@ -163,21 +260,23 @@ impl FsModel {
                     }
                 }
             }
-            let new_lambda = (match_mass / total).clamp(1e-6, 1.0 - 1e-6);
+            let new_lambda = (match_mass / total).clamp(1e-9, 1.0 - 1e-6);
             let mut delta = (new_lambda - self.lambda).abs();
-            for (f, acc) in m_acc.iter_mut().enumerate() {
-                if acc.iter().sum::<f64>() <= 0.0 {
-                    continue;
-                }
-                normalise(acc);
-                for (old, new) in self.m[f].iter_mut().zip(acc.iter()) {
-                    delta = delta.max((*old - new).abs());
-                    *old = *new;
+            if update_m {
+                for (f, acc) in m_acc.iter_mut().enumerate() {
+                    if acc.iter().sum::<f64>() <= 0.0 {
+                        continue;
+                    }
+                    normalise(acc);
+                    for (old, new) in self.m[f].iter_mut().zip(acc.iter()) {
+                        delta = delta.max((*old - new).abs());
+                        *old = *new;
+                    }
                 }
             }
             self.lambda = new_lambda;
             self.em_iterations = iteration;
-            if delta < 1e-5 {
+            if delta < 1e-6 {
                 self.em_converged = true;
                 break;
             }

@@ -36,7 +36,8 @@ pub struct Prepared {
     pub dob: PartialDate,
     pub sex: Option<Sex>,
     pub national_id: Option<Box<str>>,
-    /// E.164 numbers as integers (the digits after `+`), sorted, deduplicated.
+    /// Subscriber numbers (last eight digits of the E.164 form), sorted,
+    /// deduplicated.
     pub phones: Vec<u64>,
     pub emails: Vec<Box<str>>,
     /// Folded address tokens, sorted and deduplicated.
@@ -63,7 +64,27 @@ impl std::fmt::Debug for Prepared {
 #[derive(Debug, Clone)]
 pub struct Preparer {
     phones: PhoneNormaliser,
+    /// Normalisers for the other supported countries, tried in turn when a
+    /// number does not parse under the record's or the default country.
+    fallback_phones: Vec<PhoneNormaliser>,
     variants: NameVariants,
+}
+
+/// Countries whose numbering plans the fast path knows.
+const PHONE_COUNTRIES: [&str; 4] = ["CI", "SN", "ML", "BF"];
+
+/// The ISO code of a country as people write it ("Côte d'Ivoire", "CIV",
+/// "Sénégal", ...), for the supported countries.
+fn country_code(raw: &str) -> Option<&'static str> {
+    let folded = fold(raw);
+    let code = match folded.as_str() {
+        "ci" | "civ" | "cote d ivoire" | "cote divoire" | "ivory coast" | "rci" => "CI",
+        "sn" | "sen" | "senegal" => "SN",
+        "ml" | "mli" | "mali" => "ML",
+        "bf" | "bfa" | "burkina" | "burkina faso" => "BF",
+        _ => return None,
+    };
+    Some(code)
 }
 
 /// Address tokens that carry no information ("rue", "quartier", "pres du").
@@ -103,7 +124,16 @@ impl Preparer {
     pub fn new(default_country: &str, variants: NameVariants) -> Result<Self, crate::Error> {
         let phones = PhoneNormaliser::new(default_country)
             .map_err(|e| crate::Error::Config(format!("default country: {e}")))?;
-        Ok(Preparer { phones, variants })
+        let fallback_phones = PHONE_COUNTRIES
+            .iter()
+            .filter(|&&c| c != phones.default_country())
+            .filter_map(|c| PhoneNormaliser::new(c).ok())
+            .collect();
+        Ok(Preparer {
+            phones,
+            fallback_phones,
+            variants,
+        })
     }
 
     pub fn prepare(&self, record: &Record) -> Prepared {
@@ -117,15 +147,12 @@ impl Preparer {
             }),
         };
         out.sex = parse_sex(&record.sex);
-        out.national_id = normalise_national_id(&record.national_id).map(Into::into);
+        out.national_id = normalise_national_id(&record.national_id).map(|id| id_core(&id).into());
+        let record_country = country_code(&record.country);
         for raw in &record.phones {
-            match self.phones.normalise(raw) {
-                Ok(e164) => {
-                    if let Ok(n) = e164.trim_start_matches('+').parse::<u64>() {
-                        out.phones.push(n);
-                    }
-                }
-                Err(_) => out.rejected_values = out.rejected_values.saturating_add(1),
+            match self.normalise_phone(raw, record_country) {
+                Some(n) => out.phones.push(n),
+                None => out.rejected_values = out.rejected_values.saturating_add(1),
             }
         }
         out.phones.sort_unstable();
@@ -150,6 +177,27 @@ impl Preparer {
         out.postcode = fold(&record.postcode).into();
         out.region = fold(&record.region).into();
         out
+    }
+
+    /// A phone as its subscriber number: the last eight digits of its E.164
+    /// form. Those survive the Ivorian 2021 renumbering (which only added a
+    /// two-digit prefix) and a wrong guess of the country, so "96 99 12 41"
+    /// read as Ivorian and "+223 96 99 12 41" still agree.
+    fn normalise_phone(&self, raw: &str, record_country: Option<&str>) -> Option<u64> {
+        let by_record = record_country
+            .filter(|c| *c != self.phones.default_country())
+            .and_then(|c| {
+                self.fallback_phones
+                    .iter()
+                    .find(|p| p.default_country() == c)
+            });
+        let e164 = by_record
+            .into_iter()
+            .chain(std::iter::once(&self.phones))
+            .chain(self.fallback_phones.iter())
+            .find_map(|p| p.normalise(raw).ok())?;
+        let digits: u64 = e164.trim_start_matches('+').parse().ok()?;
+        Some(digits % 100_000_000)
     }
 
     fn prepare_names(&self, record: &Record, out: &mut Prepared) {
@@ -184,4 +232,11 @@ impl Preparer {
     fn joined(&self, tokens: &[String]) -> Box<str> {
         tokens.concat().into()
     }
+}
+
+/// A national ID without its leading letters ("C0012345678" and
+/// "CI-0012-3456-78" are one Ivorian ID written two ways), when enough is left.
+fn id_core(id: &str) -> &str {
+    let core = id.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    if core.len() >= 6 { core } else { id }
 }

@@ -256,6 +256,13 @@ const BUILTIN_VARIANTS: &[&[&str]] = &[
     ],
     &["oumar", "omar", "umar", "oumarou", "omarou", "oumarou"],
     &["moussa", "musa", "moses"],
+    // Mande surnames and their Bambara/Dioula spellings.
+    &["traore", "tarawele", "tarawere", "tarawaly", "trawore"],
+    &["coulibaly", "kulibali", "koulibali", "kouroubali"],
+    &["diarra", "jara", "djara"],
+    &["keita", "keyta", "keïta"],
+    &["sissoko", "cissoko"],
+    &["cheikh", "cheick", "cheik", "sheikh", "shaikh"],
     &[
         "souleymane",
         "suleiman",

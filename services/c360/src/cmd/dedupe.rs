@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use c360_core::{Mapping, Record, RecordReader};
-use c360_matching::{MatchConfig, PairDecision, dedupe, unpack_pair};
+use c360_matching::{MatchConfig, dedupe, unpack_pair};
 use rustc_hash::FxHashMap;
 
 use super::progress;
@@ -33,7 +33,8 @@ pub struct Args {
     /// What to do with a bad row.
     #[arg(long, value_enum, default_value_t = OnError::Skip)]
     on_error: OnError,
-    /// Also write every linked and review pair with its explanation (JSON lines).
+    /// Also write every candidate pair with its explanation and decision
+    /// (JSON lines; large).
     #[arg(long)]
     pairs: Option<PathBuf>,
     /// Country for phone numbers written without a country prefix.
@@ -184,9 +185,6 @@ fn write_pairs(
     for p in pairs {
         let (a, b) = unpack_pair(p);
         let explanation = matcher.explain(a, b);
-        if explanation.decision == PairDecision::Distinct && explanation.veto.is_none() {
-            continue;
-        }
         let line = serde_json::json!({
             "record_a": records[a as usize].record_id,
             "record_b": records[b as usize].record_id,
