@@ -143,21 +143,36 @@ impl PhoneHeat<'_> {
 }
 
 pub fn compare(a: &Prepared, b: &Prepared, heat: PhoneHeat<'_>) -> Comparison {
+    let (levels, swapped) = person_levels(a, b);
+    complete(a, b, heat, levels, swapped)
+}
+
+/// Compares the person-level fields first (names, birth date, national ID,
+/// email) and stops there when a cannot-link rule fires: most candidate
+/// pairs are neighbours and relatives, and their other fields do not matter.
+pub fn compare_unless_vetoed(
+    a: &Prepared,
+    b: &Prepared,
+    heat: PhoneHeat<'_>,
+    rules: &crate::Rules,
+) -> Result<Comparison, crate::Veto> {
+    let (levels, swapped) = person_levels(a, b);
+    if let Some(veto) = crate::rules::veto(&Levels(levels), rules) {
+        return Err(veto);
+    }
+    Ok(complete(a, b, heat, levels, swapped))
+}
+
+fn person_levels(a: &Prepared, b: &Prepared) -> ([u8; FIELD_COUNT], bool) {
     let mut levels = [0u8; FIELD_COUNT];
     let (surname, given, swapped) = compare_names(a, b);
     levels[CompareField::Surname as usize] = surname;
     levels[CompareField::GivenName as usize] = given;
     levels[CompareField::DateOfBirth as usize] = compare_dates(&a.dob, &b.dob);
-    levels[CompareField::Sex as usize] = match (a.sex, b.sex) {
-        (Some(x), Some(y)) => 1 + u8::from(x != y),
-        _ => 0,
-    };
     levels[CompareField::NationalId as usize] = match (&a.national_id, &b.national_id) {
         (Some(x), Some(y)) => compare_ids(x, y),
         _ => 0,
     };
-    let (phone, shared_phone) = compare_phones(&a.phones, &b.phones, heat);
-    levels[CompareField::Phone as usize] = phone;
     levels[CompareField::Email as usize] = if a.emails.is_empty() || b.emails.is_empty() {
         0
     } else if sorted_intersect(&a.emails, &b.emails) {
@@ -165,6 +180,22 @@ pub fn compare(a: &Prepared, b: &Prepared, heat: PhoneHeat<'_>) -> Comparison {
     } else {
         2
     };
+    (levels, swapped)
+}
+
+fn complete(
+    a: &Prepared,
+    b: &Prepared,
+    heat: PhoneHeat<'_>,
+    mut levels: [u8; FIELD_COUNT],
+    swapped: bool,
+) -> Comparison {
+    levels[CompareField::Sex as usize] = match (a.sex, b.sex) {
+        (Some(x), Some(y)) => 1 + u8::from(x != y),
+        _ => 0,
+    };
+    let (phone, shared_phone) = compare_phones(&a.phones, &b.phones, heat);
+    levels[CompareField::Phone as usize] = phone;
     levels[CompareField::Address as usize] = compare_addresses(&a.address, &b.address);
     levels[CompareField::Locality as usize] = compare_localities(&a.locality, &b.locality);
     levels[CompareField::Postcode as usize] = match (&*a.postcode, &*b.postcode) {
@@ -211,25 +242,38 @@ pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &s
         return 1;
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let all_short_in_long_exact = short.iter().all(|s| long.iter().any(|l| l.text == s.text));
-    let all_short_in_long_phonetic = short.iter().all(|s| long.iter().any(|l| l.key == s.key));
-    let joined_similarity = jaro_winkler(a_joined, b_joined);
-    if all_short_in_long_exact || all_short_in_long_phonetic || joined_similarity >= 0.92 {
+    let all_short_in_long = short
+        .iter()
+        .all(|s| long.iter().any(|l| l.text == s.text || l.key == s.key));
+    if all_short_in_long {
         return 2;
     }
-    let edits = strsim::osa_distance(a_joined, b_joined);
     let shortest = a_joined.len().min(b_joined.len());
+    let length_gap = a_joined.len().abs_diff(b_joined.len());
+    // Edit distance only when the lengths allow a small one.
+    let edits = if length_gap <= 2 {
+        strsim::osa_distance(a_joined, b_joined)
+    } else {
+        usize::MAX
+    };
     if edits <= 1 && shortest >= 5 {
         return 2;
     }
-    let shares_token = short.iter().any(|s| {
-        long.iter()
-            .any(|l| l.key == s.key || jaro_winkler(&l.text, &s.text) >= 0.9)
-    });
-    if shares_token || joined_similarity >= 0.80 || edits <= 1 || (edits <= 2 && shortest >= 6) {
+    let joined_similarity = jaro_winkler(a_joined, b_joined);
+    if joined_similarity >= 0.92 {
+        return 2;
+    }
+    if joined_similarity >= 0.80 || edits <= 1 || (edits <= 2 && shortest >= 6) {
         return 3;
     }
-    4
+    let shares_token = short.iter().any(|s| {
+        long.iter().any(|l| {
+            l.key == s.key
+                || (l.text.as_bytes().first() == s.text.as_bytes().first()
+                    && jaro_winkler(&l.text, &s.text) >= 0.9)
+        })
+    });
+    if shares_token { 3 } else { 4 }
 }
 
 fn same_token_set(a: &[NameToken], b: &[NameToken]) -> bool {
@@ -276,11 +320,12 @@ fn opt_agree(a: Option<u8>, b: Option<u8>) -> bool {
     }
 }
 
+/// Two-digit numbers one typo apart (a digit changed, or the two swapped).
 fn digits_one_edit(a: Option<u8>, b: Option<u8>) -> bool {
     match (a, b) {
         (Some(x), Some(y)) => {
-            let (xs, ys) = (format!("{x:02}"), format!("{y:02}"));
-            strsim::osa_distance(&xs, &ys) <= 1
+            let (x1, x0, y1, y0) = (x / 10, x % 10, y / 10, y % 10);
+            x1 == y1 || x0 == y0 || (x1 == y0 && x0 == y1)
         }
         _ => false,
     }
@@ -353,7 +398,11 @@ fn compare_addresses(a: &[Box<str>], b: &[Box<str>]) -> u8 {
             continue;
         }
         // A typo in a long token still counts as shared.
-        if t.len() >= 5 && b.iter().any(|u| u.len() >= 5 && jaro_winkler(t, u) >= 0.92) {
+        let first = t.as_bytes()[0];
+        if t.len() >= 5
+            && b.iter()
+                .any(|u| u.len() >= 5 && u.as_bytes()[0] == first && jaro_winkler(t, u) >= 0.92)
+        {
             shared += 1;
         }
     }

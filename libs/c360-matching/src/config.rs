@@ -44,7 +44,7 @@ impl Default for MatchConfig {
             max_block_size: 150,
             window: 12,
             max_cluster_size: 40,
-            u_sample_pairs: 400_000,
+            u_sample_pairs: 150_000,
             em_max_iterations: 50,
             seed: 0x00c3_6000,
             rules: Rules::default(),

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::blocking::{BlockingConfig, BlockingStats, candidate_pairs, unpack_pair};
 use crate::cluster::{ClusterResult, Edge, cluster};
-use crate::compare::{Comparison, Levels, PhoneHeat, compare};
-use crate::model::{FieldWeight, Frequencies, FsModel, count_patterns};
+use crate::compare::{Comparison, Levels, PhoneHeat, compare, compare_unless_vetoed};
+use crate::model::{FieldWeight, Frequencies, FsModel};
 use crate::prepare::{Prepared, Preparer};
 use crate::rules::{Veto, veto};
 use crate::{Error, MatchConfig};
@@ -183,15 +183,49 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
     let started = Instant::now();
     let u = FsModel::estimate_u(random_pair_levels(&prepared, heat, config));
     let mut model = FsModel::initial(u);
-    // Compare every candidate pair once; keep the comparisons for scoring.
-    let comparisons: Vec<Comparison> = pairs
-        .par_iter()
-        .map(|&p| {
-            let (a, b) = unpack_pair(p);
-            compare(&prepared[a as usize], &prepared[b as usize], heat)
+    // Compare every candidate pair; vetoed pairs stop at the person-level
+    // fields and take no part in training (they are non-matches by rule).
+    let rules = config.rules;
+    let (pattern_counts, kept, vetoed) = pairs
+        .par_chunks(16_384)
+        .map(|chunk| {
+            let mut counts: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
+            let mut kept = Vec::new();
+            let mut vetoed = 0usize;
+            for &p in chunk {
+                let (a, b) = unpack_pair(p);
+                match compare_unless_vetoed(
+                    &prepared[a as usize],
+                    &prepared[b as usize],
+                    heat,
+                    &rules,
+                ) {
+                    Ok(c) => {
+                        *counts.entry(c.levels.pack()).or_default() += 1;
+                        kept.push(p);
+                    }
+                    Err(_) => vetoed += 1,
+                }
+            }
+            (counts, kept, vetoed)
         })
+        .reduce(
+            || (rustc_hash::FxHashMap::default(), Vec::new(), 0),
+            |(mut ca, mut ka, va), (cb, mut kb, vb)| {
+                for (k, v) in cb {
+                    *ca.entry(k).or_default() += v;
+                }
+                ka.append(&mut kb);
+                (ca, ka, va + vb)
+            },
+        );
+    drop(pairs);
+    stats.vetoed_pairs = vetoed;
+    let mut patterns: Vec<(Levels, u64)> = pattern_counts
+        .into_iter()
+        .map(|(k, c)| (Levels::unpack(k), c))
         .collect();
-    let patterns = count_patterns_parallel(&comparisons);
+    patterns.sort_unstable_by_key(|&(l, _)| l.pack());
     model.train(&patterns, prepared.len() as u64, config.em_max_iterations);
     stats.em_iterations = model.em_iterations;
     stats.em_converged = model.em_converged;
@@ -206,29 +240,16 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
     };
 
     let started = Instant::now();
-    let scored: Vec<(u64, PairScore)> = pairs
+    let scored: Vec<(u64, PairScore)> = kept
         .par_iter()
-        .zip(comparisons.par_iter())
-        .map(|(&p, c)| {
-            let (a, _) = unpack_pair(p);
-            let pa = &matcher.records[a as usize];
-            let log_odds = matcher.model.score(c, pa, &matcher.freqs).log_odds;
-            (
-                p,
-                PairScore {
-                    comparison: *c,
-                    log_odds,
-                    veto: veto(&c.levels, &matcher.config.rules),
-                },
-            )
+        .map(|&p| {
+            let (a, b) = unpack_pair(p);
+            (p, matcher.score_pair(a, b))
         })
         .collect();
-    drop(comparisons);
+    drop(kept);
     let mut edges = Vec::new();
     for (p, s) in &scored {
-        if s.veto.is_some() {
-            stats.vetoed_pairs += 1;
-        }
         match matcher.decide(s) {
             PairDecision::Link => {
                 let (a, b) = unpack_pair(*p);
@@ -279,25 +300,6 @@ impl DedupeStats {
         self.duplicate_groups = sizes.iter().filter(|&&s| s > 1).count();
         self.largest_cluster = sizes.iter().copied().max().unwrap_or(0);
     }
-}
-
-fn count_patterns_parallel(comparisons: &[Comparison]) -> Vec<(Levels, u64)> {
-    let merged = comparisons
-        .par_chunks(65_536)
-        .map(|chunk| count_patterns(chunk.iter().map(|c| c.levels)))
-        .reduce(Vec::new, |a, b| {
-            let mut all: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
-            for (l, c) in a.into_iter().chain(b) {
-                *all.entry(l.pack()).or_default() += c;
-            }
-            let mut v: Vec<(Levels, u64)> = all
-                .into_iter()
-                .map(|(k, c)| (Levels::unpack(k), c))
-                .collect();
-            v.sort_unstable_by_key(|&(l, _)| l.pack());
-            v
-        });
-    merged
 }
 
 /// Comparison levels of seeded random pairs, to estimate u.

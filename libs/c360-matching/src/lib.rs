@@ -34,7 +34,7 @@ pub use config::MatchConfig;
 pub use engine::{
     DedupeOutcome, DedupeStats, Explanation, Matcher, PairDecision, PairScore, dedupe,
 };
-pub use model::{FieldWeight, Frequencies, FsModel, Score};
+pub use model::{FieldWeight, Frequencies, FsModel, Score, count_patterns};
 pub use prepare::{NameToken, Prepared, Preparer};
 pub use rules::{Rules, Veto};
 

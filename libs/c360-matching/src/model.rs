@@ -227,7 +227,7 @@ impl FsModel {
         }
         for (f, sum) in sums.iter_mut().enumerate() {
             if sessions_per_field[f] > 0 {
-                normalise(sum);
+                normalise_with_floor(sum, M_FLOOR);
                 self.m[f] = sum.clone();
             }
         }
@@ -394,10 +394,19 @@ fn tf_share(
 }
 
 fn normalise(levels: &mut [f64]) {
+    normalise_with_floor(levels, PROBABILITY_FLOOR);
+}
+
+/// Smallest m a level may get: a single field that disagrees (a sex or a
+/// postcode typed wrong) costs at most about 8 bits, it cannot sink a pair
+/// on its own. Proof of two people is the cannot-link rules' job.
+const M_FLOOR: f64 = 0.002;
+
+fn normalise_with_floor(levels: &mut [f64], floor: f64) {
     let sum: f64 = levels.iter().skip(1).sum();
     if sum > 0.0 {
         for l in levels.iter_mut().skip(1) {
-            *l = (*l / sum).max(PROBABILITY_FLOOR);
+            *l = (*l / sum).max(floor);
         }
     }
 }
@@ -414,4 +423,146 @@ pub fn count_patterns(levels: impl Iterator<Item = Levels>) -> Vec<(Levels, u64)
         .collect();
     patterns.sort_unstable_by_key(|&(l, _)| l.pack());
     patterns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arbitrary_model() -> impl Strategy<Value = FsModel> {
+        let tables = || {
+            CompareField::ALL
+                .iter()
+                .map(|f| proptest::collection::vec(0.001f64..1.0, f.level_count()))
+                .collect::<Vec<_>>()
+        };
+        (1e-6f64..0.5, tables(), tables()).prop_map(|(lambda, mut m, mut u)| {
+            m.iter_mut().for_each(|l| normalise(l));
+            u.iter_mut().for_each(|l| normalise(l));
+            FsModel {
+                lambda,
+                m,
+                u,
+                em_iterations: 0,
+                em_converged: true,
+            }
+        })
+    }
+
+    fn arbitrary_levels() -> impl Strategy<Value = Levels> {
+        CompareField::ALL
+            .map(|f| 0u8..f.level_count() as u8)
+            .prop_map(Levels)
+    }
+
+    proptest! {
+        /// The summed log weights give the same match probability as the
+        /// textbook product formula λ·Πm / (λ·Πm + (1-λ)·Πu).
+        #[test]
+        fn score_matches_the_naive_product(model in arbitrary_model(), levels in arbitrary_levels()) {
+            let (mut pm, mut pu) = (model.lambda, 1.0 - model.lambda);
+            for (f, &l) in levels.0.iter().enumerate() {
+                if l > 0 {
+                    pm *= model.m[f][usize::from(l)];
+                    pu *= model.u[f][usize::from(l)];
+                }
+            }
+            let naive = pm / (pm + pu);
+            let log_odds = model.prior()
+                + CompareField::ALL
+                    .iter()
+                    .map(|&f| model.field_weight(f, levels.get(f), None).0)
+                    .sum::<f64>();
+            let ours = Score { log_odds }.probability();
+            prop_assert!((naive - ours).abs() < 1e-9, "naive {naive} ours {ours}");
+        }
+
+        /// A rarer shared value never weighs less than a more common one.
+        #[test]
+        fn term_frequency_is_monotone(model in arbitrary_model(), a in 1e-7f64..1.0, b in 1e-7f64..1.0) {
+            let (rare, common) = if a <= b { (a, b) } else { (b, a) };
+            for field in [CompareField::Surname, CompareField::GivenName, CompareField::Phone] {
+                let w_rare = model.field_weight(field, 1, Some(rare)).0;
+                let w_common = model.field_weight(field, 1, Some(common)).0;
+                prop_assert!(w_rare >= w_common);
+            }
+        }
+    }
+
+    #[test]
+    fn missing_values_are_neutral() {
+        let model = FsModel::initial(FsModel::estimate_u(std::iter::empty()));
+        for field in CompareField::ALL {
+            assert_eq!(model.field_weight(field, 0, None).0, 0.0);
+        }
+    }
+
+    /// EM in sessions recovers m from unlabelled pairs drawn from a known model.
+    #[test]
+    fn training_recovers_a_known_model() {
+        use rand::{Rng, SeedableRng};
+        let truth_m: Vec<Vec<f64>> = CompareField::ALL
+            .iter()
+            .map(|f| {
+                let mut v = vec![0.0; f.level_count()];
+                v[1] = 0.85;
+                for l in v.iter_mut().skip(2) {
+                    *l = 0.15 / (f.level_count() - 2) as f64;
+                }
+                v
+            })
+            .collect();
+        let truth_u: Vec<Vec<f64>> = CompareField::ALL
+            .iter()
+            .map(|f| {
+                let mut v = vec![0.0; f.level_count()];
+                v[1] = 0.02;
+                for l in v.iter_mut().skip(2) {
+                    *l = 0.98 / (f.level_count() - 2) as f64;
+                }
+                v
+            })
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut draw = |table: &Vec<Vec<f64>>| {
+            let mut levels = [0u8; crate::compare::FIELD_COUNT];
+            for (f, probs) in table.iter().enumerate() {
+                let x: f64 = rng.random();
+                let mut acc = 0.0;
+                levels[f] = (probs.len() - 1) as u8;
+                for (l, p) in probs.iter().enumerate().skip(1) {
+                    acc += p;
+                    if x < acc {
+                        levels[f] = l as u8;
+                        break;
+                    }
+                }
+            }
+            Levels(levels)
+        };
+        let pairs: Vec<Levels> = (0..20_000)
+            .map(|i| {
+                if i % 5 == 0 {
+                    draw(&truth_m)
+                } else {
+                    draw(&truth_u)
+                }
+            })
+            .collect();
+        let mut model = FsModel::initial(truth_u.clone());
+        model.train(&count_patterns(pairs.into_iter()), 1_000, 100);
+        for field in [
+            CompareField::Phone,
+            CompareField::Email,
+            CompareField::Address,
+        ] {
+            let f = field as usize;
+            assert!(
+                (model.m[f][1] - 0.85).abs() < 0.05,
+                "{field:?}: m(agree) = {}",
+                model.m[f][1]
+            );
+        }
+    }
 }
