@@ -449,7 +449,8 @@ mod tests {
         assert_eq!(compare_dates(&full, &date(1986, Some(3), Some(7))), 2);
         assert_eq!(compare_dates(&full, &date(1985, None, None)), 3);
         assert_eq!(compare_dates(&full, &date(1985, Some(3), None)), 3);
-        assert_eq!(compare_dates(&full, &date(1986, None, None)), 4);
+        assert_eq!(compare_dates(&full, &date(1986, None, None)), 2);
+        assert_eq!(compare_dates(&full, &date(1987, None, None)), 4);
         assert_eq!(compare_dates(&full, &date(1990, Some(11), Some(21))), 4);
         assert_eq!(compare_dates(&full, &PartialDate::default()), 0);
     }
