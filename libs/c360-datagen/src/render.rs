@@ -436,9 +436,6 @@ fn render_dob<R: Rng + ?Sized>(
     if yes(rng, P_YEAR_OFF) {
         y = if yes(rng, 0.5) { y + 1 } else { y - 1 };
     }
-    if d <= 12 && d != m && yes(rng, P_DAY_MONTH_SWAP) {
-        std::mem::swap(&mut d, &mut m);
-    }
     let year_only = yes(rng, p.year_only) || (person.presumed_dob && yes(rng, 0.3));
     if year_only {
         return match source {
@@ -460,6 +457,10 @@ fn render_dob<R: Rng + ?Sized>(
             Source::LoanOrigination => format!("{y}-{m:02}"),
             _ => format!("{m:02}/{y}"),
         };
+    }
+    // A day/month swap is a slip in typing a full date.
+    if d <= 12 && d != m && yes(rng, P_DAY_MONTH_SWAP) {
+        std::mem::swap(&mut d, &mut m);
     }
     match source {
         Source::CoreBanking => format!("{d:02}/{m:02}/{y}"),

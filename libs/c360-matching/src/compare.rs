@@ -222,12 +222,16 @@ fn compare_names(a: &Prepared, b: &Prepared) -> (u8, u8, bool) {
     if straight_surname == 1 && straight_given == 1 {
         return (1, 1, false);
     }
-    let crossed_surname = name_level(&a.surname, &a.surname_joined, &b.given, &b.given_joined);
-    let crossed_given = name_level(&a.given, &a.given_joined, &b.surname, &b.surname_joined);
-    if u16::from(crossed_surname) + u16::from(crossed_given)
+    let crossed_a = name_level(&a.surname, &a.surname_joined, &b.given, &b.given_joined);
+    let crossed_b = name_level(&a.given, &a.given_joined, &b.surname, &b.surname_joined);
+    if u16::from(crossed_a) + u16::from(crossed_b)
         < u16::from(straight_surname) + u16::from(straight_given)
     {
-        (crossed_surname, crossed_given, true)
+        // Which record has its names swapped is unknown, so which crossed
+        // comparison is "the given name" is too. Keep the result symmetric:
+        // the better agreement counts as the given name, the worse as the
+        // surname (a surname changes, at marriage; a given name does not).
+        (crossed_a.max(crossed_b), crossed_a.min(crossed_b), true)
     } else {
         (straight.0, straight.1, false)
     }
@@ -251,7 +255,7 @@ pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &s
     let shortest = a_joined.len().min(b_joined.len());
     let length_gap = a_joined.len().abs_diff(b_joined.len());
     // Edit distance only when the lengths allow a small one.
-    let edits = if length_gap <= 2 {
+    let edits = if length_gap <= 3 {
         strsim::osa_distance(a_joined, b_joined)
     } else {
         usize::MAX
@@ -263,17 +267,35 @@ pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &s
     if joined_similarity >= 0.92 {
         return 2;
     }
-    if joined_similarity >= 0.80 || edits <= 1 || (edits <= 2 && shortest >= 6) {
+    if joined_similarity >= 0.80
+        || edits <= 1
+        || edits <= 2 && shortest >= 4
+        || edits <= 3 && shortest >= 7
+    {
         return 3;
     }
     let shares_token = short.iter().any(|s| {
-        long.iter().any(|l| {
-            l.key == s.key
-                || (l.text.as_bytes().first() == s.text.as_bytes().first()
-                    && jaro_winkler(&l.text, &s.text) >= 0.9)
-        })
+        long.iter()
+            .any(|l| l.key == s.key || similar_tokens(&l.text, &s.text))
     });
     if shares_token { 3 } else { 4 }
+}
+
+/// Two name tokens that a typo or two could turn into each other, or an
+/// abbreviation ("jea", "k") of the other.
+fn similar_tokens(a: &str, b: &str) -> bool {
+    let shortest = a.len().min(b.len());
+    if shortest >= 1 && (a.starts_with(b) || b.starts_with(a)) {
+        return true;
+    }
+    let same_start = a.as_bytes().first() == b.as_bytes().first();
+    if same_start && shortest >= 2 && a.len().max(b.len()) <= 4 {
+        return strsim::osa_distance(a, b) <= 2;
+    }
+    if shortest < 4 || a.len().abs_diff(b.len()) > 2 {
+        return false;
+    }
+    (same_start && jaro_winkler(a, b) >= 0.85) || (shortest >= 5 && strsim::osa_distance(a, b) <= 2)
 }
 
 fn same_token_set(a: &[NameToken], b: &[NameToken]) -> bool {

@@ -39,7 +39,7 @@ impl Default for MatchConfig {
             default_country: "CI".to_string(),
             link_threshold: 0.95,
             review_threshold: 0.5,
-            conflict_log_odds: -10.0,
+            conflict_log_odds: -14.0,
             hot_phone_records: 15,
             max_block_size: 150,
             window: 12,
