@@ -56,11 +56,21 @@ enum Part<'a> {
     Number(u64),
 }
 
+/// The top bit of a key marks kinds whose oversized blocks are dropped
+/// rather than paired by sorted neighbourhood: a landmark word shared by
+/// hundreds of addresses ("marche", "pharmacie") says nothing.
+const DROP_WHEN_OVERSIZED: u64 = 1 << 63;
+
 fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
     let mut h = FxHasher::default();
     kind.hash(&mut h);
     parts.hash(&mut h);
-    h.finish()
+    let hash = h.finish() & !DROP_WHEN_OVERSIZED;
+    if kind == KeyKind::AddressLocality {
+        hash | DROP_WHEN_OVERSIZED
+    } else {
+        hash
+    }
 }
 
 /// The blocking keys of one record.
@@ -228,6 +238,9 @@ fn block_pairs(
     config: BlockingConfig,
     out: &mut Vec<u64>,
 ) {
+    if block.len() > config.max_block_size && block[0].0 & DROP_WHEN_OVERSIZED != 0 {
+        return;
+    }
     if block.len() <= config.max_block_size {
         for (i, &(_, a)) in block.iter().enumerate() {
             for &(_, b) in &block[i + 1..] {

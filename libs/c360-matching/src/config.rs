@@ -41,7 +41,7 @@ impl Default for MatchConfig {
             review_threshold: 0.5,
             conflict_log_odds: -14.0,
             hot_phone_records: 15,
-            max_block_size: 150,
+            max_block_size: 40,
             window: 12,
             max_cluster_size: 40,
             u_sample_pairs: 150_000,
