@@ -7,7 +7,10 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["c360/common/v1/record.proto"];
+const PROTOS: &[&str] = &[
+    "c360/common/v1/record.proto",
+    "c360/resolver/v1/resolver.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");

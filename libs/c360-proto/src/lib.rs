@@ -9,5 +9,12 @@ pub mod common {
     }
 }
 
+
+pub mod resolver {
+    pub mod v1 {
+        tonic::include_proto!("c360.resolver.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every c360 proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("c360_descriptor");
