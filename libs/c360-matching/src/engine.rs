@@ -59,7 +59,42 @@ pub struct PairScore {
 }
 
 impl Matcher {
-    fn heat(&self) -> PhoneHeat<'_> {
+    /// An empty matcher for incremental use (records are pushed one by one).
+    pub fn new(config: MatchConfig, model: FsModel) -> Self {
+        Matcher {
+            config,
+            records: Vec::new(),
+            freqs: Frequencies::default(),
+            model,
+        }
+    }
+
+    /// Adds a record; returns its index.
+    pub fn push(&mut self, record: Prepared) -> u32 {
+        self.freqs.add(&record);
+        self.records.push(record);
+        self.model.set_population(self.freqs.records);
+        (self.records.len() - 1) as u32
+    }
+
+    /// Replaces a record (an update from its source).
+    pub fn replace(&mut self, index: u32, record: Prepared) {
+        let slot = &mut self.records[index as usize];
+        self.freqs.remove(slot);
+        self.freqs.add(&record);
+        *slot = record;
+    }
+
+    /// Blocking keys of a record under the current phone counts.
+    pub fn keys(&self, record: &Prepared) -> Vec<u64> {
+        let mut keys = Vec::with_capacity(12);
+        crate::blocking::record_keys(record, self.heat(), &mut keys);
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    pub fn heat(&self) -> PhoneHeat<'_> {
         PhoneHeat {
             counts: &self.freqs.phone,
             hot_threshold: self.config.hot_phone_records,

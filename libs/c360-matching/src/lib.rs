@@ -21,6 +21,7 @@ mod compare;
 mod config;
 mod engine;
 pub mod eval;
+mod index;
 mod model;
 mod prepare;
 mod rules;
@@ -34,6 +35,7 @@ pub use config::MatchConfig;
 pub use engine::{
     DedupeOutcome, DedupeStats, Explanation, Matcher, PairDecision, PairScore, dedupe,
 };
+pub use index::BlockIndex;
 pub use model::{FieldWeight, Frequencies, FsModel, Score, count_patterns};
 pub use prepare::{NameToken, Prepared, Preparer};
 pub use rules::{Rules, Veto};

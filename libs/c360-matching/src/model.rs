@@ -54,6 +54,10 @@ pub struct FsModel {
     pub m: Vec<Vec<f64>>,
     /// `u[field][level]`: P(level | non-match).
     pub u: Vec<Vec<f64>>,
+    /// Expected number of other records matching a record: turns into the
+    /// prior for any population size (see [`FsModel::set_population`]).
+    #[serde(default)]
+    pub matches_per_record: f64,
     /// EM iterations run and whether it converged.
     pub em_iterations: u32,
     pub em_converged: bool,
@@ -83,6 +87,21 @@ pub struct Frequencies {
 }
 
 impl Frequencies {
+    /// Takes a record out of the counts (it was updated or erased).
+    pub fn remove(&mut self, p: &crate::Prepared) {
+        self.records = self.records.saturating_sub(1);
+        let decrement = |count: Option<&mut u32>| {
+            if let Some(c) = count {
+                *c = c.saturating_sub(1);
+            }
+        };
+        decrement(self.surname.get_mut(&p.surname_joined));
+        decrement(self.given.get_mut(&p.given_joined));
+        for phone in &p.phones {
+            decrement(self.phone.get_mut(phone));
+        }
+    }
+
     pub fn add(&mut self, p: &crate::Prepared) {
         self.records += 1;
         if !p.surname_joined.is_empty() {
@@ -135,6 +154,7 @@ impl FsModel {
             lambda: 0.1,
             m,
             u,
+            matches_per_record: 0.0,
             em_iterations: 0,
             em_converged: false,
         }
@@ -144,7 +164,7 @@ impl FsModel {
     pub fn version(&self) -> String {
         use std::hash::{Hash, Hasher};
         let mut h = rustc_hash::FxHasher::default();
-        for v in std::iter::once(self.lambda)
+        for v in std::iter::once(self.matches_per_record)
             .chain(self.m.iter().flatten().copied())
             .chain(self.u.iter().flatten().copied())
         {
@@ -235,9 +255,18 @@ impl FsModel {
         self.em(patterns, max_iterations, false);
         let candidates: f64 = patterns.iter().map(|&(_, c)| c as f64).sum();
         let expected_matches = (self.lambda * candidates).max(1.0);
-        let all_pairs = (records as f64 * (records as f64 - 1.0) / 2.0).max(2.0);
-        self.lambda = (expected_matches / all_pairs).clamp(1e-12, 0.5);
+        self.matches_per_record = expected_matches / records.max(1) as f64;
+        self.set_population(records);
         self.em_converged = true;
+    }
+
+    /// Sets the prior for a population of `records`: the chance that two
+    /// random records match is the expected matches over all pairs.
+    pub fn set_population(&mut self, records: u64) {
+        let n = records.max(2) as f64;
+        let expected_matches = (self.matches_per_record * n).max(1.0);
+        let all_pairs = n * (n - 1.0) / 2.0;
+        self.lambda = (expected_matches / all_pairs).clamp(1e-12, 0.5);
     }
 
     /// EM iterations. With `update_m` false only lambda moves.
@@ -444,6 +473,7 @@ mod tests {
                 lambda,
                 m,
                 u,
+                matches_per_record: 0.0,
                 em_iterations: 0,
                 em_converged: true,
             }

@@ -9,7 +9,6 @@ pub mod common {
     }
 }
 
-
 pub mod resolver {
     pub mod v1 {
         tonic::include_proto!("c360.resolver.v1");

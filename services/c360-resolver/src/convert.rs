@@ -1,0 +1,116 @@
+//! Between the wire record and the canonical one, with input validation.
+
+use c360_core::Record;
+use c360_proto::common::v1 as pb;
+
+use crate::{Error, Result};
+
+/// Longest value accepted in any field.
+pub const MAX_FIELD_BYTES: usize = 512;
+/// Most phones or emails on one record.
+pub const MAX_VALUES: usize = 8;
+
+pub fn to_core(r: &pb::Record) -> Record {
+    Record {
+        record_id: r.source_record_id.clone(),
+        source_system: r.source_system.clone(),
+        given_name: r.given_name.clone(),
+        middle_name: r.middle_name.clone(),
+        surname: r.surname.clone(),
+        full_name: r.full_name.clone(),
+        sex: r.sex.clone(),
+        date_of_birth: r.date_of_birth.clone(),
+        national_id: r.national_id.clone(),
+        phones: r.phone.clone(),
+        emails: r.email.clone(),
+        address: r.address.clone(),
+        locality: r.locality.clone(),
+        postcode: r.postcode.clone(),
+        region: r.region.clone(),
+        country: r.country.clone(),
+        group_id: r.group_id.clone(),
+    }
+}
+
+/// Checks a record before anything is stored. `stored` asks for the source
+/// identity that updates rely on.
+pub fn validate(r: &pb::Record, stored: bool) -> Result<()> {
+    let singles: [(&str, &str); 15] = [
+        ("source_system", &r.source_system),
+        ("source_record_id", &r.source_record_id),
+        ("given_name", &r.given_name),
+        ("middle_name", &r.middle_name),
+        ("surname", &r.surname),
+        ("full_name", &r.full_name),
+        ("sex", &r.sex),
+        ("date_of_birth", &r.date_of_birth),
+        ("national_id", &r.national_id),
+        ("address", &r.address),
+        ("locality", &r.locality),
+        ("postcode", &r.postcode),
+        ("region", &r.region),
+        ("country", &r.country),
+        ("group_id", &r.group_id),
+    ];
+    for (name, value) in singles {
+        if value.len() > MAX_FIELD_BYTES {
+            return Err(Error::invalid(
+                &format!("record.{name}"),
+                format!("longer than {MAX_FIELD_BYTES} bytes"),
+            ));
+        }
+        if value.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(Error::invalid(
+                &format!("record.{name}"),
+                "contains control characters",
+            ));
+        }
+    }
+    for (name, values) in [("phone", &r.phone), ("email", &r.email)] {
+        if values.len() > MAX_VALUES {
+            return Err(Error::invalid(
+                &format!("record.{name}"),
+                format!("more than {MAX_VALUES} values"),
+            ));
+        }
+        if values.iter().any(|v| v.len() > MAX_FIELD_BYTES) {
+            return Err(Error::invalid(
+                &format!("record.{name}"),
+                format!("a value is longer than {MAX_FIELD_BYTES} bytes"),
+            ));
+        }
+    }
+    if stored {
+        if r.source_system.trim().is_empty() {
+            return Err(Error::invalid("record.source_system", "is required"));
+        }
+        if r.source_record_id.trim().is_empty() {
+            return Err(Error::invalid("record.source_record_id", "is required"));
+        }
+    }
+    let identifies = [
+        &r.given_name,
+        &r.surname,
+        &r.full_name,
+        &r.national_id,
+        &r.date_of_birth,
+    ]
+    .iter()
+    .any(|v| !v.trim().is_empty())
+        || r.phone.iter().chain(&r.email).any(|v| !v.trim().is_empty());
+    if !identifies {
+        return Err(Error::invalid(
+            "record",
+            "needs at least a name, a date of birth, a national ID, a phone or an email",
+        ));
+    }
+    if !r.date_of_birth.trim().is_empty()
+        && c360_standardise::date::parse_date(&r.date_of_birth).is_err()
+    {
+        return Err(Error::invalid(
+            "record.date_of_birth",
+            "is not a date in a known format",
+        ));
+    }
+    Ok(())
+}

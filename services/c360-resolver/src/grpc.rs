@@ -1,0 +1,326 @@
+//! The gRPC edge: `c360.resolver.v1.ResolverService` over a [`Resolver`].
+//! Converts between prost and domain types; all blocking work (locks,
+//! durable commits) runs on tokio's blocking pool.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use c360_proto::resolver::v1 as api;
+use c360_proto::resolver::v1::resolver_service_server::ResolverService;
+use prost::Message;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{Error, Resolution, Resolver};
+
+/// Records resolved together in one durable commit during `Ingest`.
+const INGEST_BATCH: usize = 512;
+
+#[derive(Debug, Clone)]
+pub struct ResolverGrpc {
+    resolver: Arc<Resolver>,
+}
+
+impl ResolverGrpc {
+    pub fn new(resolver: Arc<Resolver>) -> Self {
+        ResolverGrpc { resolver }
+    }
+
+    pub fn into_server(self) -> api::resolver_service_server::ResolverServiceServer<Self> {
+        api::resolver_service_server::ResolverServiceServer::new(self)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("task failed: {e}")))?
+        .map_err(Status::from)
+}
+
+fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
+    api::ResolveResponse {
+        client_number: r.client.map(|c| c.to_string()).unwrap_or_default(),
+        decision: r.decision as i32,
+        confidence: r.confidence,
+        candidates: r.candidates,
+        record_id: r.record_id,
+        updated: r.updated,
+        model_version: model_version.to_string(),
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ResolverService for ResolverGrpc {
+    async fn resolve(
+        &self,
+        request: Request<api::ResolveRequest>,
+    ) -> Result<Response<api::ResolveResponse>, Status> {
+        let req = request.into_inner();
+        let record = req
+            .record
+            .ok_or_else(|| Status::from(Error::invalid("record", "is required")))?;
+        let resolver = self.resolver.clone();
+        let dry_run = req.dry_run;
+        let r = blocking(move || resolver.resolve(record, dry_run)).await?;
+        Ok(Response::new(to_response(r, self.resolver.model_version())))
+    }
+
+    type IngestStream = BoxStream<api::IngestResponse>;
+
+    async fn ingest(
+        &self,
+        request: Request<Streaming<api::IngestRequest>>,
+    ) -> Result<Response<Self::IngestStream>, Status> {
+        let input = request.into_inner();
+        let resolver = self.resolver.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(INGEST_BATCH * 2);
+        tokio::spawn(async move {
+            let mut chunks = Box::pin(input.chunks_timeout(INGEST_BATCH, Duration::from_millis(5)));
+            let mut index = 0u64;
+            while let Some(chunk) = chunks.next().await {
+                let mut records = Vec::with_capacity(chunk.len());
+                let mut stream_error = None;
+                for item in chunk {
+                    match item {
+                        Ok(req) => records.push(req.record.unwrap_or_default()),
+                        Err(status) => {
+                            stream_error = Some(status);
+                            break;
+                        }
+                    }
+                }
+                let r = resolver.clone();
+                let results = blocking(move || r.resolve_many(records)).await;
+                match results {
+                    Ok(results) => {
+                        for result in results {
+                            let result = match result {
+                                Ok(res) => api::ingest_response::Result::Resolved(to_response(
+                                    res,
+                                    resolver.model_version(),
+                                )),
+                                Err(Error::InvalidArgument { field, description }) => {
+                                    api::ingest_response::Result::Error(api::RecordError {
+                                        field,
+                                        description,
+                                    })
+                                }
+                                Err(e) => api::ingest_response::Result::Error(api::RecordError {
+                                    field: String::new(),
+                                    description: e.to_string(),
+                                }),
+                            };
+                            let msg = api::IngestResponse {
+                                index,
+                                result: Some(result),
+                            };
+                            index += 1;
+                            if tx.send(Ok(msg)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                }
+                if let Some(status) = stream_error {
+                    let _ = tx.send(Err(status)).await;
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn get_client(
+        &self,
+        request: Request<api::GetClientRequest>,
+    ) -> Result<Response<api::GetClientResponse>, Status> {
+        let number = request.into_inner().client_number;
+        let resolver = self.resolver.clone();
+        Ok(Response::new(
+            blocking(move || resolver.get_client(&number)).await?,
+        ))
+    }
+
+    async fn merge(
+        &self,
+        request: Request<api::MergeRequest>,
+    ) -> Result<Response<api::MergeResponse>, Status> {
+        let req = request.into_inner();
+        let resolver = self.resolver.clone();
+        let actor = if req.actor.is_empty() {
+            "steward".to_string()
+        } else {
+            req.actor
+        };
+        let (survivor, absorbed) =
+            blocking(move || resolver.merge(&req.client_numbers, &actor, &req.reason)).await?;
+        Ok(Response::new(api::MergeResponse {
+            survivor: survivor.to_string(),
+            absorbed: absorbed.iter().map(ToString::to_string).collect(),
+        }))
+    }
+
+    async fn split(
+        &self,
+        request: Request<api::SplitRequest>,
+    ) -> Result<Response<api::SplitResponse>, Status> {
+        let req = request.into_inner();
+        let resolver = self.resolver.clone();
+        let actor = if req.actor.is_empty() {
+            "steward".to_string()
+        } else {
+            req.actor
+        };
+        let (old, new) = blocking(move || {
+            resolver.split(&req.client_number, &req.record_ids, &actor, &req.reason)
+        })
+        .await?;
+        Ok(Response::new(api::SplitResponse {
+            client_number: old.to_string(),
+            new_client_number: new.to_string(),
+        }))
+    }
+
+    async fn list_review_tasks(
+        &self,
+        request: Request<api::ListReviewTasksRequest>,
+    ) -> Result<Response<api::ListReviewTasksResponse>, Status> {
+        let req = request.into_inner();
+        let after: u64 = if req.page_token.is_empty() {
+            0
+        } else {
+            req.page_token.parse().map_err(|_| {
+                Status::from(Error::invalid(
+                    "page_token",
+                    "is not a token from a previous page",
+                ))
+            })?
+        };
+        let size = match req.page_size {
+            0 => 50,
+            n => n.min(500) as usize,
+        };
+        let (tasks, total_open) = self.resolver.review_tasks(after, size);
+        let next_page_token = if tasks.len() == size {
+            tasks.last().map(|t| t.task_id.clone()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(api::ListReviewTasksResponse {
+            tasks,
+            next_page_token,
+            total_open,
+        }))
+    }
+
+    async fn decide_review_task(
+        &self,
+        request: Request<api::DecideReviewTaskRequest>,
+    ) -> Result<Response<api::DecideReviewTaskResponse>, Status> {
+        let req = request.into_inner();
+        let resolver = self.resolver.clone();
+        let actor = if req.actor.is_empty() {
+            "steward".to_string()
+        } else {
+            req.actor
+        };
+        let client =
+            blocking(move || resolver.decide_review(&req.task_id, req.accept, &actor, &req.reason))
+                .await?;
+        Ok(Response::new(api::DecideReviewTaskResponse {
+            client_number: client.to_string(),
+        }))
+    }
+
+    async fn explain(
+        &self,
+        request: Request<api::ExplainRequest>,
+    ) -> Result<Response<api::ExplainResponse>, Status> {
+        let resolver = self.resolver.clone();
+        let pairs = match request.into_inner().target {
+            Some(api::explain_request::Target::Pair(p)) => {
+                vec![blocking(move || resolver.explain_pair(&p.record_a, &p.record_b)).await?]
+            }
+            Some(api::explain_request::Target::ClientNumber(n)) => {
+                blocking(move || resolver.explain_client(&n)).await?
+            }
+            None => {
+                return Err(
+                    Error::invalid("target", "give a record pair or a client number").into(),
+                );
+            }
+        };
+        Ok(Response::new(api::ExplainResponse { pairs }))
+    }
+
+    type WatchEventsStream = BoxStream<api::Event>;
+
+    async fn watch_events(
+        &self,
+        request: Request<api::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let mut next = request.into_inner().from_offset.max(1);
+        let resolver = self.resolver.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                let r = resolver.clone();
+                let from = next;
+                let page =
+                    tokio::task::spawn_blocking(move || r.events().read_from(r.store(), from, 512))
+                        .await;
+                let page = match page {
+                    Ok(Ok(page)) => page,
+                    Ok(Err(e)) => {
+                        let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                if page.is_empty() {
+                    if tx.is_closed() {
+                        return;
+                    }
+                    let watch = resolver.events().watch();
+                    let seen = next.saturating_sub(1);
+                    let _ = tokio::task::spawn_blocking(move || {
+                        watch.wait_beyond(seen, Duration::from_millis(500))
+                    })
+                    .await;
+                    continue;
+                }
+                for (offset, payload) in page {
+                    let mut event = match api::Event::decode(payload.as_slice()) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            let _ = tx
+                                .send(Err(Status::internal(format!("corrupt event: {e}"))))
+                                .await;
+                            return;
+                        }
+                    };
+                    event.offset = offset;
+                    next = offset + 1;
+                    if tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}

@@ -1,0 +1,22 @@
+//! The resolver service: real-time entity resolution over gRPC, stable
+//! client numbers, steward operations and an event feed.
+//!
+//! The domain ([`Resolver`]) knows nothing of the wire; [`grpc`] adapts it
+//! to `c360.resolver.v1.ResolverService`.
+//!
+//! Survivor rule: when clients merge, the client created first (the lowest
+//! sequence behind its number) survives; the others become its aliases and
+//! keep resolving to it.
+
+mod convert;
+mod error;
+mod golden;
+pub mod grpc;
+mod number;
+mod resolver;
+mod stored;
+
+pub use error::{Error, Result};
+pub use number::{ClientNumber, NumberError};
+pub use resolver::{Resolution, Resolver, ResolverConfig};
+pub use stored::SPACES;

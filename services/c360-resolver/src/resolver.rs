@@ -1,0 +1,1232 @@
+//! The resolver: an in-memory matching index over records kept encrypted
+//! in a [`Store`], with every change written atomically and durably together
+//! with its events before it is acknowledged.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use c360_crypto::{BlindIndexer, DataKey, FieldContext, KekProvider, KeyMaterial, WrappedKey};
+use c360_matching::{
+    BlockIndex, Explanation, MatchConfig, Matcher, PairDecision, Prepared, Preparer,
+};
+use c360_proto::common::v1 as pb;
+use c360_proto::resolver::v1 as api;
+use c360_storage::{Batch, EventLog, Store};
+use prost::Message;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::number::ClientNumber;
+use crate::stored::{self, *};
+use crate::{Error, Result, convert};
+
+/// Settings of the resolver.
+#[derive(Clone, Debug)]
+pub struct ResolverConfig {
+    pub matching: MatchConfig,
+    /// A blocking key held by more records than this is skipped when
+    /// resolving one record (hot key).
+    pub max_postings: usize,
+    /// Synthetic records the first model is trained on, before real data.
+    pub bootstrap_records: usize,
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        ResolverConfig {
+            matching: MatchConfig::default(),
+            max_postings: 160,
+            bootstrap_records: 20_000,
+        }
+    }
+}
+
+/// One loaded record.
+#[derive(Clone)]
+struct Slot {
+    record_id: String,
+    client: u64,
+    key_id: String,
+    source_tag: [u8; 16],
+    record: pb::Record,
+    keys: Vec<u64>,
+    created_ms: i64,
+    updated_ms: i64,
+    alive: bool,
+}
+
+struct State {
+    matcher: Matcher,
+    index: BlockIndex,
+    slots: Vec<Slot>,
+    by_record: FxHashMap<String, u32>,
+    by_source: FxHashMap<[u8; 16], u32>,
+    clients: FxHashMap<u64, ClientState>,
+    cannot_link: FxHashSet<(u32, u32)>,
+    reviews: std::collections::BTreeMap<u64, StoredReview>,
+    /// Unwrapped data keys by id (erasure removes them).
+    keys: FxHashMap<String, Arc<DataKey>>,
+    counters: Counters,
+    poisoned: bool,
+}
+
+/// The outcome of resolving one record.
+#[derive(Clone, Debug)]
+pub struct Resolution {
+    pub client: Option<ClientNumber>,
+    pub decision: api::Decision,
+    pub confidence: f64,
+    pub candidates: Vec<api::Candidate>,
+    pub record_id: String,
+    pub updated: bool,
+}
+
+pub struct Resolver {
+    store: Arc<dyn Store>,
+    events: EventLog,
+    kek: Arc<dyn KekProvider>,
+    indexer: BlindIndexer,
+    preparer: Preparer,
+    config: ResolverConfig,
+    model_version: String,
+    state: RwLock<State>,
+    /// Serialises writers so offsets and decisions follow one order.
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver").finish_non_exhaustive()
+    }
+}
+
+/// Changes of one write, committed together.
+#[derive(Default)]
+struct Tx {
+    batch: Batch,
+    events: Vec<api::Event>,
+}
+
+fn key_of(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+fn pair(a: u32, b: u32) -> (u32, u32) {
+    if a < b { (a, b) } else { (b, a) }
+}
+
+impl Resolver {
+    /// Opens (or creates) a resolver over a store.
+    pub fn open(
+        store: Arc<dyn Store>,
+        kek: Arc<dyn KekProvider>,
+        config: ResolverConfig,
+    ) -> Result<Self> {
+        let events = EventLog::open(store.as_ref(), EVENTS)?;
+        let counters: Counters = match store.get(META, META_COUNTERS)? {
+            Some(b) => stored::decode(&b, "counters")?,
+            None => Counters {
+                next_client: 1,
+                next_record: 1,
+                next_task: 1,
+            },
+        };
+        let mut first_writes = Batch::new();
+        const INDEX_KEY_AAD: &[u8] = b"c360/resolver/index-key";
+        let index_key = match store.get(META, META_INDEX_KEY)? {
+            Some(b) => kek.unwrap(&WrappedKey::from_bytes(&b)?, INDEX_KEY_AAD)?,
+            None => {
+                let key = KeyMaterial::generate(&ring::rand::SystemRandom::new())?;
+                first_writes.put(
+                    META,
+                    META_INDEX_KEY.to_vec(),
+                    kek.wrap(&key, INDEX_KEY_AAD)?.to_bytes(),
+                );
+                key
+            }
+        };
+        let indexer = BlindIndexer::new(index_key);
+        let model = match store.get(META, META_MODEL)? {
+            Some(b) => stored::decode(&b, "model")?,
+            None => {
+                let model = bootstrap_model(&config)?;
+                first_writes.put(META, META_MODEL.to_vec(), stored::encode(&model));
+                model
+            }
+        };
+        if !first_writes.is_empty() {
+            store.commit(first_writes)?;
+        }
+        let model_version = c360_matching::FsModel::version(&model);
+        let preparer = Preparer::new(
+            &config.matching.default_country,
+            c360_standardise::names::NameVariants::builtin(),
+        )
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let state = State {
+            matcher: Matcher::new(config.matching.clone(), model),
+            index: BlockIndex::default(),
+            slots: Vec::new(),
+            by_record: FxHashMap::default(),
+            by_source: FxHashMap::default(),
+            clients: FxHashMap::default(),
+            cannot_link: FxHashSet::default(),
+            reviews: Default::default(),
+            keys: FxHashMap::default(),
+            counters,
+            poisoned: false,
+        };
+        let resolver = Resolver {
+            store,
+            events,
+            kek,
+            indexer,
+            preparer,
+            config,
+            model_version,
+            state: RwLock::new(state),
+            writer: Mutex::new(()),
+        };
+        resolver.load()?;
+        Ok(resolver)
+    }
+
+    pub fn events(&self) -> &EventLog {
+        &self.events
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn model_version(&self) -> &str {
+        &self.model_version
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Loads clients, keys and records from the store into memory.
+    fn load(&self) -> Result<()> {
+        let mut state = self.write();
+        for (_, v) in scan_all(self.store.as_ref(), CLIENTS)? {
+            let c: ClientState = stored::decode(&v, "client")?;
+            state.clients.insert(c.number, c);
+        }
+        let mut keys: FxHashMap<String, Arc<DataKey>> = FxHashMap::default();
+        for (k, v) in scan_all(self.store.as_ref(), KEYS)? {
+            let key_id = String::from_utf8_lossy(&k).into_owned();
+            let wrapped = WrappedKey::from_bytes(&v)?;
+            let key = DataKey::unwrap(&key_id, 1, &wrapped, self.kek.as_ref())?;
+            keys.insert(key_id, Arc::new(key));
+        }
+        state.keys = keys.clone();
+        for (_, v) in scan_all(self.store.as_ref(), RECORDS)? {
+            let sr: StoredRecord = stored::decode(&v, "record")?;
+            let Some(key) = keys.get(&sr.key_id) else {
+                // The key was destroyed (erasure): the record is unreadable.
+                continue;
+            };
+            let ctx = FieldContext {
+                client: &sr.key_id,
+                record: &sr.record_id,
+                field: "record",
+            };
+            let plain = key.decrypt(&ctx, &sr.payload)?;
+            let record = pb::Record::decode(plain.as_slice())
+                .map_err(|e| Error::Internal(format!("corrupt record payload: {e}")))?;
+            let tag = self.source_tag(&record);
+            let prepared = self.preparer.prepare(&convert::to_core(&record));
+            state.insert_slot(
+                Slot {
+                    record_id: sr.record_id,
+                    client: sr.client,
+                    key_id: sr.key_id,
+                    source_tag: tag,
+                    record,
+                    keys: Vec::new(),
+                    created_ms: sr.created_ms,
+                    updated_ms: sr.updated_ms,
+                    alive: true,
+                },
+                prepared,
+            );
+        }
+        for (k, _) in scan_all(self.store.as_ref(), CONSTRAINTS)? {
+            let text = String::from_utf8_lossy(&k).into_owned();
+            if let Some((a, b)) = text.split_once('|') {
+                if let (Some(&x), Some(&y)) = (state.by_record.get(a), state.by_record.get(b)) {
+                    state.cannot_link.insert(pair(x, y));
+                }
+            }
+        }
+        for (_, v) in scan_all(self.store.as_ref(), REVIEWS)? {
+            let r: StoredReview = stored::decode(&v, "review")?;
+            state.reviews.insert(r.task_id, r);
+        }
+        Ok(())
+    }
+
+    fn source_tag(&self, r: &pb::Record) -> [u8; 16] {
+        let mut source = Vec::with_capacity(r.source_system.len() + r.source_record_id.len() + 1);
+        source.extend_from_slice(r.source_system.trim().as_bytes());
+        source.push(0);
+        source.extend_from_slice(r.source_record_id.trim().as_bytes());
+        self.indexer.tag("source_record", &source)
+    }
+
+    /// Resolves a record; stores it unless `dry_run`.
+    pub fn resolve(&self, record: pb::Record, dry_run: bool) -> Result<Resolution> {
+        convert::validate(&record, !dry_run)?;
+        if dry_run {
+            let state = self.read();
+            let prepared = self.preparer.prepare(&convert::to_core(&record));
+            return Ok(state.decide(&prepared, &self.config, None).0);
+        }
+        let mut results = self.resolve_many(vec![record])?;
+        results
+            .pop()
+            .ok_or_else(|| Error::Internal("no result".into()))?
+    }
+
+    /// Resolves records in order with one durable commit for all. Each
+    /// record sees the ones before it. Bad records get their own error and
+    /// change nothing.
+    pub fn resolve_many(&self, records: Vec<pb::Record>) -> Result<Vec<Result<Resolution>>> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.write();
+        if state.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let mut tx = Tx::default();
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            if let Err(e) = convert::validate(&record, true) {
+                out.push(Err(e));
+                continue;
+            }
+            out.push(self.apply_resolve(&mut state, &mut tx, record));
+        }
+        self.commit(&mut state, tx)?;
+        Ok(out)
+    }
+
+    fn apply_resolve(
+        &self,
+        state: &mut State,
+        tx: &mut Tx,
+        record: pb::Record,
+    ) -> Result<Resolution> {
+        let now = stored::now_ms();
+        let tag = self.source_tag(&record);
+        let prepared = self.preparer.prepare(&convert::to_core(&record));
+        if let Some(&slot) = state.by_source.get(&tag) {
+            // The same source record again: update in place.
+            let client = state.slots[slot as usize].client;
+            state.update_slot(slot, record, prepared, now);
+            self.persist_record(state, tx, slot)?;
+            tx.events.push(event(
+                api::EventType::RecordUpdated,
+                client,
+                &state.slots[slot as usize].record_id,
+                now,
+            ));
+            return Ok(Resolution {
+                client: Some(ClientNumber::from_sequence(state.resolve_alias(client))),
+                decision: api::Decision::Matched,
+                confidence: 1.0,
+                candidates: Vec::new(),
+                record_id: state.slots[slot as usize].record_id.clone(),
+                updated: true,
+            });
+        }
+        let (mut resolution, linked, review_with) = state.decide(&prepared, &self.config, None);
+        let record_id = format!("R{:010}", state.counters.next_record);
+        state.counters.next_record += 1;
+        let client = match linked.first() {
+            Some(&c) => c,
+            None => self.create_client(state, tx, now)?,
+        };
+        let key_id = state.clients[&client]
+            .key_ids
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::Internal("client without key".into()))?;
+        let slot = state.insert_slot(
+            Slot {
+                record_id: record_id.clone(),
+                client,
+                key_id,
+                source_tag: tag,
+                record,
+                keys: Vec::new(),
+                created_ms: now,
+                updated_ms: now,
+                alive: true,
+            },
+            prepared,
+        );
+        if let Some(c) = state.clients.get_mut(&client) {
+            c.members.push(record_id.clone());
+        }
+        self.persist_record(state, tx, slot)?;
+        tx.batch
+            .put(SOURCES, tag.to_vec(), record_id.clone().into_bytes());
+        if linked.is_empty() {
+            tx.events.push(event(
+                api::EventType::ClientCreated,
+                client,
+                &record_id,
+                now,
+            ));
+        }
+        tx.events.push(event(
+            api::EventType::RecordAttached,
+            client,
+            &record_id,
+            now,
+        ));
+        // The record bridges several clients with no conflict: they are one.
+        if linked.len() > 1 {
+            self.merge_clients(state, tx, &linked, "auto", "bridged by a new record", now)?;
+        }
+        let survivor = state.resolve_alias(client);
+        state.persist_client(tx, survivor);
+        if let Some(other) = review_with {
+            let task_id = state.counters.next_task;
+            state.counters.next_task += 1;
+            let review = StoredReview {
+                task_id,
+                record_a: record_id.clone(),
+                record_b: state.slots[other as usize].record_id.clone(),
+                probability: resolution.confidence,
+                created_ms: now,
+                decision: None,
+            };
+            tx.batch
+                .put(REVIEWS, key_of(task_id).to_vec(), stored::encode(&review));
+            state.reviews.insert(task_id, review);
+        }
+        tx.batch.put(
+            META,
+            META_COUNTERS.to_vec(),
+            stored::encode(&state.counters),
+        );
+        resolution.client = Some(ClientNumber::from_sequence(survivor));
+        resolution.record_id = record_id;
+        Ok(resolution)
+    }
+
+    fn create_client(&self, state: &mut State, tx: &mut Tx, now: i64) -> Result<u64> {
+        let number = state.counters.next_client;
+        state.counters.next_client += 1;
+        let key_id = format!("k{number}");
+        let key = DataKey::generate(&key_id, 1)?;
+        tx.batch.put(
+            KEYS,
+            key_id.clone().into_bytes(),
+            key.wrap(self.kek.as_ref())?.to_bytes(),
+        );
+        state.keys_cache_insert(key_id.clone(), key);
+        state.clients.insert(
+            number,
+            ClientState {
+                number,
+                status: ClientStatus::Active,
+                members: Vec::new(),
+                aliases: Vec::new(),
+                key_ids: vec![key_id],
+                lineage: vec![Lineage {
+                    kind: LineageKind::Created,
+                    clients: vec![number],
+                    record_ids: Vec::new(),
+                    actor: "auto".into(),
+                    reason: String::new(),
+                    at_ms: now,
+                    model_version: self.model_version.clone(),
+                }],
+                created_ms: now,
+            },
+        );
+        tx.batch.put(
+            META,
+            META_COUNTERS.to_vec(),
+            stored::encode(&state.counters),
+        );
+        Ok(number)
+    }
+
+    fn persist_record(&self, state: &mut State, tx: &mut Tx, slot: u32) -> Result<()> {
+        let s = &state.slots[slot as usize];
+        let key = state.data_key(&s.key_id)?;
+        let s = &state.slots[slot as usize];
+        let ctx = FieldContext {
+            client: &s.key_id,
+            record: &s.record_id,
+            field: "record",
+        };
+        let payload = key.encrypt(&ctx, &s.record.encode_to_vec())?;
+        let sr = StoredRecord {
+            record_id: s.record_id.clone(),
+            client: s.client,
+            key_id: s.key_id.clone(),
+            source_system: s.record.source_system.clone(),
+            created_ms: s.created_ms,
+            updated_ms: s.updated_ms,
+            payload,
+        };
+        tx.batch.put(
+            RECORDS,
+            s.record_id.clone().into_bytes(),
+            stored::encode(&sr),
+        );
+        Ok(())
+    }
+
+    /// Merges active clients into the one created first.
+    fn merge_clients(
+        &self,
+        state: &mut State,
+        tx: &mut Tx,
+        clients: &[u64],
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<(u64, Vec<u64>)> {
+        let mut numbers: Vec<u64> = clients.iter().map(|&c| state.resolve_alias(c)).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let survivor = numbers[0];
+        let absorbed: Vec<u64> = numbers[1..].to_vec();
+        for &a in &absorbed {
+            let Some(mut gone) = state.clients.remove(&a) else {
+                continue;
+            };
+            for record_id in &gone.members {
+                if let Some(&slot) = state.by_record.get(record_id) {
+                    state.slots[slot as usize].client = survivor;
+                    self.persist_record(state, tx, slot)?;
+                }
+            }
+            let entry = Lineage {
+                kind: LineageKind::Merged,
+                clients: vec![a],
+                record_ids: gone.members.clone(),
+                actor: actor.to_string(),
+                reason: reason.to_string(),
+                at_ms: now,
+                model_version: self.model_version.clone(),
+            };
+            let s = state
+                .clients
+                .get_mut(&survivor)
+                .ok_or_else(|| Error::Internal("survivor missing".into()))?;
+            s.members.append(&mut gone.members);
+            s.aliases.push(a);
+            s.aliases.append(&mut gone.aliases);
+            s.key_ids.append(&mut gone.key_ids);
+            s.lineage.push(entry.clone());
+            gone.status = ClientStatus::MergedInto(survivor);
+            gone.lineage.push(entry);
+            tx.batch
+                .put(CLIENTS, key_of(a).to_vec(), stored::encode(&gone));
+            state.clients.insert(a, gone);
+        }
+        state.persist_client(tx, survivor);
+        let mut e = event(api::EventType::ClientsMerged, survivor, "", now);
+        e.related_clients = absorbed
+            .iter()
+            .map(|&a| ClientNumber::from_sequence(a).to_string())
+            .collect();
+        tx.events.push(e);
+        Ok((survivor, absorbed))
+    }
+
+    /// Commits a write durably with its events; on failure the in-memory
+    /// state may be ahead of the disk, so the resolver stops accepting writes.
+    fn commit(&self, state: &mut State, tx: Tx) -> Result<()> {
+        let Tx { mut batch, events } = tx;
+        if batch.is_empty() && events.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self.events.append_guard();
+        for e in &events {
+            guard.append(&mut batch, e.encode_to_vec());
+        }
+        if let Err(e) = guard.commit(self.store.as_ref(), batch) {
+            state.poisoned = true;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Steward merge of clients; returns (survivor, absorbed).
+    pub fn merge(
+        &self,
+        numbers: &[String],
+        actor: &str,
+        reason: &str,
+    ) -> Result<(ClientNumber, Vec<ClientNumber>)> {
+        if numbers.len() < 2 {
+            return Err(Error::invalid(
+                "client_numbers",
+                "needs at least two client numbers",
+            ));
+        }
+        let parsed = numbers
+            .iter()
+            .map(|n| parse_number(n, "client_numbers"))
+            .collect::<Result<Vec<_>>>()?;
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.write();
+        if state.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let mut seqs = Vec::new();
+        for (n, text) in parsed.iter().zip(numbers) {
+            let seq = state.resolve_alias(n.sequence());
+            match state.clients.get(&seq).map(|c| c.status) {
+                Some(ClientStatus::Active) => seqs.push(seq),
+                Some(_) => {
+                    return Err(Error::FailedPrecondition(format!(
+                        "client {text} was erased"
+                    )));
+                }
+                None => return Err(Error::NotFound(format!("client {text}"))),
+            }
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
+        if seqs.len() < 2 {
+            return Err(Error::invalid(
+                "client_numbers",
+                "all numbers name the same client",
+            ));
+        }
+        let mut tx = Tx::default();
+        let (survivor, absorbed) =
+            self.merge_clients(&mut state, &mut tx, &seqs, actor, reason, stored::now_ms())?;
+        self.commit(&mut state, tx)?;
+        Ok((
+            ClientNumber::from_sequence(survivor),
+            absorbed
+                .into_iter()
+                .map(ClientNumber::from_sequence)
+                .collect(),
+        ))
+    }
+
+    /// Steward split: the given records leave for a new client.
+    pub fn split(
+        &self,
+        number: &str,
+        record_ids: &[String],
+        actor: &str,
+        reason: &str,
+    ) -> Result<(ClientNumber, ClientNumber)> {
+        let n = parse_number(number, "client_number")?;
+        if record_ids.is_empty() {
+            return Err(Error::invalid("record_ids", "names no record"));
+        }
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.write();
+        if state.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let seq = state.resolve_alias(n.sequence());
+        let client = state
+            .clients
+            .get(&seq)
+            .filter(|c| c.status == ClientStatus::Active)
+            .ok_or_else(|| Error::NotFound(format!("client {number}")))?
+            .clone();
+        for id in record_ids {
+            if !client.members.contains(id) {
+                return Err(Error::invalid(
+                    "record_ids",
+                    format!("{id} is not a record of {number}"),
+                ));
+            }
+        }
+        if record_ids.len() >= client.members.len() {
+            return Err(Error::invalid(
+                "record_ids",
+                "would leave the client without records",
+            ));
+        }
+        let now = stored::now_ms();
+        let mut tx = Tx::default();
+        let new = self.create_client(&mut state, &mut tx, now)?;
+        let new_key = state.clients[&new].key_ids[0].clone();
+        let moving: Vec<u32> = record_ids
+            .iter()
+            .filter_map(|id| state.by_record.get(id).copied())
+            .collect();
+        let staying: Vec<u32> = client
+            .members
+            .iter()
+            .filter(|id| !record_ids.contains(id))
+            .filter_map(|id| state.by_record.get(id).copied())
+            .collect();
+        for &slot in &moving {
+            // Re-encrypt under the new client's key: erasing one side must
+            // not touch the other.
+            let s = &mut state.slots[slot as usize];
+            s.client = new;
+            s.key_id = new_key.clone();
+            self.persist_record(&mut state, &mut tx, slot)?;
+        }
+        for &a in &moving {
+            for &b in &staying {
+                state.cannot_link.insert(pair(a, b));
+                let (x, y) = (
+                    &state.slots[a as usize].record_id,
+                    &state.slots[b as usize].record_id,
+                );
+                tx.batch
+                    .put(CONSTRAINTS, format!("{x}|{y}").into_bytes(), Vec::new());
+            }
+        }
+        let entry = |clients: Vec<u64>| Lineage {
+            kind: LineageKind::Split,
+            clients,
+            record_ids: record_ids.to_vec(),
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            at_ms: now,
+            model_version: self.model_version.clone(),
+        };
+        if let Some(c) = state.clients.get_mut(&seq) {
+            c.members.retain(|id| !record_ids.contains(id));
+            c.lineage.push(entry(vec![new]));
+        }
+        if let Some(c) = state.clients.get_mut(&new) {
+            c.members = record_ids.to_vec();
+            c.lineage.push(entry(vec![seq]));
+        }
+        state.persist_client(&mut tx, seq);
+        state.persist_client(&mut tx, new);
+        let mut e = event(api::EventType::ClientSplit, seq, "", now);
+        e.related_clients = vec![ClientNumber::from_sequence(new).to_string()];
+        e.record_ids = record_ids.to_vec();
+        tx.events.push(e);
+        self.commit(&mut state, tx)?;
+        Ok((
+            ClientNumber::from_sequence(seq),
+            ClientNumber::from_sequence(new),
+        ))
+    }
+
+    /// Open review tasks after `after` (a task id), at most `limit`.
+    pub fn review_tasks(&self, after: u64, limit: usize) -> (Vec<api::ReviewTask>, u64) {
+        let state = self.read();
+        let open: Vec<&StoredReview> = state
+            .reviews
+            .values()
+            .filter(|r| r.decision.is_none())
+            .collect();
+        let total = open.len() as u64;
+        let tasks = open
+            .into_iter()
+            .filter(|r| r.task_id > after)
+            .take(limit)
+            .map(|r| {
+                let client_of = |id: &str| {
+                    state
+                        .by_record
+                        .get(id)
+                        .map(|&s| {
+                            ClientNumber::from_sequence(
+                                state.resolve_alias(state.slots[s as usize].client),
+                            )
+                            .to_string()
+                        })
+                        .unwrap_or_default()
+                };
+                api::ReviewTask {
+                    task_id: r.task_id.to_string(),
+                    record_a: r.record_a.clone(),
+                    record_b: r.record_b.clone(),
+                    client_a: client_of(&r.record_a),
+                    client_b: client_of(&r.record_b),
+                    probability: r.probability,
+                    created_at_unix_ms: r.created_ms,
+                }
+            })
+            .collect();
+        (tasks, total)
+    }
+
+    /// Accepts (merge) or rejects (never merge these two records) a task.
+    pub fn decide_review(
+        &self,
+        task_id: &str,
+        accept: bool,
+        actor: &str,
+        reason: &str,
+    ) -> Result<ClientNumber> {
+        let id: u64 = task_id
+            .parse()
+            .map_err(|_| Error::invalid("task_id", "is not a task id"))?;
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.write();
+        if state.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let mut review = state
+            .reviews
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("review task {task_id}")))?;
+        if review.decision.is_some() {
+            return Err(Error::FailedPrecondition(format!(
+                "review task {task_id} is already decided"
+            )));
+        }
+        let (Some(&a), Some(&b)) = (
+            state.by_record.get(&review.record_a),
+            state.by_record.get(&review.record_b),
+        ) else {
+            return Err(Error::FailedPrecondition(
+                "a record of the task was erased".into(),
+            ));
+        };
+        let now = stored::now_ms();
+        let mut tx = Tx::default();
+        let (ca, cb) = (
+            state.resolve_alias(state.slots[a as usize].client),
+            state.resolve_alias(state.slots[b as usize].client),
+        );
+        let result = if accept {
+            if ca == cb {
+                ca
+            } else {
+                self.merge_clients(&mut state, &mut tx, &[ca, cb], actor, reason, now)?
+                    .0
+            }
+        } else {
+            state.cannot_link.insert(pair(a, b));
+            tx.batch.put(
+                CONSTRAINTS,
+                format!("{}|{}", review.record_a, review.record_b).into_bytes(),
+                Vec::new(),
+            );
+            ca
+        };
+        review.decision = Some(accept);
+        tx.batch
+            .put(REVIEWS, key_of(id).to_vec(), stored::encode(&review));
+        state.reviews.insert(id, review);
+        self.commit(&mut state, tx)?;
+        Ok(ClientNumber::from_sequence(result))
+    }
+
+    /// The client a number resolves to, with the redirect flag.
+    pub fn get_client(&self, number: &str) -> Result<api::GetClientResponse> {
+        let n = parse_number(number, "client_number")?;
+        let state = self.read();
+        if !state.clients.contains_key(&n.sequence()) {
+            return Err(Error::NotFound(format!("client {number}")));
+        }
+        let seq = state.resolve_alias(n.sequence());
+        let client = &state.clients[&seq];
+        if client.status == ClientStatus::Erased {
+            return Err(Error::NotFound(format!("client {number}")));
+        }
+        let members: Vec<&Slot> = client
+            .members
+            .iter()
+            .filter_map(|id| state.by_record.get(id))
+            .map(|&s| &state.slots[s as usize])
+            .filter(|s| s.alive)
+            .collect();
+        let golden = crate::golden::golden_record(
+            members
+                .iter()
+                .map(|s| (s.record_id.as_str(), &s.record, s.updated_ms)),
+        );
+        let mut groups: Vec<String> = members
+            .iter()
+            .map(|s| s.record.group_id.clone())
+            .filter(|g| !g.is_empty())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        Ok(api::GetClientResponse {
+            client_number: ClientNumber::from_sequence(seq).to_string(),
+            redirected: seq != n.sequence(),
+            requested_number: ClientNumber::from_sequence(n.sequence()).to_string(),
+            golden,
+            records: members
+                .iter()
+                .map(|s| api::MemberRecord {
+                    record_id: s.record_id.clone(),
+                    source_system: s.record.source_system.clone(),
+                    source_record_id: s.record.source_record_id.clone(),
+                    record: Some(s.record.clone()),
+                    created_at_unix_ms: s.created_ms,
+                    updated_at_unix_ms: s.updated_ms,
+                })
+                .collect(),
+            aliases: client
+                .aliases
+                .iter()
+                .map(|&a| ClientNumber::from_sequence(a).to_string())
+                .collect(),
+            group_ids: groups,
+            lineage: client.lineage.iter().map(lineage_to_api).collect(),
+        })
+    }
+
+    /// Explains a record pair, or every pair of a client (up to 100).
+    pub fn explain_pair(&self, a: &str, b: &str) -> Result<api::PairExplanation> {
+        let state = self.read();
+        let find = |id: &str, field: &str| {
+            state
+                .by_record
+                .get(id)
+                .copied()
+                .ok_or_else(|| Error::invalid(field, "names no known record"))
+        };
+        let (x, y) = (find(a, "pair.record_a")?, find(b, "pair.record_b")?);
+        Ok(explanation_to_api(a, b, state.explain(x, y)))
+    }
+
+    pub fn explain_client(&self, number: &str) -> Result<Vec<api::PairExplanation>> {
+        let n = parse_number(number, "client_number")?;
+        let state = self.read();
+        let seq = state.resolve_alias(n.sequence());
+        let client = state
+            .clients
+            .get(&seq)
+            .ok_or_else(|| Error::NotFound(format!("client {number}")))?;
+        let slots: Vec<u32> = client
+            .members
+            .iter()
+            .filter_map(|id| state.by_record.get(id).copied())
+            .collect();
+        let mut out = Vec::new();
+        'outer: for (i, &x) in slots.iter().enumerate() {
+            for &y in &slots[i + 1..] {
+                if out.len() >= 100 {
+                    break 'outer;
+                }
+                let (ra, rb) = (
+                    &state.slots[x as usize].record_id,
+                    &state.slots[y as usize].record_id,
+                );
+                out.push(explanation_to_api(ra, rb, state.explain(x, y)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of stored records and active clients.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.read();
+        let active = state
+            .clients
+            .values()
+            .filter(|c| c.status == ClientStatus::Active)
+            .count();
+        (state.by_record.len(), active)
+    }
+
+    /// Open review tasks.
+    pub fn open_reviews(&self) -> usize {
+        self.read()
+            .reviews
+            .values()
+            .filter(|r| r.decision.is_none())
+            .count()
+    }
+}
+
+fn parse_number(text: &str, field: &str) -> Result<ClientNumber> {
+    text.parse::<ClientNumber>()
+        .map_err(|e| Error::invalid(field, e.to_string()))
+}
+
+fn scan_all(store: &dyn Store, space: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut out = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = store.scan_prefix(space, b"", after.as_deref(), 4096)?;
+        let done = page.len() < 4096;
+        after = page.last().map(|(k, _)| k.clone());
+        out.extend(page);
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+fn event(kind: api::EventType, client: u64, record_id: &str, at_ms: i64) -> api::Event {
+    api::Event {
+        offset: 0,
+        r#type: kind as i32,
+        client_number: ClientNumber::from_sequence(client).to_string(),
+        record_id: record_id.to_string(),
+        related_clients: Vec::new(),
+        record_ids: Vec::new(),
+        at_unix_ms: at_ms,
+    }
+}
+
+fn lineage_to_api(l: &Lineage) -> api::LineageEntry {
+    use api::lineage_entry::Kind;
+    api::LineageEntry {
+        kind: match l.kind {
+            LineageKind::Created => Kind::Created,
+            LineageKind::Merged => Kind::Merged,
+            LineageKind::Split => Kind::Split,
+            LineageKind::Erased => Kind::Erased,
+        } as i32,
+        clients: l
+            .clients
+            .iter()
+            .map(|&c| ClientNumber::from_sequence(c).to_string())
+            .collect(),
+        record_ids: l.record_ids.clone(),
+        actor: l.actor.clone(),
+        reason: l.reason.clone(),
+        at_unix_ms: l.at_ms,
+        model_version: l.model_version.clone(),
+    }
+}
+
+fn explanation_to_api(a: &str, b: &str, e: Explanation) -> api::PairExplanation {
+    api::PairExplanation {
+        record_a: a.to_string(),
+        record_b: b.to_string(),
+        fields: e
+            .fields
+            .iter()
+            .map(|f| api::FieldComparison {
+                field: f.field.name().to_string(),
+                level: f.level.to_string(),
+                weight: f.weight,
+                term_frequency: f.term_frequency.unwrap_or(0.0),
+            })
+            .collect(),
+        prior: e.prior,
+        log_odds: e.log_odds,
+        probability: e.probability,
+        names_swapped: e.names_swapped,
+        veto: e.veto.map(|v| v.name().to_string()).unwrap_or_default(),
+        decision: match e.decision {
+            PairDecision::Link => "link",
+            PairDecision::Review => "review",
+            PairDecision::Distinct => "distinct",
+        }
+        .to_string(),
+        model_version: e.model_version,
+    }
+}
+
+/// The first model: learned from seeded synthetic records, so a new
+/// installation decides sensibly before it has data of its own.
+fn bootstrap_model(config: &ResolverConfig) -> Result<c360_matching::FsModel> {
+    let records: Vec<c360_core::Record> = c360_datagen::generate(&c360_datagen::GenConfig {
+        records: config.bootstrap_records,
+        seed: 360,
+    })
+    .map(|g| g.record)
+    .collect();
+    let outcome = c360_matching::dedupe(&records, &config.matching)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(outcome.matcher.model)
+}
+
+impl State {
+    fn resolve_alias(&self, mut seq: u64) -> u64 {
+        for _ in 0..64 {
+            match self.clients.get(&seq).map(|c| c.status) {
+                Some(ClientStatus::MergedInto(next)) => seq = next,
+                _ => return seq,
+            }
+        }
+        seq
+    }
+
+    fn insert_slot(&mut self, mut slot: Slot, prepared: Prepared) -> u32 {
+        let index = self.matcher.push(prepared);
+        let keys = self.matcher.keys(&self.matcher.records[index as usize]);
+        self.index.insert(index, &keys);
+        slot.keys = keys;
+        self.by_record.insert(slot.record_id.clone(), index);
+        self.by_source.insert(slot.source_tag, index);
+        self.slots.push(slot);
+        index
+    }
+
+    fn update_slot(&mut self, index: u32, record: pb::Record, prepared: Prepared, now: i64) {
+        let old_keys = std::mem::take(&mut self.slots[index as usize].keys);
+        self.index.remove(index, &old_keys);
+        self.matcher.replace(index, prepared);
+        let keys = self.matcher.keys(&self.matcher.records[index as usize]);
+        self.index.insert(index, &keys);
+        let s = &mut self.slots[index as usize];
+        s.keys = keys;
+        s.record = record;
+        s.updated_ms = now;
+    }
+
+    fn persist_client(&self, tx: &mut Tx, seq: u64) {
+        if let Some(c) = self.clients.get(&seq) {
+            tx.batch
+                .put(CLIENTS, key_of(seq).to_vec(), stored::encode(c));
+        }
+    }
+
+    fn conflicts(&self, a: u32, b: u32) -> bool {
+        self.cannot_link.contains(&pair(a, b)) || self.matcher.conflicts(a, b)
+    }
+
+    fn explain(&self, a: u32, b: u32) -> Explanation {
+        self.matcher.explain(a, b)
+    }
+
+    /// Scores a prepared record against the index. Returns the resolution,
+    /// the clients it links to (best first, mutually compatible), and the
+    /// record to review it with when uncertain.
+    fn decide(
+        &self,
+        prepared: &Prepared,
+        config: &ResolverConfig,
+        _exclude: Option<u32>,
+    ) -> (Resolution, Vec<u64>, Option<u32>) {
+        let keys = self.matcher.keys(prepared);
+        let candidates = self.index.candidates(&keys, config.max_postings);
+        // Best score per client, and whether any member conflicts.
+        let mut per_client: FxHashMap<u64, (f64, u32, Option<&'static str>)> = FxHashMap::default();
+        for &c in &candidates {
+            let slot = &self.slots[c as usize];
+            if !slot.alive {
+                continue;
+            }
+            let client = self.resolve_alias(slot.client);
+            let score = self
+                .matcher
+                .score_prepared(prepared, &self.matcher.records[c as usize]);
+            let probability = 1.0 / (1.0 + (-score.log_odds).exp2());
+            let conflict = score
+                .veto
+                .map(|v| v.name())
+                .or((score.log_odds < self.matcher.config.conflict_log_odds)
+                    .then_some("conflicting_evidence"));
+            let entry = per_client.entry(client).or_insert((0.0, c, None));
+            if probability > entry.0 {
+                entry.0 = probability;
+                entry.1 = c;
+            }
+            if entry.2.is_none() {
+                entry.2 = conflict;
+            }
+        }
+        // Members that were not candidates can still conflict.
+        let mut ranked: Vec<(u64, f64, u32, Option<&'static str>)> = per_client
+            .into_iter()
+            .map(|(client, (p, best, conflict))| {
+                let conflict = conflict.or_else(|| {
+                    let members = &self.clients[&client].members;
+                    members
+                        .iter()
+                        .filter_map(|id| self.by_record.get(id))
+                        .any(|&m| {
+                            let s = self
+                                .matcher
+                                .score_prepared(prepared, &self.matcher.records[m as usize]);
+                            s.veto.is_some() || s.log_odds < self.matcher.config.conflict_log_odds
+                        })
+                        .then_some("conflict_with_a_member")
+                });
+                (client, p, best, conflict)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let link = self.matcher.config.link_threshold;
+        let review = self.matcher.config.review_threshold;
+        let mut linked: Vec<u64> = Vec::new();
+        let mut review_with = None;
+        for &(client, p, best, conflict) in &ranked {
+            if conflict.is_some() {
+                continue;
+            }
+            if p >= link {
+                // Join further clients only if no pair across them conflicts.
+                let compatible = linked
+                    .iter()
+                    .all(|&other| !self.clients_conflict(client, other));
+                if compatible {
+                    linked.push(client);
+                }
+            } else if p >= review && linked.is_empty() && review_with.is_none() {
+                review_with = Some(best);
+            }
+        }
+        let best = ranked.iter().find(|r| r.3.is_none());
+        let (decision, confidence, client) = if let Some(&c) = linked.first() {
+            let p = ranked.iter().find(|r| r.0 == c).map_or(0.0, |r| r.1);
+            (
+                api::Decision::Matched,
+                p,
+                Some(ClientNumber::from_sequence(c)),
+            )
+        } else if review_with.is_some() {
+            (api::Decision::Review, best.map_or(0.0, |r| r.1), None)
+        } else {
+            (api::Decision::New, best.map_or(0.0, |r| r.1).max(0.0), None)
+        };
+        let candidates = ranked
+            .iter()
+            .take(10)
+            .map(|&(c, p, _, conflict)| api::Candidate {
+                client_number: ClientNumber::from_sequence(c).to_string(),
+                probability: p,
+                excluded_by: conflict.unwrap_or_default().to_string(),
+            })
+            .collect();
+        (
+            Resolution {
+                client,
+                decision,
+                confidence,
+                candidates,
+                record_id: String::new(),
+                updated: false,
+            },
+            linked,
+            review_with,
+        )
+    }
+
+    fn clients_conflict(&self, a: u64, b: u64) -> bool {
+        let members = |c: u64| -> Vec<u32> {
+            self.clients
+                .get(&c)
+                .map(|s| {
+                    s.members
+                        .iter()
+                        .filter_map(|id| self.by_record.get(id).copied())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let (ma, mb) = (members(a), members(b));
+        ma.iter().any(|&x| mb.iter().any(|&y| self.conflicts(x, y)))
+    }
+
+    fn keys_cache_insert(&mut self, key_id: String, key: DataKey) {
+        self.keys.insert(key_id, Arc::new(key));
+    }
+
+    fn data_key(&self, key_id: &str) -> Result<Arc<DataKey>> {
+        self.keys.get(key_id).cloned().ok_or_else(|| {
+            Error::FailedPrecondition("the data key of this record was destroyed".into())
+        })
+    }
+}
