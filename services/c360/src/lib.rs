@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub mod cmd;
+pub mod serve;
 
 /// Parses the process arguments and runs the command.
 pub fn main_entry() -> ExitCode {

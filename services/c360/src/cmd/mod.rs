@@ -21,6 +21,8 @@ enum Command {
     Eval(eval::Args),
     /// Generate realistic microfinance records with their truth (seeded).
     Gen(gen_cmd::Args),
+    /// Serve the gRPC services on embedded storage.
+    Serve(crate::serve::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -28,5 +30,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dedupe(args) => dedupe::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Gen(args) => gen_cmd::run(args),
+        Command::Serve(args) => crate::serve::command(args),
     }
 }
