@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use c360_crypto::{KekProvider, LocalKeyring};
-use c360_resolver::{Resolver, ResolverConfig};
 use c360_resolver::grpc::ResolverGrpc;
+use c360_resolver::{Resolver, ResolverConfig};
 use c360_storage::SledStore;
 use tokio::net::TcpListener;
 
@@ -59,7 +59,10 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Opens the resolver on its sled store under `data_dir`.
-pub fn open_resolver(config: &ServeConfig, kek: Arc<dyn KekProvider>) -> anyhow::Result<Arc<Resolver>> {
+pub fn open_resolver(
+    config: &ServeConfig,
+    kek: Arc<dyn KekProvider>,
+) -> anyhow::Result<Arc<Resolver>> {
     let dir = config.data_dir.join("resolver");
     let store = SledStore::open(&dir, c360_resolver::SPACES)
         .with_context(|| format!("cannot open the store in {}", dir.display()))?;
@@ -75,7 +78,8 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    type ResolverServer = c360_proto::resolver::v1::resolver_service_server::ResolverServiceServer<ResolverGrpc>;
+    type ResolverServer =
+        c360_proto::resolver::v1::resolver_service_server::ResolverServiceServer<ResolverGrpc>;
     health_reporter.set_serving::<ResolverServer>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(c360_proto::FILE_DESCRIPTOR_SET)
@@ -99,7 +103,10 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(resolver_service)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
         .await?;
     Ok(())
 }
@@ -112,6 +119,10 @@ pub struct Args {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// Synthetic records the first matching model is trained on, when the
+    /// store has no model yet.
+    #[arg(long, default_value_t = 20_000)]
+    bootstrap_records: usize,
 }
 
 pub fn command(args: Args) -> anyhow::Result<()> {
@@ -122,7 +133,10 @@ pub fn command(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let config = ServeConfig {
             data_dir: args.data_dir,
-            resolver: ResolverConfig::default(),
+            resolver: ResolverConfig {
+                bootstrap_records: args.bootstrap_records,
+                ..ResolverConfig::default()
+            },
         };
         let kek: Arc<dyn KekProvider> = Arc::new(load_keyring(&config.data_dir)?);
         let resolver = open_resolver(&config, kek)?;
@@ -131,7 +145,10 @@ pub fn command(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let (records, clients) = resolver.counts();
         // Tests and scripts read this line to find the port.
-        println!("c360 listening on {} ({records} records, {clients} clients)", listener.local_addr()?);
+        println!(
+            "c360 listening on {} ({records} records, {clients} clients)",
+            listener.local_addr()?
+        );
         use std::io::Write;
         std::io::stdout().flush()?;
         let shutdown = async {

@@ -1,0 +1,419 @@
+//! The resolver over gRPC: resolve, update, golden record, steward
+//! operations, review queue, explanations, the event feed, bad input and
+//! what is on disk.
+
+use c360_proto::resolver::v1 as api;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::server::*;
+
+async fn events_from(client: &mut Client, from: u64, count: usize) -> Vec<api::Event> {
+    let mut stream = client
+        .watch_events(api::WatchEventsRequest { from_offset: from })
+        .await
+        .expect("watch")
+        .into_inner();
+    let mut out = Vec::new();
+    while out.len() < count {
+        let event = stream.next().await.expect("an event").expect("ok");
+        out.push(event);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_update_and_golden_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let mut c = server.client.clone();
+
+    // A dry run stores nothing.
+    let dry = resolve(&mut c, aminata_core(), true).await;
+    assert_eq!(dry.decision(), api::Decision::New);
+    assert!(dry.client_number.is_empty());
+    assert_eq!(server.resolver.counts().0, 0);
+
+    let first = resolve(&mut c, aminata_core(), false).await;
+    assert_eq!(first.decision(), api::Decision::New);
+    let number = first.client_number.clone();
+    assert!(number.starts_with('C') && number.len() == 9, "{number}");
+
+    // The same person from another system, written differently.
+    let second = resolve(&mut c, aminata_mobile(), false).await;
+    assert_eq!(second.decision(), api::Decision::Matched, "{second:?}");
+    assert_eq!(second.client_number, number);
+    assert!(second.confidence >= 0.95);
+
+    // A dry run now finds her.
+    let lookup = resolve(&mut c, aminata_mobile(), true).await;
+    assert_eq!(lookup.client_number, number);
+
+    // Her daughter shares phone, surname and address but is someone else.
+    let daughter = resolve(&mut c, fatou_daughter(), false).await;
+    assert_ne!(daughter.client_number, number, "{daughter:?}");
+
+    // The same source record again updates instead of adding.
+    let mut changed = aminata_core();
+    changed.address = "Yopougon Niangon, près du marché".into();
+    let update = resolve(&mut c, changed, false).await;
+    assert!(update.updated);
+    assert_eq!(update.client_number, number);
+    assert_eq!(server.resolver.counts().0, 3);
+
+    let client = c
+        .get_client(api::GetClientRequest {
+            client_number: number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!client.redirected);
+    assert_eq!(client.records.len(), 2);
+    let golden = |field: &str| {
+        client
+            .golden
+            .iter()
+            .find(|f| f.field == field)
+            .map(|f| f.value.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(golden("given_name"), "Aminata");
+    assert_eq!(golden("address"), "Yopougon Niangon, près du marché");
+    assert!(
+        client
+            .lineage
+            .iter()
+            .any(|l| l.kind() == api::lineage_entry::Kind::Created)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_redirects_and_split_separates() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let mut c = server.client.clone();
+    let a = resolve(&mut c, aminata_core(), false).await.client_number;
+    let m = resolve(&mut c, moussa(), false).await.client_number;
+    assert_ne!(a, m);
+
+    let merged = c
+        .merge(api::MergeRequest {
+            client_numbers: vec![m.clone(), a.clone()],
+            reason: "same person per branch visit".into(),
+            actor: "steward-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // The client created first survives.
+    assert_eq!(merged.survivor, a);
+    assert_eq!(merged.absorbed, vec![m.clone()]);
+
+    let via_old = c
+        .get_client(api::GetClientRequest {
+            client_number: m.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(via_old.redirected);
+    assert_eq!(via_old.client_number, a);
+    assert_eq!(via_old.records.len(), 2);
+    assert_eq!(via_old.aliases, vec![m.clone()]);
+    let merge_entry = via_old
+        .lineage
+        .iter()
+        .find(|l| l.kind() == api::lineage_entry::Kind::Merged)
+        .expect("merge in lineage");
+    assert_eq!(merge_entry.actor, "steward-1");
+    assert_eq!(merge_entry.reason, "same person per branch visit");
+    assert!(!merge_entry.model_version.is_empty());
+
+    // Split Moussa's record back out.
+    let moussa_record = via_old
+        .records
+        .iter()
+        .find(|r| r.source_record_id == "CBS-0002")
+        .unwrap()
+        .record_id
+        .clone();
+    let split = c
+        .split(api::SplitRequest {
+            client_number: a.clone(),
+            record_ids: vec![moussa_record.clone()],
+            reason: "wrong merge".into(),
+            actor: "steward-2".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(split.new_client_number, a);
+    assert_ne!(split.new_client_number, m, "numbers are never reused");
+    let after = c
+        .get_client(api::GetClientRequest {
+            client_number: a.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after.records.len(), 1);
+    let new = c
+        .get_client(api::GetClientRequest {
+            client_number: split.new_client_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(new.records[0].record_id, moussa_record);
+
+    // A split cannot leave a client empty, and names only its own records.
+    let err = c
+        .split(api::SplitRequest {
+            client_number: a.clone(),
+            record_ids: vec![moussa_record],
+            reason: String::new(),
+            actor: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_ordered_and_resumable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let mut c = server.client.clone();
+    resolve(&mut c, aminata_core(), false).await; // CLIENT_CREATED, RECORD_ATTACHED
+    resolve(&mut c, aminata_mobile(), false).await; // RECORD_ATTACHED
+    let first = events_from(&mut c, 0, 3).await;
+    let offsets: Vec<u64> = first.iter().map(|e| e.offset).collect();
+    assert_eq!(offsets, vec![1, 2, 3]);
+    assert_eq!(first[0].r#type(), api::EventType::ClientCreated);
+    assert_eq!(first[1].r#type(), api::EventType::RecordAttached);
+
+    // New events while nobody watches; a consumer resumes after its last offset.
+    resolve(&mut c, moussa(), false).await;
+    let resumed = events_from(&mut c, 4, 2).await;
+    assert_eq!(
+        resumed.iter().map(|e| e.offset).collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    assert!(resumed.iter().all(|e| !e.client_number.is_empty()));
+
+    // A live watcher sees events as they are committed.
+    let mut stream = c
+        .watch_events(api::WatchEventsRequest { from_offset: 6 })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut writer = c.clone();
+    let mut daughter = fatou_daughter();
+    daughter.source_record_id = "AGT-77".into();
+    resolve(&mut writer, daughter, false).await;
+    let live = stream.next().await.unwrap().unwrap();
+    assert_eq!(live.offset, 6);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_rejected_by_field_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let mut c = server.client.clone();
+    let head = server.resolver.events().head();
+
+    let mut bad_date = aminata_core();
+    bad_date.date_of_birth = "31/02/1985".into();
+    let mut no_source = aminata_core();
+    no_source.source_record_id.clear();
+    let mut long = aminata_core();
+    long.surname = "x".repeat(10_000);
+    for (record, field) in [
+        (bad_date, "record.date_of_birth"),
+        (no_source, "record.source_record_id"),
+        (long, "record.surname"),
+    ] {
+        let err = c
+            .resolve(api::ResolveRequest {
+                record: Some(record),
+                dry_run: false,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        let details = err.get_details_bad_request().expect("BadRequest details");
+        assert_eq!(details.field_violations[0].field, field);
+        assert!(!err.message().contains("Aminata") && !err.message().contains("Traor"));
+    }
+    let err = c
+        .get_client(api::GetClientRequest {
+            client_number: "C00000012".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::InvalidArgument,
+        "a mistyped number is rejected"
+    );
+    assert!(err.message().contains("check"), "{}", err.message());
+    assert_eq!(server.resolver.events().head(), head, "nothing written");
+    assert_eq!(server.resolver.counts().0, 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_records_of_one_person_share_a_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let (mut c1, mut c2) = (server.client.clone(), server.client.clone());
+    let (a, b) = tokio::join!(
+        resolve(&mut c1, aminata_core(), false),
+        resolve(&mut c2, aminata_mobile(), false)
+    );
+    assert_eq!(a.client_number, b.client_number);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_streams_a_result_per_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let mut c = server.client.clone();
+    let mut records = vec![aminata_core(), aminata_mobile()];
+    let mut bad = moussa();
+    bad.date_of_birth = "not a date".into();
+    records.push(bad);
+    records.push(moussa());
+    let requests = tokio_stream::iter(
+        records
+            .into_iter()
+            .map(|r| api::IngestRequest { record: Some(r) }),
+    );
+    let mut responses = c.ingest(requests).await.unwrap().into_inner();
+    let mut out = Vec::new();
+    while let Some(r) = responses.next().await {
+        out.push(r.unwrap());
+    }
+    assert_eq!(
+        out.iter().map(|r| r.index).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+    let resolved = |i: usize| match &out[i].result {
+        Some(api::ingest_response::Result::Resolved(r)) => r.clone(),
+        other => panic!("record {i}: {other:?}"),
+    };
+    assert_eq!(resolved(0).client_number, resolved(1).client_number);
+    match &out[2].result {
+        Some(api::ingest_response::Result::Error(e)) => assert_eq!(e.field, "record.date_of_birth"),
+        other => panic!("{other:?}"),
+    }
+    assert_ne!(resolved(3).client_number, resolved(0).client_number);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_gives_levels_and_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let mut c = server.client.clone();
+    let a = resolve(&mut c, aminata_core(), false).await;
+    let b = resolve(&mut c, aminata_mobile(), false).await;
+    let e = c
+        .explain(api::ExplainRequest {
+            target: Some(api::explain_request::Target::Pair(api::RecordPair {
+                record_a: a.record_id.clone(),
+                record_b: b.record_id.clone(),
+            })),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let pair = &e.pairs[0];
+    assert_eq!(pair.decision, "link");
+    let phone = pair.fields.iter().find(|f| f.field == "phone").unwrap();
+    assert_eq!(phone.level, "exact");
+    assert!(phone.weight > 0.0);
+    assert!(
+        pair.names_swapped
+            || pair
+                .fields
+                .iter()
+                .any(|f| f.field == "surname" && f.level == "exact")
+    );
+    let by_client = c
+        .explain(api::ExplainRequest {
+            target: Some(api::explain_request::Target::ClientNumber(
+                a.client_number.clone(),
+            )),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_client.pairs.len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_personal_data_in_clear_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = keyring_text();
+    let server = TestServer::start(dir.path(), &keyring).await;
+    let mut c = server.client.clone();
+    for r in [aminata_core(), aminata_mobile(), fatou_daughter(), moussa()] {
+        resolve(&mut c, r, false).await;
+    }
+    server.stop().await;
+    let needles: &[&[u8]] = &[
+        b"Aminata",
+        b"AMINATA",
+        b"aminata",
+        b"Traor",
+        b"TRAORE",
+        b"traore",
+        b"Fatou",
+        b"Diallo",
+        b"Moussa",
+        b"0707123456",
+        b"07 07 12 34 56",
+        b"07123456",
+        b"0012",
+        b"1751198501234",
+        b"Cocody",
+        b"Plateaux",
+        b"Dakar",
+        b"Abidjan",
+    ];
+    let mut files = 0;
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        files += 1;
+        for needle in needles {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == *needle),
+                "{} holds {:?} in clear",
+                entry.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    assert!(files > 0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
