@@ -417,3 +417,108 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_queue_accept_and_reject_stick() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let mut c = server.client.clone();
+    // Same name, birth year and address, different phones: not sure.
+    let awa = |id: &str, phone: &str, surname: &str| c360_proto::common::v1::Record {
+        given_name: "Awa".into(),
+        surname: surname.into(),
+        sex: "F".into(),
+        date_of_birth: "1990".into(),
+        phone: vec![phone.into()],
+        address: "Air France 2, près de la pharmacie".into(),
+        postcode: "01 BP 1234".into(),
+        locality: "Bouaké".into(),
+        ..record("agent_app", id)
+    };
+    let first = resolve(&mut c, awa("A1", "0102030405", "Koné"), false).await;
+    let second = resolve(&mut c, awa("A2", "0504030201", "Kone"), false).await;
+    assert_eq!(second.decision(), api::Decision::Review, "{second:?}");
+    assert_ne!(second.client_number, first.client_number);
+    let page = c
+        .list_review_tasks(api::ListReviewTasksRequest {
+            page_size: 10,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.total_open, 1);
+    let task = page.tasks[0].clone();
+    // Reject: the pair is never merged automatically afterwards.
+    c.decide_review_task(api::DecideReviewTaskRequest {
+        task_id: task.task_id.clone(),
+        accept: false,
+        reason: "different mothers' names".into(),
+        actor: "steward-1".into(),
+    })
+    .await
+    .unwrap();
+    let again = c
+        .decide_review_task(api::DecideReviewTaskRequest {
+            task_id: task.task_id.clone(),
+            accept: true,
+            reason: String::new(),
+            actor: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    // A third record tying both (same phone as each) must not join them.
+    let mut bridge = awa("A3", "0102030405", "Koné");
+    bridge.phone.push("0504030201".into());
+    bridge.date_of_birth = "12/05/1990".into();
+    let b = resolve(&mut c, bridge, false).await;
+    let one = c
+        .get_client(api::GetClientRequest {
+            client_number: first.client_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let two = c
+        .get_client(api::GetClientRequest {
+            client_number: second.client_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(
+        one.client_number, two.client_number,
+        "rejected pair stays apart: {b:?}"
+    );
+
+    // Accept: another uncertain pair is merged by the steward's decision.
+    let third = resolve(&mut c, awa("B1", "0707070707", "Sanogo"), false).await;
+    let fourth = resolve(&mut c, awa("B2", "0101010101", "Sanogo"), false).await;
+    assert_eq!(fourth.decision(), api::Decision::Review, "{fourth:?}");
+    let page = c
+        .list_review_tasks(api::ListReviewTasksRequest {
+            page_size: 10,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let task = page
+        .tasks
+        .iter()
+        .find(|t| t.client_a == fourth.client_number || t.client_b == fourth.client_number)
+        .unwrap();
+    let decided = c
+        .decide_review_task(api::DecideReviewTaskRequest {
+            task_id: task.task_id.clone(),
+            accept: true,
+            reason: "confirmed by phone".into(),
+            actor: "steward-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(decided.client_number, third.client_number);
+    server.stop().await;
+}

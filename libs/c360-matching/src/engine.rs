@@ -22,6 +22,9 @@ use crate::{Error, MatchConfig};
 #[derive(Debug)]
 pub struct Matcher {
     pub config: MatchConfig,
+    /// The prior never assumes fewer records than this (a new installation
+    /// holds few records, but its clients are drawn from a large population).
+    pub population_floor: u64,
     pub records: Vec<Prepared>,
     pub freqs: Frequencies,
     pub model: FsModel,
@@ -63,6 +66,7 @@ impl Matcher {
     pub fn new(config: MatchConfig, model: FsModel) -> Self {
         Matcher {
             config,
+            population_floor: 0,
             records: Vec::new(),
             freqs: Frequencies::default(),
             model,
@@ -73,7 +77,8 @@ impl Matcher {
     pub fn push(&mut self, record: Prepared) -> u32 {
         self.freqs.add(&record);
         self.records.push(record);
-        self.model.set_population(self.freqs.records);
+        self.model
+            .set_population(self.freqs.records.max(self.population_floor));
         (self.records.len() - 1) as u32
     }
 
@@ -269,6 +274,7 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
 
     let matcher = Matcher {
         config: config.clone(),
+        population_floor: 0,
         records: prepared,
         freqs,
         model,

@@ -27,6 +27,9 @@ pub struct ResolverConfig {
     pub max_postings: usize,
     /// Synthetic records the first model is trained on, before real data.
     pub bootstrap_records: usize,
+    /// The match prior assumes at least this many records, so that a young
+    /// installation does not link on thin evidence.
+    pub population_floor: u64,
 }
 
 impl Default for ResolverConfig {
@@ -35,6 +38,7 @@ impl Default for ResolverConfig {
             matching: MatchConfig::default(),
             max_postings: 160,
             bootstrap_records: 20_000,
+            population_floor: 100_000,
         }
     }
 }
@@ -161,8 +165,11 @@ impl Resolver {
             c360_standardise::names::NameVariants::builtin(),
         )
         .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut matcher = Matcher::new(config.matching.clone(), model);
+        matcher.population_floor = config.population_floor;
+        matcher.model.set_population(config.population_floor);
         let state = State {
-            matcher: Matcher::new(config.matching.clone(), model),
+            matcher,
             index: BlockIndex::default(),
             slots: Vec::new(),
             by_record: FxHashMap::default(),
