@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 /// Runs the c360 CLI with arguments, in `dir`.
 pub fn c360(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_c360"))
+    Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
         .current_dir(dir)
         .args(args)
         .output()

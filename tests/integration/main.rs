@@ -2,5 +2,6 @@
 
 mod cli;
 mod common;
+mod durability;
 mod resolver;
 mod server;

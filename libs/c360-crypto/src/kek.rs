@@ -194,7 +194,13 @@ impl LocalKeyring {
     }
 
     fn from_env_value(value: &str) -> Result<Self> {
-        let text = Zeroizing::new(value.replace(';', "\n"));
+        // `;` separates entries where newlines are awkward; comment lines
+        // are dropped first so a `;` inside one splits nothing.
+        let entries: Vec<&str> = value
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect();
+        let text = Zeroizing::new(entries.join("\n").replace(';', "\n"));
         Self::from_text(&text)
     }
 
@@ -243,7 +249,7 @@ impl LocalKeyring {
 
     fn to_text(&self) -> String {
         let mut text = String::from(
-            "# c360 key-encryption keys: one \"id:base64(32 bytes)\" per line; the last line is current\n",
+            "# c360 key-encryption keys: one \"id:base64(32 bytes)\" per line, the last line is current\n",
         );
         for key in &self.keys {
             let mut encoded = Zeroizing::new(String::new());
@@ -459,6 +465,15 @@ mod tests {
         assert!(matches!(err, Error::Io { .. }));
         assert!(err.to_string().contains("keyring"));
         let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[test]
+    fn generated_text_loads_from_the_environment_form() {
+        let text = LocalKeyring::generate_text("kek-9").expect("generate");
+        let ring = LocalKeyring::from_env_value(&text).expect("env form");
+        assert_eq!(ring.current_id(), "kek-9");
+        let with_comment = format!("# a; comment\n{}", text.lines().last().expect("key line"));
+        assert!(LocalKeyring::from_env_value(&with_comment).is_ok());
     }
 
     #[test]
