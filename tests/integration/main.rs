@@ -3,5 +3,6 @@
 mod cli;
 mod common;
 mod durability;
+mod incremental;
 mod resolver;
 mod server;
