@@ -1,5 +1,7 @@
 //! All integration tests, compiled into one binary.
 
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod common;
 mod durability;

@@ -33,10 +33,8 @@ impl BlockIndex {
     pub fn candidates(&self, keys: &[u64], max_postings: usize) -> Vec<u32> {
         let mut out = Vec::new();
         for k in keys {
-            if let Some(list) = self.postings.get(k) {
-                if list.len() <= max_postings {
-                    out.extend_from_slice(list);
-                }
+            if let Some(list) = self.postings.get(k).filter(|l| l.len() <= max_postings) {
+                out.extend_from_slice(list);
             }
         }
         out.sort_unstable();

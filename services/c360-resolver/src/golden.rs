@@ -79,7 +79,7 @@ pub fn golden_record<'a>(
         }
     }
     let mut by_recency = members.clone();
-    by_recency.sort_by(|a, b| b.2.cmp(&a.2));
+    by_recency.sort_by_key(|m| std::cmp::Reverse(m.2));
     for (field, list) in [("phone", true), ("email", false)] {
         let mut seen = Vec::new();
         for &(id, r, _) in &by_recency {

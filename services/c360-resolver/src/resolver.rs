@@ -264,10 +264,11 @@ impl Resolver {
         }
         for (k, _) in scan_all(self.store.as_ref(), CONSTRAINTS)? {
             let text = String::from_utf8_lossy(&k).into_owned();
-            if let Some((a, b)) = text.split_once('|') {
-                if let (Some(&x), Some(&y)) = (state.by_record.get(a), state.by_record.get(b)) {
-                    state.cannot_link.insert(pair(x, y));
-                }
+            let Some((a, b)) = text.split_once('|') else {
+                continue;
+            };
+            if let (Some(&x), Some(&y)) = (state.by_record.get(a), state.by_record.get(b)) {
+                state.cannot_link.insert(pair(x, y));
             }
         }
         for (_, v) in scan_all(self.store.as_ref(), REVIEWS)? {
