@@ -38,6 +38,10 @@ const TRAINING_SESSIONS: &[TrainingSession] = &[
     },
 ];
 
+/// Weight of the model's average agreement when estimating a value's
+/// frequency, in records.
+const TF_PSEUDO_RECORDS: f64 = 1_000.0;
+
 /// A session with fewer pairs than this is skipped.
 const MIN_SESSION_PAIRS: u64 = 20;
 
@@ -115,10 +119,12 @@ impl Frequencies {
         }
     }
 
-    /// Relative frequency of a value, never below one record.
-    fn share(&self, count: Option<u32>) -> f64 {
-        let records = self.records.max(1) as f64;
-        f64::from(count.unwrap_or(1).max(1)) / records
+    /// How often a value occurs: (records holding it, records in all).
+    fn share(&self, count: Option<u32>) -> (f64, f64) {
+        (
+            f64::from(count.unwrap_or(1).max(1)),
+            self.records.max(1) as f64,
+        )
     }
 }
 
@@ -324,12 +330,13 @@ impl FsModel {
     }
 
     /// The weight of one field at one level, with term-frequency adjustment
-    /// of exact agreement on names and phones.
+    /// of exact agreement on names and phones. `tf` is (records holding the
+    /// shared value, records in all).
     pub fn field_weight(
         &self,
         field: CompareField,
         level: u8,
-        tf_share: Option<f64>,
+        tf: Option<(f64, f64)>,
     ) -> (f64, Option<f64>) {
         if level == 0 {
             return (0.0, None);
@@ -339,8 +346,11 @@ impl FsModel {
         let m = self.m[f][l].max(PROBABILITY_FLOOR);
         let u = self.u[f][l].max(PROBABILITY_FLOOR);
         let base = (m / u).log2();
-        match tf_share {
-            Some(share) if level == 1 && field.term_frequency_adjusted() => {
+        match tf {
+            Some((count, records)) if level == 1 && field.term_frequency_adjusted() => {
+                // Smoothed towards the field's average agreement: with few
+                // records, frequencies say little and the base weight holds.
+                let share = (count + TF_PSEUDO_RECORDS * u) / (records + TF_PSEUDO_RECORDS);
                 // The chance that two random records share this very value
                 // is its frequency; a rare value is strong evidence, but not
                 // more than a few bits beyond the average agreement.
@@ -402,7 +412,7 @@ fn tf_share(
     comparison: &Comparison,
     a: &crate::Prepared,
     freqs: &Frequencies,
-) -> Option<f64> {
+) -> Option<(f64, f64)> {
     if level != 1 {
         return None;
     }
@@ -510,11 +520,11 @@ mod tests {
 
         /// A rarer shared value never weighs less than a more common one.
         #[test]
-        fn term_frequency_is_monotone(model in arbitrary_model(), a in 1e-7f64..1.0, b in 1e-7f64..1.0) {
+        fn term_frequency_is_monotone(model in arbitrary_model(), a in 1u32..100_000, b in 1u32..100_000) {
             let (rare, common) = if a <= b { (a, b) } else { (b, a) };
             for field in [CompareField::Surname, CompareField::GivenName, CompareField::Phone] {
-                let w_rare = model.field_weight(field, 1, Some(rare)).0;
-                let w_common = model.field_weight(field, 1, Some(common)).0;
+                let w_rare = model.field_weight(field, 1, Some((f64::from(rare), 1e6))).0;
+                let w_common = model.field_weight(field, 1, Some((f64::from(common), 1e6))).0;
                 prop_assert!(w_rare >= w_common);
             }
         }
