@@ -1,0 +1,154 @@
+//! The resolver over gRPC on loopback, on sled, with durable writes:
+//! bulk `Ingest` throughput, `Resolve` dry-run latency at a fixed request
+//! rate, and the time to reopen the store.
+//!
+//! ```text
+//! C360_BENCH_RECORDS=100000 cargo bench -p c360-benches --bench resolver
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use c360::serve::{ServeConfig, open_resolver, run};
+use c360_benches::peak_rss_mib;
+use c360_crypto::LocalKeyring;
+use c360_proto::common::v1 as pb;
+use c360_proto::resolver::v1 as api;
+use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use c360_resolver::ResolverConfig;
+use tokio_stream::StreamExt;
+
+fn to_proto(r: &c360_core::Record) -> pb::Record {
+    pb::Record {
+        source_system: r.source_system.clone(),
+        source_record_id: r.record_id.clone(),
+        given_name: r.given_name.clone(),
+        middle_name: r.middle_name.clone(),
+        surname: r.surname.clone(),
+        full_name: r.full_name.clone(),
+        sex: r.sex.clone(),
+        date_of_birth: r.date_of_birth.clone(),
+        national_id: r.national_id.clone(),
+        phone: r.phones.clone(),
+        email: r.emails.clone(),
+        address: r.address.clone(),
+        locality: r.locality.clone(),
+        postcode: r.postcode.clone(),
+        region: r.region.clone(),
+        country: r.country.clone(),
+        group_id: r.group_id.clone(),
+    }
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn main() {
+    let records = env_usize("C360_BENCH_RECORDS", 100_000);
+    let rate = env_usize("C360_BENCH_RATE", 2_000);
+    let seconds = env_usize("C360_BENCH_SECONDS", 10);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let dir = tempfile_dir();
+        let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
+        let config = ServeConfig {
+            data_dir: dir.clone(),
+            resolver: ResolverConfig::default(),
+        };
+        let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
+        let resolver = open_resolver(&config, kek).expect("resolver");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(resolver.clone(), listener, async {
+            let _ = stop_rx.await;
+        }));
+        let mut client = ResolverServiceClient::connect(format!("http://{addr}")).await.expect("connect");
+
+        // 1. Ingest, durable.
+        let generated: Vec<pb::Record> = c360_datagen::generate(&c360_datagen::GenConfig { records, seed: 42 })
+            .map(|g| to_proto(&g.record))
+            .collect();
+        let probes: Vec<pb::Record> = generated.iter().step_by(7).take(5_000).cloned().collect();
+        let started = Instant::now();
+        let requests = tokio_stream::iter(generated.into_iter().map(|r| api::IngestRequest { record: Some(r) }));
+        let mut responses = client.ingest(requests).await.expect("ingest").into_inner();
+        let mut done = 0usize;
+        while let Some(r) = responses.next().await {
+            r.expect("ingest response");
+            done += 1;
+        }
+        let ingest_secs = started.elapsed().as_secs_f64();
+        println!(
+            "ingest: {done} records in {ingest_secs:.1} s = {:.0} records/s (durable, one commit per stream chunk)",
+            done as f64 / ingest_secs
+        );
+
+        // 2. Resolve dry-run at a fixed rate, many in flight.
+        let total = rate * seconds;
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let mut handles = Vec::with_capacity(total);
+        let start = Instant::now();
+        for i in 0..total {
+            let due = start + interval * i as u32;
+            tokio::time::sleep_until(due.into()).await;
+            let mut c = client.clone();
+            let probe = probes[i % probes.len()].clone();
+            handles.push(tokio::spawn(async move {
+                let sent = Instant::now();
+                c.resolve(api::ResolveRequest { record: Some(probe), dry_run: true }).await.expect("resolve");
+                sent.elapsed()
+            }));
+        }
+        let mut latencies = Vec::with_capacity(total);
+        for h in handles {
+            latencies.push(h.await.expect("join"));
+        }
+        let achieved = total as f64 / start.elapsed().as_secs_f64();
+        latencies.sort_unstable();
+        println!(
+            "resolve dry-run: {total} requests at {achieved:.0}/s offered {rate}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        );
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        drop(client);
+        drop(resolver);
+
+        // 3. Restart: reopen the store and rebuild the in-memory index.
+        let started = Instant::now();
+        let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
+        let reopened = open_resolver(&config, kek).expect("reopen");
+        println!(
+            "restart to serving: {:.1} s for {} records",
+            started.elapsed().as_secs_f64(),
+            reopened.counts().0
+        );
+        if let Some(mib) = peak_rss_mib() {
+            println!("peak RSS: {mib:.0} MiB");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("c360-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    dir
+}
