@@ -147,3 +147,56 @@ async fn acknowledged_records_survive_sigkill() {
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }
+
+/// The day-to-day CLI against a running server: ingest a CSV, read a
+/// client, list the review queue; a mistyped number is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_talks_to_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = keyring_text();
+    let (mut child, url) = spawn_server(dir.path(), &keyring);
+    let csv = dir.path().join("in.csv");
+    std::fs::write(
+        &csv,
+        "record_id,given_name,surname,date_of_birth,phone,locality\n\
+         CBS-1,Aminata,Traoré,12/03/1985,0707123456,Abidjan\n\
+         CBS-2,TRAORE,AMINATA,1985-03-12,+225 07 07 12 34 56,Abidjan\n\
+         CBS-3,Moussa,Diallo,01/01/1970,+221771234567,Dakar\n",
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
+            .args(args)
+            .args(["--server", &url])
+            .output()
+            .expect("cli runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = cli(&["ingest", csv.to_str().unwrap(), "--source", "core_banking"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("3 records sent") && err.contains("1 matched"),
+        "{err}"
+    );
+    let (ok, out, err) = cli(&["client", "get", "C00000011"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("client C00000011") && out.contains("CBS-1") && out.contains("CBS-2"),
+        "{out}"
+    );
+    let (ok, out, _) = cli(&["review", "list"]);
+    assert!(ok);
+    assert!(out.contains("0 open"), "{out}");
+    let (ok, _, err) = cli(&["client", "get", "C00000012"]);
+    assert!(!ok);
+    assert!(
+        err.contains("InvalidArgument") && err.contains("check"),
+        "{err}"
+    );
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+}

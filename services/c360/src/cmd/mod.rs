@@ -4,6 +4,7 @@ mod dedupe;
 mod eval;
 mod gen_cmd;
 mod progress;
+mod remote;
 
 /// c360: one stable client number per person, from messy records.
 #[derive(Debug, Parser)]
@@ -23,6 +24,12 @@ enum Command {
     Gen(gen_cmd::Args),
     /// Serve the gRPC services on embedded storage.
     Serve(crate::serve::Args),
+    /// Send a CSV file of records to a running server.
+    Ingest(remote::IngestArgs),
+    /// Look at, merge or split clients on a running server.
+    Client(remote::ClientArgs),
+    /// The steward review queue of a running server.
+    Review(remote::ReviewArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -31,5 +38,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Gen(args) => gen_cmd::run(args),
         Command::Serve(args) => crate::serve::command(args),
+        Command::Ingest(args) => remote::ingest(args),
+        Command::Client(args) => remote::client(args),
+        Command::Review(args) => remote::review(args),
     }
 }

@@ -1,0 +1,337 @@
+//! Day-to-day commands against a running `c360 serve`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use c360_core::{Mapping, RecordReader};
+use c360_proto::common::v1 as pb;
+use c360_proto::resolver::v1 as api;
+use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use tonic::transport::Channel;
+
+use super::progress;
+
+#[derive(Debug, clap::Args)]
+pub struct Server {
+    /// Address of the c360 server.
+    #[arg(long, default_value = "http://127.0.0.1:50051", global = true)]
+    server: String,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+}
+
+async fn connect(server: &Server) -> anyhow::Result<ResolverServiceClient<Channel>> {
+    ResolverServiceClient::connect(server.server.clone())
+        .await
+        .with_context(|| format!("cannot reach {}", server.server))
+}
+
+fn status(e: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", e.code(), e.message())
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Show a client: golden record, records, aliases, lineage.
+    Get { number: String },
+    /// Merge clients (the one created first survives).
+    Merge {
+        numbers: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "steward")]
+        actor: String,
+    },
+    /// Move records of a client to a new client.
+    Split {
+        number: String,
+        #[arg(long, value_delimiter = ',', required = true)]
+        records: Vec<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "steward")]
+        actor: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    server: Server,
+    #[command(subcommand)]
+    command: ClientCommand,
+}
+
+pub fn client(args: ClientArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let mut c = connect(&args.server).await?;
+        match args.command {
+            ClientCommand::Get { number } => {
+                let r = c
+                    .get_client(api::GetClientRequest {
+                        client_number: number,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                if r.redirected {
+                    println!("{} was merged into {}", r.requested_number, r.client_number);
+                }
+                println!("client {}", r.client_number);
+                for f in &r.golden {
+                    println!(
+                        "  {:<14} {}  ({} from {})",
+                        f.field, f.value, f.rule, f.record_id
+                    );
+                }
+                println!("records:");
+                for m in &r.records {
+                    println!(
+                        "  {}  {} {}",
+                        m.record_id, m.source_system, m.source_record_id
+                    );
+                }
+                if !r.aliases.is_empty() {
+                    println!("aliases: {}", r.aliases.join(", "));
+                }
+                if !r.group_ids.is_empty() {
+                    println!("groups: {}", r.group_ids.join(", "));
+                }
+                println!("lineage:");
+                for l in &r.lineage {
+                    println!(
+                        "  {:?} {} by {} ({}) model {}",
+                        l.kind(),
+                        l.clients.join(","),
+                        l.actor,
+                        l.reason,
+                        l.model_version
+                    );
+                }
+            }
+            ClientCommand::Merge {
+                numbers,
+                reason,
+                actor,
+            } => {
+                let r = c
+                    .merge(api::MergeRequest {
+                        client_numbers: numbers,
+                        reason,
+                        actor,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                println!("merged {} into {}", r.absorbed.join(", "), r.survivor);
+            }
+            ClientCommand::Split {
+                number,
+                records,
+                reason,
+                actor,
+            } => {
+                let r = c
+                    .split(api::SplitRequest {
+                        client_number: number,
+                        record_ids: records,
+                        reason,
+                        actor,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                println!("split {} off {}", r.new_client_number, r.client_number);
+            }
+        }
+        Ok(())
+    })
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ReviewCommand {
+    /// List open review tasks.
+    List {
+        #[arg(long, default_value_t = 20)]
+        page_size: u32,
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// Accept (merge) or reject (never merge) a task.
+    Decide {
+        task: String,
+        #[arg(long, conflicts_with = "reject", required_unless_present = "reject")]
+        accept: bool,
+        #[arg(long)]
+        reject: bool,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long, default_value = "steward")]
+        actor: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    server: Server,
+    #[command(subcommand)]
+    command: ReviewCommand,
+}
+
+pub fn review(args: ReviewArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let mut c = connect(&args.server).await?;
+        match args.command {
+            ReviewCommand::List {
+                page_size,
+                page_token,
+            } => {
+                let r = c
+                    .list_review_tasks(api::ListReviewTasksRequest {
+                        page_size,
+                        page_token,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                println!("{} open", r.total_open);
+                for t in &r.tasks {
+                    println!(
+                        "  task {}  {} ({}) ~ {} ({})  p={:.3}",
+                        t.task_id, t.record_a, t.client_a, t.record_b, t.client_b, t.probability
+                    );
+                }
+                if !r.next_page_token.is_empty() {
+                    println!("next page: --page-token {}", r.next_page_token);
+                }
+            }
+            ReviewCommand::Decide {
+                task,
+                accept,
+                reject: _,
+                reason,
+                actor,
+            } => {
+                let r = c
+                    .decide_review_task(api::DecideReviewTaskRequest {
+                        task_id: task,
+                        accept,
+                        reason,
+                        actor,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                println!("decided; client {}", r.client_number);
+            }
+        }
+        Ok(())
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    server: Server,
+    /// CSV file of records.
+    file: PathBuf,
+    /// Mapping of the CSV columns (default: canonical column names).
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// Source system of these records (overrides the mapping's).
+    #[arg(long)]
+    source: Option<String>,
+}
+
+fn to_proto(r: c360_core::Record, source: &Option<String>) -> pb::Record {
+    pb::Record {
+        source_system: source.clone().unwrap_or(r.source_system),
+        source_record_id: r.record_id,
+        given_name: r.given_name,
+        middle_name: r.middle_name,
+        surname: r.surname,
+        full_name: r.full_name,
+        sex: r.sex,
+        date_of_birth: r.date_of_birth,
+        national_id: r.national_id,
+        phone: r.phones,
+        email: r.emails,
+        address: r.address,
+        locality: r.locality,
+        postcode: r.postcode,
+        region: r.region,
+        country: r.country,
+        group_id: r.group_id,
+    }
+}
+
+/// Streams a CSV file to `Ingest`; reports rejected rows by line.
+pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let mapping = args
+        .mapping
+        .as_deref()
+        .map(Mapping::from_path)
+        .transpose()?;
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let reader = RecordReader::new(std::io::BufReader::new(file), mapping.as_ref())
+        .with_context(|| args.file.display().to_string())?;
+    let mut lines = Vec::new();
+    let mut records = Vec::new();
+    let mut bad = 0usize;
+    for row in reader {
+        match row {
+            Ok((line, r)) => {
+                lines.push(line);
+                records.push(to_proto(r, &args.source));
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("skipped {}: {e}", args.file.display());
+            }
+        }
+    }
+    if records.is_empty() {
+        bail!("{}: no valid record", args.file.display());
+    }
+    let started = Instant::now();
+    runtime()?.block_on(async move {
+        let mut c = connect(&args.server).await?;
+        let bar = progress::counter("ingesting");
+        let total = records.len();
+        let requests = tokio_stream::iter(records.into_iter().map(|r| api::IngestRequest { record: Some(r) }));
+        let mut stream = c.ingest(requests).await.map_err(status)?.into_inner();
+        let (mut matched, mut new, mut review, mut rejected) = (0usize, 0usize, 0usize, 0usize);
+        while let Some(msg) = tokio_stream::StreamExt::next(&mut stream).await {
+            let msg = msg.map_err(status)?;
+            bar.inc(1);
+            match msg.result {
+                Some(api::ingest_response::Result::Resolved(r)) => match r.decision() {
+                    api::Decision::Matched => matched += 1,
+                    api::Decision::Review => review += 1,
+                    _ => new += 1,
+                },
+                Some(api::ingest_response::Result::Error(e)) => {
+                    rejected += 1;
+                    let line = lines.get(msg.index as usize).copied().unwrap_or(0);
+                    bar.suspend(|| eprintln!("rejected {} line {line}: {}: {}", args.file.display(), e.field, e.description));
+                }
+                None => {}
+            }
+        }
+        bar.finish_and_clear();
+        eprintln!(
+            "{total} records sent in {:.1?}: {matched} matched, {new} new clients, {review} to review, {rejected} rejected by the server, {bad} bad rows skipped",
+            started.elapsed()
+        );
+        Ok(())
+    })
+}
