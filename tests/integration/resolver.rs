@@ -520,3 +520,63 @@ async fn review_queue_accept_and_reject_stick() {
     assert_eq!(decided.client_number, third.client_number);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reflection_and_message_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let channel = server.channel().await;
+
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "c360.resolver.v1.ResolverService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
+
+    // Reflection v1alpha (grpcurl, Python clients) lists the service.
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer");
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "c360.resolver.v1.ResolverService")
+    );
+
+    // A request over the size limit is refused before it reaches the resolver.
+    let mut c = server.client.clone();
+    let mut huge = aminata_core();
+    huge.address = "x".repeat(c360::serve::MAX_MESSAGE_BYTES + 1);
+    let err = c
+        .resolve(api::ResolveRequest {
+            record: Some(huge),
+            dry_run: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert_eq!(server.resolver.counts().0, 0);
+    server.stop().await;
+}

@@ -15,6 +15,7 @@ pub type Client = ResolverServiceClient<Channel>;
 
 pub struct TestServer {
     pub client: Client,
+    pub url: String,
     pub resolver: Arc<Resolver>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -56,15 +57,26 @@ impl TestServer {
             .await
             .expect("server runs");
         });
-        let client = ResolverServiceClient::connect(format!("http://{addr}"))
+        let url = format!("http://{addr}");
+        let client = ResolverServiceClient::connect(url.clone())
             .await
             .expect("connect");
         TestServer {
             client,
+            url,
             resolver,
             shutdown: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// A fresh channel to the server, for other services' clients.
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url.clone())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect")
     }
 
     pub async fn stop(mut self) {
