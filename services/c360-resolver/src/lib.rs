@@ -17,6 +17,7 @@ mod resolver;
 mod stored;
 
 pub use error::{Error, Result};
+pub use golden::{Rule, Survivorship};
 pub use number::{ClientNumber, NumberError};
 pub use resolver::{Resolution, Resolver, ResolverConfig};
 pub use stored::SPACES;

@@ -30,6 +30,8 @@ pub struct ResolverConfig {
     /// The match prior assumes at least this many records, so that a young
     /// installation does not link on thin evidence.
     pub population_floor: u64,
+    /// How the golden record picks each field's value.
+    pub survivorship: crate::golden::Survivorship,
 }
 
 impl Default for ResolverConfig {
@@ -39,6 +41,7 @@ impl Default for ResolverConfig {
             max_postings: 160,
             bootstrap_records: 20_000,
             population_floor: 100_000,
+            survivorship: crate::golden::Survivorship::default(),
         }
     }
 }
@@ -855,6 +858,7 @@ impl Resolver {
             members
                 .iter()
                 .map(|s| (s.record_id.as_str(), &s.record, s.updated_ms)),
+            &self.config.survivorship,
         );
         let mut groups: Vec<String> = members
             .iter()
