@@ -46,6 +46,10 @@ impl Default for ResolverConfig {
     }
 }
 
+/// A record read back from the store: metadata, plaintext, source tag and
+/// standardised form.
+type Loaded = (StoredRecord, pb::Record, [u8; 16], Prepared);
+
 /// One loaded record.
 #[derive(Clone)]
 struct Slot {
@@ -234,22 +238,33 @@ impl Resolver {
             keys.insert(key_id, Arc::new(key));
         }
         state.keys = keys.clone();
-        for (_, v) in scan_all(self.store.as_ref(), RECORDS)? {
-            let sr: StoredRecord = stored::decode(&v, "record")?;
-            let Some(key) = keys.get(&sr.key_id) else {
-                // The key was destroyed (erasure): the record is unreadable.
-                continue;
-            };
-            let ctx = FieldContext {
-                client: &sr.key_id,
-                record: &sr.record_id,
-                field: "record",
-            };
-            let plain = key.decrypt(&ctx, &sr.payload)?;
-            let record = pb::Record::decode(plain.as_slice())
-                .map_err(|e| Error::Internal(format!("corrupt record payload: {e}")))?;
-            let tag = self.source_tag(&record);
-            let prepared = self.preparer.prepare(&convert::to_core(&record));
+        // Decrypting and standardising is the bulk of a restart: do it on
+        // every core, then insert in store order.
+        use rayon::prelude::*;
+        let stored_records = scan_all(self.store.as_ref(), RECORDS)?;
+        let loaded: Vec<Option<Loaded>> = stored_records
+            .par_iter()
+            .map(|(_, v)| -> Result<_> {
+                let sr: StoredRecord = stored::decode(v, "record")?;
+                let Some(key) = keys.get(&sr.key_id) else {
+                    // The key was destroyed (erasure): the record is unreadable.
+                    return Ok(None);
+                };
+                let ctx = FieldContext {
+                    client: &sr.key_id,
+                    record: &sr.record_id,
+                    field: "record",
+                };
+                let plain = key.decrypt(&ctx, &sr.payload)?;
+                let record = pb::Record::decode(plain.as_slice())
+                    .map_err(|e| Error::Internal(format!("corrupt record payload: {e}")))?;
+                let tag = self.source_tag(&record);
+                let prepared = self.preparer.prepare(&convert::to_core(&record));
+                Ok(Some((sr, record, tag, prepared)))
+            })
+            .collect::<Result<_>>()?;
+        drop(stored_records);
+        for (sr, record, tag, prepared) in loaded.into_iter().flatten() {
             state.insert_slot(
                 Slot {
                     record_id: sr.record_id,
