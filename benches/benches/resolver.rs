@@ -18,28 +18,6 @@ use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_resolver::ResolverConfig;
 use tokio_stream::StreamExt;
 
-fn to_proto(r: &c360_core::Record) -> pb::Record {
-    pb::Record {
-        source_system: r.source_system.clone(),
-        source_record_id: r.record_id.clone(),
-        given_name: r.given_name.clone(),
-        middle_name: r.middle_name.clone(),
-        surname: r.surname.clone(),
-        full_name: r.full_name.clone(),
-        sex: r.sex.clone(),
-        date_of_birth: r.date_of_birth.clone(),
-        national_id: r.national_id.clone(),
-        phone: r.phones.clone(),
-        email: r.emails.clone(),
-        address: r.address.clone(),
-        locality: r.locality.clone(),
-        postcode: r.postcode.clone(),
-        region: r.region.clone(),
-        country: r.country.clone(),
-        group_id: r.group_id.clone(),
-    }
-}
-
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -81,7 +59,7 @@ fn main() {
 
         // 1. Ingest, durable.
         let generated: Vec<pb::Record> = c360_datagen::generate(&c360_datagen::GenConfig { records, seed: 42 })
-            .map(|g| to_proto(&g.record))
+            .map(|g| c360_resolver::convert::from_core(&g.record))
             .collect();
         let probes: Vec<pb::Record> = generated.iter().step_by(7).take(5_000).cloned().collect();
         let started = Instant::now();

@@ -40,28 +40,6 @@ fn spawn_server(dir: &std::path::Path, keyring: &str) -> (Child, String) {
     (child, format!("http://{addr}"))
 }
 
-pub fn to_proto(r: &c360_core::Record) -> pb::Record {
-    pb::Record {
-        source_system: r.source_system.clone(),
-        source_record_id: r.record_id.clone(),
-        given_name: r.given_name.clone(),
-        middle_name: r.middle_name.clone(),
-        surname: r.surname.clone(),
-        full_name: r.full_name.clone(),
-        sex: r.sex.clone(),
-        date_of_birth: r.date_of_birth.clone(),
-        national_id: r.national_id.clone(),
-        phone: r.phones.clone(),
-        email: r.emails.clone(),
-        address: r.address.clone(),
-        locality: r.locality.clone(),
-        postcode: r.postcode.clone(),
-        region: r.region.clone(),
-        country: r.country.clone(),
-        group_id: r.group_id.clone(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_records_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,7 +51,7 @@ async fn acknowledged_records_survive_sigkill() {
         records: 1500,
         seed: 11,
     })
-    .map(|g| to_proto(&g.record))
+    .map(|g| c360_resolver::convert::from_core(&g.record))
     .collect();
     let requests = tokio_stream::iter(
         records

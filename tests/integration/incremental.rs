@@ -17,7 +17,7 @@ use c360_storage::MemoryStore;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::durability::to_proto;
+use c360_resolver::convert::from_core as to_proto;
 
 fn incremental_clusters(records: &[c360_core::Record], order: &[usize]) -> Vec<(String, String)> {
     let kek =

@@ -32,6 +32,30 @@ pub fn to_core(r: &pb::Record) -> Record {
     }
 }
 
+/// The wire form of a canonical record (its `record_id` becomes the
+/// `source_record_id`).
+pub fn from_core(r: &Record) -> pb::Record {
+    pb::Record {
+        source_system: r.source_system.clone(),
+        source_record_id: r.record_id.clone(),
+        given_name: r.given_name.clone(),
+        middle_name: r.middle_name.clone(),
+        surname: r.surname.clone(),
+        full_name: r.full_name.clone(),
+        sex: r.sex.clone(),
+        date_of_birth: r.date_of_birth.clone(),
+        national_id: r.national_id.clone(),
+        phone: r.phones.clone(),
+        email: r.emails.clone(),
+        address: r.address.clone(),
+        locality: r.locality.clone(),
+        postcode: r.postcode.clone(),
+        region: r.region.clone(),
+        country: r.country.clone(),
+        group_id: r.group_id.clone(),
+    }
+}
+
 /// Checks a record before anything is stored. `stored` asks for the source
 /// identity that updates rely on.
 pub fn validate(r: &pb::Record, stored: bool) -> Result<()> {

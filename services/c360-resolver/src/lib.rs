@@ -8,7 +8,7 @@
 //! sequence behind its number) survives; the others become its aliases and
 //! keep resolving to it.
 
-mod convert;
+pub mod convert;
 mod error;
 mod golden;
 pub mod grpc;

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use c360_core::{Mapping, RecordReader};
-use c360_proto::common::v1 as pb;
 use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use tonic::transport::Channel;
@@ -251,28 +250,6 @@ pub struct IngestArgs {
     source: Option<String>,
 }
 
-fn to_proto(r: c360_core::Record, source: &Option<String>) -> pb::Record {
-    pb::Record {
-        source_system: source.clone().unwrap_or(r.source_system),
-        source_record_id: r.record_id,
-        given_name: r.given_name,
-        middle_name: r.middle_name,
-        surname: r.surname,
-        full_name: r.full_name,
-        sex: r.sex,
-        date_of_birth: r.date_of_birth,
-        national_id: r.national_id,
-        phone: r.phones,
-        email: r.emails,
-        address: r.address,
-        locality: r.locality,
-        postcode: r.postcode,
-        region: r.region,
-        country: r.country,
-        group_id: r.group_id,
-    }
-}
-
 /// Streams a CSV file to `Ingest`; reports rejected rows by line.
 pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let mapping = args
@@ -291,7 +268,11 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         match row {
             Ok((line, r)) => {
                 lines.push(line);
-                records.push(to_proto(r, &args.source));
+                let mut record = c360_resolver::convert::from_core(&r);
+                if let Some(source) = &args.source {
+                    record.source_system = source.clone();
+                }
+                records.push(record);
             }
             Err(e) => {
                 bad += 1;
