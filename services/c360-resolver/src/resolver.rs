@@ -245,7 +245,7 @@ impl Resolver {
         let loaded: Vec<Option<Loaded>> = stored_records
             .par_iter()
             .map(|(_, v)| -> Result<_> {
-                let sr: StoredRecord = stored::decode(v, "record")?;
+                let sr = stored::decode_record(v)?;
                 let Some(key) = keys.get(&sr.key_id) else {
                     // The key was destroyed (erasure): the record is unreadable.
                     return Ok(None);
@@ -322,6 +322,15 @@ impl Resolver {
     /// record sees the ones before it. Bad records get their own error and
     /// change nothing.
     pub fn resolve_many(&self, records: Vec<pb::Record>) -> Result<Vec<Result<Resolution>>> {
+        use rayon::prelude::*;
+        // Validation and standardisation need no lock: do them on every core.
+        let prepared: Vec<Result<Prepared>> = records
+            .par_iter()
+            .map(|r| {
+                convert::validate(r, true)?;
+                Ok(self.preparer.prepare(&convert::to_core(r)))
+            })
+            .collect();
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.write();
         if state.poisoned {
@@ -329,12 +338,8 @@ impl Resolver {
         }
         let mut tx = Tx::default();
         let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            if let Err(e) = convert::validate(&record, true) {
-                out.push(Err(e));
-                continue;
-            }
-            out.push(self.apply_resolve(&mut state, &mut tx, record));
+        for (record, prepared) in records.into_iter().zip(prepared) {
+            out.push(prepared.and_then(|p| self.apply_resolve(&mut state, &mut tx, record, p)));
         }
         self.commit(&mut state, tx)?;
         Ok(out)
@@ -345,10 +350,10 @@ impl Resolver {
         state: &mut State,
         tx: &mut Tx,
         record: pb::Record,
+        prepared: Prepared,
     ) -> Result<Resolution> {
         let now = stored::now_ms();
         let tag = self.source_tag(&record);
-        let prepared = self.preparer.prepare(&convert::to_core(&record));
         if let Some(&slot) = state.by_source.get(&tag) {
             // The same source record again: update in place.
             let client = state.slots[slot as usize].client;
@@ -507,7 +512,7 @@ impl Resolver {
         tx.batch.put(
             RECORDS,
             s.record_id.clone().into_bytes(),
-            stored::encode(&sr),
+            stored::encode_record(&sr),
         );
         Ok(())
     }
@@ -1155,6 +1160,7 @@ impl State {
             }
         }
         // Members that were not candidates can still conflict.
+        let scored: FxHashSet<u32> = candidates.iter().copied().collect();
         let mut ranked: Vec<(u64, f64, u32, Option<&'static str>)> = per_client
             .into_iter()
             .map(|(client, (p, best, conflict))| {
@@ -1163,6 +1169,7 @@ impl State {
                     members
                         .iter()
                         .filter_map(|id| self.by_record.get(id))
+                        .filter(|m| !scored.contains(m))
                         .any(|&m| {
                             let s = self
                                 .matcher

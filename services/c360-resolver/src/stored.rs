@@ -44,8 +44,35 @@ pub struct StoredRecord {
     pub source_system: String,
     pub created_ms: i64,
     pub updated_ms: i64,
-    /// Envelope of the prost-encoded `c360.common.v1.Record`.
+    /// Envelope of the prost-encoded `c360.common.v1.Record` (stored after
+    /// the metadata as raw bytes, see [`encode_record`]).
+    #[serde(skip)]
     pub payload: Vec<u8>,
+}
+
+/// A stored record: 4-byte big-endian length of the JSON metadata, the
+/// metadata, then the encrypted payload as raw bytes.
+pub fn encode_record(r: &StoredRecord) -> Vec<u8> {
+    let meta = encode(r);
+    let mut out = Vec::with_capacity(4 + meta.len() + r.payload.len());
+    out.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(&r.payload);
+    out
+}
+
+pub fn decode_record(bytes: &[u8]) -> crate::Result<StoredRecord> {
+    let corrupt = || crate::Error::Internal("corrupt record".into());
+    let len_bytes: [u8; 4] = bytes
+        .get(..4)
+        .ok_or_else(corrupt)?
+        .try_into()
+        .map_err(|_| corrupt())?;
+    let len = u32::from_be_bytes(len_bytes) as usize;
+    let meta = bytes.get(4..4 + len).ok_or_else(corrupt)?;
+    let mut record: StoredRecord = decode(meta, "record")?;
+    record.payload = bytes[4 + len..].to_vec();
+    Ok(record)
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
