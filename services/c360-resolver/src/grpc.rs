@@ -53,6 +53,15 @@ fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
     }
 }
 
+/// Steward operations name who acted; an unnamed caller is "steward".
+fn actor_or_steward(actor: String) -> String {
+    if actor.is_empty() {
+        "steward".to_string()
+    } else {
+        actor
+    }
+}
+
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -159,11 +168,7 @@ impl ResolverService for ResolverGrpc {
     ) -> Result<Response<api::MergeResponse>, Status> {
         let req = request.into_inner();
         let resolver = self.resolver.clone();
-        let actor = if req.actor.is_empty() {
-            "steward".to_string()
-        } else {
-            req.actor
-        };
+        let actor = actor_or_steward(req.actor);
         let (survivor, absorbed) =
             blocking(move || resolver.merge(&req.client_numbers, &actor, &req.reason)).await?;
         Ok(Response::new(api::MergeResponse {
@@ -178,11 +183,7 @@ impl ResolverService for ResolverGrpc {
     ) -> Result<Response<api::SplitResponse>, Status> {
         let req = request.into_inner();
         let resolver = self.resolver.clone();
-        let actor = if req.actor.is_empty() {
-            "steward".to_string()
-        } else {
-            req.actor
-        };
+        let actor = actor_or_steward(req.actor);
         let (old, new) = blocking(move || {
             resolver.split(&req.client_number, &req.record_ids, &actor, &req.reason)
         })
@@ -231,11 +232,7 @@ impl ResolverService for ResolverGrpc {
     ) -> Result<Response<api::DecideReviewTaskResponse>, Status> {
         let req = request.into_inner();
         let resolver = self.resolver.clone();
-        let actor = if req.actor.is_empty() {
-            "steward".to_string()
-        } else {
-            req.actor
-        };
+        let actor = actor_or_steward(req.actor);
         let client =
             blocking(move || resolver.decide_review(&req.task_id, req.accept, &actor, &req.reason))
                 .await?;

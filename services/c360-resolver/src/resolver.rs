@@ -237,7 +237,6 @@ impl Resolver {
             let key = DataKey::unwrap(&key_id, 1, &wrapped, self.kek.as_ref())?;
             keys.insert(key_id, Arc::new(key));
         }
-        state.keys = keys.clone();
         // Decrypting and standardising is the bulk of a restart: do it on
         // every core, then insert in store order.
         use rayon::prelude::*;
@@ -264,6 +263,7 @@ impl Resolver {
             })
             .collect::<Result<_>>()?;
         drop(stored_records);
+        state.keys = keys;
         for (sr, record, tag, prepared) in loaded.into_iter().flatten() {
             state.insert_slot(
                 Slot {
@@ -310,7 +310,7 @@ impl Resolver {
         if dry_run {
             let state = self.read();
             let prepared = self.preparer.prepare(&convert::to_core(&record));
-            return Ok(state.decide(&prepared, &self.config, None).0);
+            return Ok(state.decide(&prepared, &self.config).0);
         }
         let mut results = self.resolve_many(vec![record])?;
         results
@@ -374,7 +374,7 @@ impl Resolver {
                 updated: true,
             });
         }
-        let (mut resolution, linked, review_with) = state.decide(&prepared, &self.config, None);
+        let (mut resolution, linked, review_with) = state.decide(&prepared, &self.config);
         let record_id = format!("R{:010}", state.counters.next_record);
         state.counters.next_record += 1;
         let client = match linked.first() {
@@ -1129,7 +1129,6 @@ impl State {
         &self,
         prepared: &Prepared,
         config: &ResolverConfig,
-        _exclude: Option<u32>,
     ) -> (Resolution, Vec<u64>, Option<u32>) {
         let keys = self.matcher.keys(prepared);
         let candidates = self.index.candidates(&keys, config.max_postings);
