@@ -10,6 +10,9 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "c360/common/v1/record.proto",
     "c360/resolver/v1/resolver.proto",
+    "c360/vault/v1/vault.proto",
+    "c360/channels/v1/channels.proto",
+    "c360/search/v1/search.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,9 +2,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod channels;
 mod cli;
 mod common;
 mod durability;
 mod incremental;
 mod resolver;
+mod search;
 mod server;
+mod vault;

@@ -1,0 +1,2 @@
+//! Benchmarks of the channels service (being built).
+fn main() {}

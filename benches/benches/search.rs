@@ -1,0 +1,2 @@
+//! Benchmarks of the search service (being built).
+fn main() {}

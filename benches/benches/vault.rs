@@ -1,0 +1,2 @@
+//! Benchmarks of the vault service (being built).
+fn main() {}

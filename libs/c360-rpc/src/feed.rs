@@ -1,0 +1,118 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use c360_proto::resolver::v1::{Event, WatchEventsRequest};
+use tokio::sync::watch;
+use tokio_stream::StreamExt;
+
+use crate::PeerChannel;
+
+/// A consumer of the resolver's event feed (vault, search, channels).
+///
+/// Exactly-once is the handler's job and is easy: store the offset of the
+/// last applied event in the same atomic batch as the effects, and report
+/// it from [`FeedHandler::applied`]. The follower resumes from there.
+pub trait FeedHandler: Send + Sync + 'static {
+    /// The offset of the last event applied (0 when none).
+    fn applied(&self) -> u64;
+    /// Applies events in feed order (offsets consecutive, starting at
+    /// `applied() + 1`). Runs on a blocking thread. On error nothing of the
+    /// batch may be left applied; the follower retries it later.
+    fn apply(&self, events: &[Event]) -> Result<(), String>;
+}
+
+/// How far a follower got; lets tests and `/metrics` wait for or report
+/// progress without sleeping.
+#[derive(Debug, Clone)]
+pub struct FeedProgress {
+    applied: watch::Receiver<u64>,
+}
+
+impl FeedProgress {
+    /// The offset of the last event applied.
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Waits until the event at `offset` has been applied. Returns false if
+    /// the follower stopped first.
+    pub async fn wait_for(&mut self, offset: u64) -> bool {
+        self.applied.wait_for(|a| *a >= offset).await.is_ok()
+    }
+}
+
+const MAX_BATCH: usize = 512;
+
+/// Follows the feed behind `client` into `handler` until the returned task
+/// is aborted. Reconnects with backoff (100 ms doubling to 5 s) when the
+/// stream fails, resuming after the last applied offset.
+pub fn follow_feed(
+    client: ResolverServiceClient<PeerChannel>,
+    handler: Arc<dyn FeedHandler>,
+    name: &'static str,
+) -> (FeedProgress, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = watch::channel(handler.applied());
+    let task = tokio::spawn(run(client, handler, tx, name));
+    (FeedProgress { applied: rx }, task)
+}
+
+async fn run(
+    mut client: ResolverServiceClient<PeerChannel>,
+    handler: Arc<dyn FeedHandler>,
+    progress: watch::Sender<u64>,
+    name: &'static str,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let from = handler.applied() + 1;
+        match stream_once(&mut client, &handler, &progress, from).await {
+            Ok(()) => backoff = Duration::from_millis(100),
+            Err(e) => {
+                tracing::warn!(follower = name, from, error = %e, "event feed interrupted; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn stream_once(
+    client: &mut ResolverServiceClient<PeerChannel>,
+    handler: &Arc<dyn FeedHandler>,
+    progress: &watch::Sender<u64>,
+    from: u64,
+) -> Result<(), String> {
+    let mut stream = client
+        .watch_events(WatchEventsRequest { from_offset: from })
+        .await
+        .map_err(|s| format!("{}: {}", s.code(), s.message()))?
+        .into_inner();
+    let mut expected = from;
+    loop {
+        // Wait for one event, then take whatever else is already there.
+        let Some(first) = stream.next().await else {
+            return Err("stream ended".into());
+        };
+        let mut batch = vec![first.map_err(|s| s.message().to_string())?];
+        while batch.len() < MAX_BATCH {
+            match tokio::time::timeout(Duration::ZERO, stream.next()).await {
+                Ok(Some(Ok(e))) => batch.push(e),
+                Ok(Some(Err(s))) => return Err(s.message().to_string()),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        for e in &batch {
+            if e.offset != expected {
+                return Err(format!("feed gap: expected offset {expected}, got {}", e.offset));
+            }
+            expected += 1;
+        }
+        let h = handler.clone();
+        let last = expected - 1;
+        tokio::task::spawn_blocking(move || h.apply(&batch))
+            .await
+            .map_err(|e| e.to_string())??;
+        progress.send_replace(last);
+    }
+}

@@ -1,0 +1,31 @@
+//! What every c360 gRPC service shares.
+//!
+//! - [`Caller`] and [`Role`]: who is calling. The server's authentication
+//!   layer (in the `c360` binary) puts a `Caller` into each request's
+//!   extensions; each RPC checks it with [`authorize`].
+//! - [`PeerChannel`]: the channel a service uses to call another one, the
+//!   same generated client code whether the peer is in the same process
+//!   ([`in_process`]) or across the network ([`remote`]).
+//! - [`follow_feed`]: follows the resolver's event feed from a checkpoint,
+//!   reconnecting after failures, so that vault, search and channels follow
+//!   identity (merges, splits, erasures).
+//! - [`invalid_argument`]: the one way to say "bad input" (INVALID_ARGUMENT
+//!   with a `BadRequest` naming the field, never its value).
+
+mod auth;
+mod feed;
+mod peer;
+
+pub use auth::{Caller, Role, authorize, with_caller};
+pub use feed::{FeedHandler, FeedProgress, follow_feed};
+pub use peer::{BoxError, HeaderHook, PeerChannel, PeerError, in_process, remote};
+
+/// INVALID_ARGUMENT naming the offending field in a `BadRequest` detail.
+/// `description` must not contain the value (it may be personal data).
+pub fn invalid_argument(field: &str, description: impl Into<String>) -> tonic::Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    let description = description.into();
+    let message = format!("invalid {field}: {description}");
+    let details = ErrorDetails::with_bad_request_violation(field, description);
+    tonic::Status::with_error_details(tonic::Code::InvalidArgument, message, details)
+}

@@ -1,0 +1,86 @@
+use std::sync::Arc;
+
+use tonic::body::Body;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
+
+use crate::Caller;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The channel a service calls its peers through. Generated clients run on
+/// it unchanged (`VaultServiceClient::new(channel)`), whether the peer is in
+/// the same process or across the network.
+pub type PeerChannel = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, PeerError>;
+
+/// A transport failure calling a peer. A concrete type (not a boxed trait
+/// object) so the futures of generated clients stay provably `Send`.
+#[derive(Debug)]
+pub struct PeerError(BoxError);
+
+impl std::fmt::Display for PeerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for PeerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// A channel to a co-located service: requests go straight to its generated
+/// server (no socket, no authentication layer), carrying `caller` as the
+/// identity the authentication layer would have attached.
+pub fn in_process<S>(server: S, caller: Caller) -> PeerChannel
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+{
+    let svc = server
+        .map_request(move |mut req: http::Request<Body>| {
+            req.extensions_mut().insert(caller.clone());
+            req
+        })
+        .map_err(|e| PeerError(e.into()));
+    BoxCloneSyncService::new(svc)
+}
+
+/// Adds headers to every outgoing request: the bearer token, and whatever
+/// the hook adds (the binary injects the W3C `traceparent` there).
+pub type HeaderHook = Arc<dyn Fn(&mut http::HeaderMap) + Send + Sync>;
+
+/// A channel to a remote service over gRPC. `token` is sent as
+/// `authorization: Bearer <token>` on every call.
+pub fn remote(
+    channel: tonic::transport::Channel,
+    token: Option<&str>,
+    hook: Option<HeaderHook>,
+) -> Result<PeerChannel, BoxError> {
+    let auth = match token {
+        Some(t) => {
+            let mut v = http::HeaderValue::from_str(&format!("Bearer {t}"))?;
+            v.set_sensitive(true);
+            Some(v)
+        }
+        None => None,
+    };
+    let svc = channel
+        .map_request(move |mut req: http::Request<Body>| {
+            if let Some(v) = &auth {
+                req.headers_mut().insert(http::header::AUTHORIZATION, v.clone());
+            }
+            if let Some(h) = &hook {
+                h(req.headers_mut());
+            }
+            req
+        })
+        .map_err(|e| PeerError(e.into()));
+    Ok(BoxCloneSyncService::new(svc))
+}
