@@ -241,6 +241,13 @@ impl ResolverService for ResolverGrpc {
         }))
     }
 
+    async fn erase_client(
+        &self,
+        _request: Request<api::EraseClientRequest>,
+    ) -> Result<Response<api::EraseClientResponse>, Status> {
+        Err(Status::unimplemented("erasure lands with the vault"))
+    }
+
     async fn explain(
         &self,
         request: Request<api::ExplainRequest>,
