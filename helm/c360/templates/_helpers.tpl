@@ -97,7 +97,10 @@ The peer graph: vault -> resolver; search -> resolver; channels -> resolver, vau
 {{- $root := .root -}}
 {{- $w := .w -}}
 {{- $v := $root.Values -}}
-{{- $server := dict "listen" (printf "0.0.0.0:%d" (int $v.ports.grpc)) "metrics_listen" (printf "0.0.0.0:%d" (int $v.ports.metrics)) "data_dir" "/var/lib/c360" -}}
+{{- if le (int $v.terminationGracePeriodSeconds) (int $v.shutdownGraceSeconds) -}}
+{{- fail "terminationGracePeriodSeconds must be greater than shutdownGraceSeconds" -}}
+{{- end -}}
+{{- $server := dict "listen" (printf "0.0.0.0:%d" (int $v.ports.grpc)) "metrics_listen" (printf "0.0.0.0:%d" (int $v.ports.metrics)) "data_dir" "/var/lib/c360" "shutdown_grace_secs" (int $v.shutdownGraceSeconds) -}}
 {{- if $v.tls.enabled -}}
 {{- $tls := dict "cert_file" "/var/run/secrets/c360/tls/tls.crt" "key_file" "/var/run/secrets/c360/tls/tls.key" -}}
 {{- if $v.tls.clientCa -}}
@@ -110,6 +113,9 @@ The peer graph: vault -> resolver; search -> resolver; channels -> resolver, vau
 {{- $peers := dict -}}
 {{- range $peer := $w.peers -}}
 {{- $_ := set $peers $peer (printf "%s://%s-%s.%s.svc.%s:%d" $scheme (include "c360.fullname" $root) $peer $root.Release.Namespace $v.clusterDomain (int $v.ports.grpc)) -}}
+{{- end -}}
+{{- if and $peers $v.tls.enabled -}}
+{{- $_ := set $peers "ca_file" "/var/run/secrets/c360/tls/ca.crt" -}}
 {{- end -}}
 {{- if $peers -}}
 {{- $_ := set $config "peers" $peers -}}
