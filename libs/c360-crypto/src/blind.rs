@@ -3,12 +3,17 @@
 use std::fmt;
 
 use ring::hmac;
+use ring::rand::SystemRandom;
 
+use crate::Result;
+use crate::kek::{KekProvider, WrappedKey};
 use crate::key::KeyMaterial;
 
 /// Label that starts every HMAC input, so tags cannot collide with any other
 /// use of the index key.
 const LABEL: &[u8] = b"c360/blind-index/v1";
+/// Prefix of the AAD binding a wrapped index key to its label.
+const WRAP_LABEL: &[u8] = b"c360/blind-index-key/v1/";
 /// Length of a tag: HMAC-SHA256 truncated to 128 bits.
 pub const TAG_LEN: usize = 16;
 
@@ -32,6 +37,27 @@ impl BlindIndexer {
         }
     }
 
+    /// A fresh random index key, and its form wrapped by the current KEK (to
+    /// store). `label` names the index key ("vault", ...) and binds the wrap:
+    /// a wrapped key cannot be unwrapped under another label.
+    pub fn generate_wrapped(kek: &dyn KekProvider, label: &str) -> Result<(Self, WrappedKey)> {
+        let material = KeyMaterial::generate(&SystemRandom::new())?;
+        let wrapped = kek.wrap(&material, &wrap_aad(label))?;
+        Ok((Self::new(material), wrapped))
+    }
+
+    /// The index key stored as `wrapped` under `label`.
+    pub fn unwrap(wrapped: &WrappedKey, kek: &dyn KekProvider, label: &str) -> Result<Self> {
+        Ok(Self::new(kek.unwrap(wrapped, &wrap_aad(label))?))
+    }
+
+    /// KEK rotation: the same index key wrapped under the current KEK.
+    pub fn rewrap(wrapped: &WrappedKey, kek: &dyn KekProvider, label: &str) -> Result<WrappedKey> {
+        let aad = wrap_aad(label);
+        let material = kek.unwrap(wrapped, &aad)?;
+        kek.wrap(&material, &aad)
+    }
+
     /// 16-byte (truncated) tag of `value` for `domain` (e.g. "phone",
     /// "national_id", "name_key"). Normalise `value` before calling: tags of
     /// "+22507..." and "07..." differ.
@@ -47,6 +73,12 @@ impl BlindIndexer {
         tag.copy_from_slice(&full.as_ref()[..TAG_LEN]);
         tag
     }
+}
+
+fn wrap_aad(label: &str) -> Vec<u8> {
+    let mut aad = WRAP_LABEL.to_vec();
+    aad.extend_from_slice(label.as_bytes());
+    aad
 }
 
 impl fmt::Debug for BlindIndexer {
@@ -92,6 +124,22 @@ mod tests {
     fn key_matters() {
         let other = BlindIndexer::new(KeyMaterial::from_bytes([0x43; 32]));
         assert_ne!(indexer().tag("phone", b"1"), other.tag("phone", b"1"));
+    }
+
+    #[test]
+    fn wrapped_index_key_round_trips_and_rewraps() {
+        let text = crate::LocalKeyring::generate_text("kek-1").expect("generate");
+        let ring1 = crate::LocalKeyring::from_text(&text).expect("keyring");
+        let (ix, wrapped) = BlindIndexer::generate_wrapped(&ring1, "vault").expect("generate");
+        let stored = WrappedKey::from_bytes(&wrapped.to_bytes()).expect("parse");
+        let back = BlindIndexer::unwrap(&stored, &ring1, "vault").expect("unwrap");
+        assert_eq!(ix.tag("phone", b"1"), back.tag("phone", b"1"));
+        assert!(BlindIndexer::unwrap(&stored, &ring1, "other").is_err());
+        let (ring2, _) = ring1.with_new_key("kek-2").expect("rotate");
+        let rewrapped = BlindIndexer::rewrap(&stored, &ring2, "vault").expect("rewrap");
+        assert_eq!(rewrapped.kek_id(), "kek-2");
+        let again = BlindIndexer::unwrap(&rewrapped, &ring2, "vault").expect("unwrap");
+        assert_eq!(ix.tag("email", b"x"), again.tag("email", b"x"));
     }
 
     #[test]

@@ -28,7 +28,9 @@
 //! - **Blind indexes.** Lookup keys that reach disk are
 //!   [`BlindIndexer::tag`]s: HMAC-SHA256 under a separate index key,
 //!   domain-separated by a purpose label, truncated to 128 bits. Never a
-//!   plaintext value, never a hash without a key.
+//!   plaintext value, never a hash without a key. The index key is stored
+//!   wrapped by the KEK ([`BlindIndexer::generate_wrapped`], AAD
+//!   `"c360/blind-index-key/v1/" || label`) and re-wrapped on rotation.
 //! - **Secrets are types.** [`KeyMaterial`], [`DataKey`], [`BlindIndexer`] and
 //!   [`LocalKeyring`] have redacting `Debug`, no `Serialize`, no `Clone`, and
 //!   key bytes are zeroized on drop. Errors never carry key bytes or

@@ -1,1 +1,68 @@
-//! The vault service (being built).
+//! The consent and privacy vault (`c360.vault.v1`).
+//!
+//! - **Key custody**: a data key per client (AES-256-GCM, `c360-crypto`),
+//!   stored wrapped by the key-encryption key, cached with a bounded
+//!   lifetime; every field is encrypted on its own, bound to (client,
+//!   record, field). [`Vault::rotate_kek`] re-wraps keys, never data.
+//! - **Consent ledger** ([`ledger`]): append-only, hash-chained (SHA-256),
+//!   no personal data; checks fail closed; merges and splits from the
+//!   resolver's feed follow identity (most restrictive on merge).
+//! - **Purpose-bound access** ([`policy`]): role × field × purpose → clear,
+//!   masked or denied; consent-based purposes need a valid consent; every
+//!   access is logged.
+//! - **Tokens, blind indexes, legal holds, erasure, subject export.**
+//!
+//! The domain type is [`Vault`]; [`grpc`] is the thin tonic adapter and
+//! [`Error`] maps once to gRPC codes.
+
+mod config;
+mod error;
+pub mod grpc;
+pub mod ledger;
+pub mod policy;
+mod vault;
+
+use std::sync::Arc;
+
+pub use config::VaultConfig;
+pub use error::{Error, Result};
+pub use grpc::VaultGrpc;
+pub use vault::{
+    AccessQuery, AccessRecord, CheckInput, CheckOutcome, ConsentInput, ConsentsView, EraseOutcome,
+    ExportFormat, FieldRef, FieldResult, LegalHold, PROFILE_RECORD, Plain, ReadOutcome,
+    RotateOutcome, Vault, VaultPeers, VerifyReport,
+};
+
+impl Vault {
+    /// The gRPC service (also starts, once, the background retry of
+    /// erasures the resolver has not confirmed yet).
+    pub fn grpc(
+        &self,
+    ) -> c360_proto::vault::v1::vault_service_server::VaultServiceServer<VaultGrpc> {
+        self.start_erasure_retries();
+        VaultGrpc::new(self.clone()).into_server()
+    }
+
+    /// The vault as a consumer of the resolver's event feed (merges, splits,
+    /// erasures), for `c360_rpc::follow_feed`.
+    pub fn feed_handler(&self) -> Arc<dyn c360_rpc::FeedHandler> {
+        Arc::new(VaultFeed(self.clone()))
+    }
+}
+
+/// The checkpoint is stored in the same batch as the effects of the events.
+#[derive(Debug)]
+struct VaultFeed(Vault);
+
+impl c360_rpc::FeedHandler for VaultFeed {
+    fn applied(&self) -> u64 {
+        self.0.applied()
+    }
+
+    fn apply(&self, events: &[c360_proto::resolver::v1::Event]) -> std::result::Result<(), String> {
+        self.0.apply_events(events).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests;

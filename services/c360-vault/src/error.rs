@@ -1,0 +1,65 @@
+use tonic::Code;
+
+/// Errors of the vault. A small closed set, mapped once to gRPC codes.
+/// Messages name fields, numbers and purposes, never personal values.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: the field named and what is wrong (never its value).
+    #[error("invalid {field}: {description}")]
+    InvalidArgument { field: String, description: String },
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Refused in the current state (legal hold, erased client).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The access policy or a missing consent forbids it (already logged).
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("storage: {0}")]
+    Storage(#[from] c360_storage::Error),
+    #[error("keys: {0}")]
+    Crypto(#[from] c360_crypto::Error),
+    /// Stored bytes that do not decode.
+    #[error("corrupt vault data: {0}")]
+    Corrupt(String),
+    #[error("policy: {0}")]
+    Policy(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn invalid(field: &str, description: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            field: field.to_string(),
+            description: description.into(),
+        }
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument { .. } => Code::InvalidArgument,
+            Error::NotFound(_) => Code::NotFound,
+            Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::Storage(_)
+            | Error::Crypto(_)
+            | Error::Corrupt(_)
+            | Error::Policy(_)
+            | Error::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        match &err {
+            Error::InvalidArgument { field, description } => {
+                c360_rpc::invalid_argument(field, description.clone())
+            }
+            _ => tonic::Status::new(err.code(), err.to_string()),
+        }
+    }
+}
