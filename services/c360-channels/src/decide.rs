@@ -532,10 +532,14 @@ pub fn decide(
     }
 
     let channels = candidates(client, ask);
+    // The zone matters only if a channel subject to quiet hours could be
+    // used at all.
     let quiet_applies = kind != PurposeKind::Transactional
-        && channels
-            .iter()
-            .any(|c| !policy.quiet_hours_exempt_channels.contains(c));
+        && channels.iter().any(|c| {
+            !policy.quiet_hours_exempt_channels.contains(c)
+                && !client.prefs.do_not_contact_channels.contains(c)
+                && best_point(client, *c).is_some()
+        });
     let zone = match zone::client_zone(policy, client) {
         Ok(z) => {
             rules.push(RuleResult::new(
@@ -693,3 +697,7 @@ pub fn decide(
     }
     Decision::deny_by(rules, zone_names)
 }
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

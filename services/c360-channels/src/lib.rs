@@ -174,3 +174,6 @@ impl Channels {
         self.service.registry.client_count()
     }
 }
+
+#[cfg(test)]
+mod tests;
