@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use c360::serve::{ServeConfig, open_resolver, run};
+use c360::config::Config;
+use c360::serve::{Platform, open_resolver};
 use c360_benches::peak_rss_mib;
 use c360_crypto::LocalKeyring;
 use c360_proto::common::v1 as pb;
@@ -43,19 +44,28 @@ fn main() {
     runtime.block_on(async move {
         let dir = tempfile_dir();
         let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
-        let config = ServeConfig {
-            data_dir: dir.clone(),
-            resolver: ResolverConfig::default(),
-        };
+        let mut config = Config::default();
+        config.server.data_dir = dir.clone();
+        config.server.services = "resolver".into();
+        config.limits.requests_per_second_per_caller = 0;
+        let token = c360::auth::create_token(&dir, "bench", c360_rpc::Role::Admin).expect("token");
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-        let resolver = open_resolver(&config, kek).expect("resolver");
+        let platform = Platform::open(config, kek.clone()).await.expect("platform");
+        let resolver = platform.resolver().cloned().expect("resolver");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(run(resolver.clone(), listener, async {
+        let server = tokio::spawn(platform.serve(listener, None, async {
             let _ = stop_rx.await;
         }));
-        let mut client = ResolverServiceClient::connect(format!("http://{addr}")).await.expect("connect");
+        let mut client = {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .expect("url")
+                .connect()
+                .await
+                .expect("connect");
+            ResolverServiceClient::new(c360_rpc::remote(channel, Some(token.expose()), None).expect("channel"))
+        };
 
         // 1. Ingest, durable.
         let generated: Vec<pb::Record> = c360_datagen::generate(&c360_datagen::GenConfig { records, seed: 42 })
@@ -112,7 +122,7 @@ fn main() {
         // 3. Restart: reopen the store and rebuild the in-memory index.
         let started = Instant::now();
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-        let reopened = open_resolver(&config, kek).expect("reopen");
+        let reopened = open_resolver(&dir, ResolverConfig::default(), kek).expect("reopen");
         println!(
             "restart to serving: {:.1} s for {} records",
             started.elapsed().as_secs_f64(),

@@ -9,7 +9,10 @@ use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use tokio_stream::StreamExt;
 
-use crate::server::keyring_text;
+use crate::server::{channel_to, keyring_text};
+
+/// The admin token the spawned servers accept (C360_BOOTSTRAP_ADMIN_TOKEN).
+const TOKEN: &str = "c360_durability-test-token";
 
 fn spawn_server(dir: &std::path::Path, keyring: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
@@ -23,6 +26,7 @@ fn spawn_server(dir: &std::path::Path, keyring: &str) -> (Child, String) {
         ])
         .arg(dir)
         .env("C360_KEK", keyring)
+        .env("C360_BOOTSTRAP_ADMIN_TOKEN", TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -45,7 +49,7 @@ async fn acknowledged_records_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let keyring = keyring_text();
     let (mut child, url) = spawn_server(dir.path(), &keyring);
-    let mut client = ResolverServiceClient::connect(url).await.expect("connect");
+    let mut client = ResolverServiceClient::new(channel_to(&url, TOKEN).await);
 
     let records: Vec<pb::Record> = c360_datagen::generate(&c360_datagen::GenConfig {
         records: 1500,
@@ -74,9 +78,7 @@ async fn acknowledged_records_survive_sigkill() {
     assert_eq!(acked.len(), 300, "the load was killed midway");
 
     let (mut child, url) = spawn_server(dir.path(), &keyring);
-    let mut client = ResolverServiceClient::connect(url)
-        .await
-        .expect("reconnect");
+    let mut client = ResolverServiceClient::new(channel_to(&url, TOKEN).await);
     for res in &acked {
         let got = client
             .get_client(api::GetClientRequest {
@@ -146,6 +148,7 @@ async fn cli_talks_to_a_running_server() {
         let out = Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
             .args(args)
             .args(["--server", &url])
+            .env("C360_TOKEN", TOKEN)
             .output()
             .expect("cli runs");
         (

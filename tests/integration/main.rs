@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod durability;
 mod incremental;
+mod platform;
 mod resolver;
 mod search;
 mod server;

@@ -568,7 +568,7 @@ async fn health_reflection_and_message_limits() {
     // A request over the size limit is refused before it reaches the resolver.
     let mut c = server.client.clone();
     let mut huge = aminata_core();
-    huge.address = "x".repeat(c360::serve::MAX_MESSAGE_BYTES + 1);
+    huge.address = "x".repeat(c360::config::LimitsConfig::default().max_message_bytes + 1);
     let err = c
         .resolve(api::ResolveRequest {
             record: Some(huge),

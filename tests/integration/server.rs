@@ -3,20 +3,26 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use c360::serve::{ServeConfig, open_resolver, run};
+use c360::config::Config;
+use c360::serve::Platform;
 use c360_crypto::LocalKeyring;
 use c360_proto::common::v1::Record;
 use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
-use c360_resolver::{Resolver, ResolverConfig};
-use tonic::transport::Channel;
+use c360_resolver::Resolver;
+use c360_rpc::{PeerChannel, Role};
 
-pub type Client = ResolverServiceClient<Channel>;
+pub type Client = ResolverServiceClient<PeerChannel>;
 
 pub struct TestServer {
     pub client: Client,
     pub url: String,
+    /// An admin token.
+    pub token: String,
     pub resolver: Arc<Resolver>,
+    pub dir: std::path::PathBuf,
+    #[allow(dead_code)] // read once vault, search and channels follow the feed
+    pub platform_progress: Vec<(&'static str, c360_rpc::FeedProgress)>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -26,57 +32,100 @@ pub fn keyring_text() -> String {
     LocalKeyring::generate_text("kek-test").expect("keyring")
 }
 
-pub fn test_config(dir: &Path) -> ServeConfig {
-    ServeConfig {
-        data_dir: dir.to_path_buf(),
-        resolver: ResolverConfig {
-            bootstrap_records: 3_000,
-            ..ResolverConfig::default()
-        },
+/// The configuration tests run with: a small bootstrap model.
+pub fn test_config(dir: &Path, services: &str) -> Config {
+    let mut config = Config::default();
+    config.server.data_dir = dir.to_path_buf();
+    config.server.services = services.to_string();
+    config.resolver.bootstrap_records = 3_000;
+    config
+}
+
+/// A token of `role` named `name`, minted once per data directory (kept in
+/// a file beside the store so restarts reuse it).
+pub fn token_for(dir: &Path, name: &str, role: Role) -> String {
+    let path = dir.join(format!("{name}.test-token"));
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        return t;
     }
+    let t = c360::auth::create_token(dir, name, role).expect("token");
+    std::fs::write(&path, t.expose()).expect("keep token");
+    t.expose().to_string()
+}
+
+/// A channel to `url` carrying `token`.
+pub async fn channel_to(url: &str, token: &str) -> PeerChannel {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    c360_rpc::remote(channel, Some(token), None).expect("channel")
 }
 
 impl TestServer {
     pub async fn start(dir: &Path, keyring: &str) -> TestServer {
+        Self::start_with(test_config(dir, "resolver"), keyring).await
+    }
+
+    pub async fn start_with(config: Config, keyring: &str) -> TestServer {
+        let dir = config.server.data_dir.clone();
+        std::fs::create_dir_all(&dir).expect("data dir");
+        let token = token_for(&dir, "test-admin", Role::Admin);
         let kek = Arc::new(LocalKeyring::from_text(keyring).expect("keyring"));
-        let config = test_config(dir);
-        let resolver = tokio::task::spawn_blocking(move || open_resolver(&config, kek))
-            .await
-            .expect("join")
-            .expect("resolver opens");
+        let platform = Platform::open(config, kek).await.expect("platform opens");
+        let resolver = platform.resolver().cloned().expect("a resolver");
+        let platform_progress = ["vault", "search", "channels"]
+            .into_iter()
+            .filter_map(|n| platform.feed_progress(n).map(|p| (n, p)))
+            .collect();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let r = resolver.clone();
         let task = tokio::spawn(async move {
-            run(r, listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server runs");
+            platform
+                .serve(listener, None, async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("server runs");
         });
         let url = format!("http://{addr}");
-        let client = ResolverServiceClient::connect(url.clone())
-            .await
-            .expect("connect");
+        let client = ResolverServiceClient::new(channel_to(&url, &token).await);
         TestServer {
             client,
             url,
+            token,
             resolver,
+            dir,
+            platform_progress,
             shutdown: Some(tx),
             task: Some(task),
         }
     }
 
-    /// A fresh channel to the server, for other services' clients.
-    pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url.clone())
-            .expect("url")
-            .connect()
-            .await
-            .expect("connect")
+    /// A fresh admin channel to the server, for other services' clients.
+    pub async fn channel(&self) -> PeerChannel {
+        channel_to(&self.url, &self.token).await
+    }
+
+    /// A channel authenticated with a token of `role`.
+    pub async fn channel_as(&self, name: &str, role: Role) -> PeerChannel {
+        let token = token_for(&self.dir, name, role);
+        channel_to(&self.url, &token).await
+    }
+
+    /// Waits until the follower `name` has applied the resolver's feed up
+    /// to its current head.
+    #[allow(dead_code)] // used once vault, search and channels follow the feed
+    pub async fn wait_for_followers(&self) {
+        let head = self.resolver.events().head();
+        for (_, progress) in &self.platform_progress {
+            let mut p = progress.clone();
+            assert!(p.wait_for(head).await, "follower stopped");
+        }
     }
 
     pub async fn stop(mut self) {

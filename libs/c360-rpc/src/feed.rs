@@ -104,7 +104,10 @@ async fn stream_once(
         }
         for e in &batch {
             if e.offset != expected {
-                return Err(format!("feed gap: expected offset {expected}, got {}", e.offset));
+                return Err(format!(
+                    "feed gap: expected offset {expected}, got {}",
+                    e.offset
+                ));
             }
             expected += 1;
         }

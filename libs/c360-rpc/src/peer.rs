@@ -74,7 +74,8 @@ pub fn remote(
     let svc = channel
         .map_request(move |mut req: http::Request<Body>| {
             if let Some(v) = &auth {
-                req.headers_mut().insert(http::header::AUTHORIZATION, v.clone());
+                req.headers_mut()
+                    .insert(http::header::AUTHORIZATION, v.clone());
             }
             if let Some(h) = &hook {
                 h(req.headers_mut());

@@ -12,6 +12,8 @@ use prost::Message;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
+use c360_rpc::{Caller, Role, authorize};
+
 use crate::{Error, Resolution, Resolver};
 
 /// Records resolved together in one durable commit during `Ingest`.
@@ -53,12 +55,14 @@ fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
     }
 }
 
-/// Steward operations name who acted; an unnamed caller is "steward".
-fn actor_or_steward(actor: String) -> String {
-    if actor.is_empty() {
-        "steward".to_string()
+/// Who acted: the authenticated caller, or the person a trusted front end
+/// (a service or admin token, e.g. the steward console) says it acts for.
+fn actor_of(caller: &Caller, claimed: String) -> String {
+    let trusted = matches!(caller.role, Role::Service | Role::Admin);
+    if trusted && !claimed.is_empty() {
+        claimed
     } else {
-        actor
+        caller.id.clone()
     }
 }
 
@@ -70,6 +74,10 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::ResolveRequest>,
     ) -> Result<Response<api::ResolveResponse>, Status> {
+        let _caller = authorize(
+            &request,
+            &[Role::Source, Role::Steward, Role::App, Role::Service],
+        )?;
         let req = request.into_inner();
         let record = req
             .record
@@ -86,6 +94,7 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<Streaming<api::IngestRequest>>,
     ) -> Result<Response<Self::IngestStream>, Status> {
+        let _caller = authorize(&request, &[Role::Source])?;
         let input = request.into_inner();
         let resolver = self.resolver.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(INGEST_BATCH * 2);
@@ -155,6 +164,10 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::GetClientRequest>,
     ) -> Result<Response<api::GetClientResponse>, Status> {
+        let _caller = authorize(
+            &request,
+            &[Role::Steward, Role::Compliance, Role::App, Role::Service],
+        )?;
         let number = request.into_inner().client_number;
         let resolver = self.resolver.clone();
         Ok(Response::new(
@@ -166,9 +179,10 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::MergeRequest>,
     ) -> Result<Response<api::MergeResponse>, Status> {
+        let caller = authorize(&request, &[Role::Steward])?;
         let req = request.into_inner();
         let resolver = self.resolver.clone();
-        let actor = actor_or_steward(req.actor);
+        let actor = actor_of(&caller, req.actor);
         let (survivor, absorbed) =
             blocking(move || resolver.merge(&req.client_numbers, &actor, &req.reason)).await?;
         Ok(Response::new(api::MergeResponse {
@@ -181,9 +195,10 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::SplitRequest>,
     ) -> Result<Response<api::SplitResponse>, Status> {
+        let caller = authorize(&request, &[Role::Steward])?;
         let req = request.into_inner();
         let resolver = self.resolver.clone();
-        let actor = actor_or_steward(req.actor);
+        let actor = actor_of(&caller, req.actor);
         let (old, new) = blocking(move || {
             resolver.split(&req.client_number, &req.record_ids, &actor, &req.reason)
         })
@@ -198,6 +213,7 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::ListReviewTasksRequest>,
     ) -> Result<Response<api::ListReviewTasksResponse>, Status> {
+        let _caller = authorize(&request, &[Role::Steward])?;
         let req = request.into_inner();
         let after: u64 = if req.page_token.is_empty() {
             0
@@ -230,9 +246,10 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::DecideReviewTaskRequest>,
     ) -> Result<Response<api::DecideReviewTaskResponse>, Status> {
+        let caller = authorize(&request, &[Role::Steward])?;
         let req = request.into_inner();
         let resolver = self.resolver.clone();
-        let actor = actor_or_steward(req.actor);
+        let actor = actor_of(&caller, req.actor);
         let client =
             blocking(move || resolver.decide_review(&req.task_id, req.accept, &actor, &req.reason))
                 .await?;
@@ -243,15 +260,25 @@ impl ResolverService for ResolverGrpc {
 
     async fn erase_client(
         &self,
-        _request: Request<api::EraseClientRequest>,
+        request: Request<api::EraseClientRequest>,
     ) -> Result<Response<api::EraseClientResponse>, Status> {
-        Err(Status::unimplemented("erasure lands with the vault"))
+        let caller = authorize(&request, &[Role::Service])?;
+        let req = request.into_inner();
+        let resolver = self.resolver.clone();
+        let (survivor, aliases, record_ids) =
+            blocking(move || resolver.erase(&req.client_number, &caller.id, &req.reason)).await?;
+        Ok(Response::new(api::EraseClientResponse {
+            client_number: survivor.to_string(),
+            erased_numbers: aliases.iter().map(|a| a.to_string()).collect(),
+            record_ids,
+        }))
     }
 
     async fn explain(
         &self,
         request: Request<api::ExplainRequest>,
     ) -> Result<Response<api::ExplainResponse>, Status> {
+        let _caller = authorize(&request, &[Role::Steward, Role::Compliance])?;
         let resolver = self.resolver.clone();
         let pairs = match request.into_inner().target {
             Some(api::explain_request::Target::Pair(p)) => {
@@ -275,6 +302,7 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let _caller = authorize(&request, &[Role::Service, Role::Compliance])?;
         let mut next = request.into_inner().from_offset.max(1);
         let resolver = self.resolver.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(1024);

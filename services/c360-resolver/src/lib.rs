@@ -10,7 +10,7 @@
 
 pub mod convert;
 mod error;
-mod golden;
+pub mod golden;
 pub mod grpc;
 mod number;
 mod resolver;

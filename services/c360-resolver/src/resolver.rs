@@ -751,6 +751,101 @@ impl Resolver {
         ))
     }
 
+    /// Erases a client and every number merged into it: the data keys of
+    /// its records are destroyed (so the stored ciphertexts, and any copy
+    /// of them in a backup, can no longer be read), the records leave the
+    /// store, the index and memory, open reviews involving them are closed,
+    /// and CLIENT_ERASED is published. Returns (erased survivor, aliases
+    /// erased with it, record ids). Erasing an erased client is refused as
+    /// not found, like any later read of it.
+    pub fn erase(
+        &self,
+        number: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<(ClientNumber, Vec<ClientNumber>, Vec<String>)> {
+        let n = parse_number(number, "client_number")?;
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.write();
+        if state.poisoned {
+            return Err(Error::Poisoned);
+        }
+        let seq = state.resolve_alias(n.sequence());
+        let client = state
+            .clients
+            .get(&seq)
+            .filter(|c| c.status == ClientStatus::Active)
+            .ok_or_else(|| Error::NotFound(format!("client {number}")))?
+            .clone();
+        let now = stored::now_ms();
+        let mut tx = Tx::default();
+        let empty = self.preparer.prepare(&c360_core::Record::default());
+        for record_id in &client.members {
+            let Some(slot) = state.by_record.remove(record_id) else {
+                continue;
+            };
+            let old_keys = std::mem::take(&mut state.slots[slot as usize].keys);
+            state.index.remove(slot, &old_keys);
+            state.matcher.replace(slot, empty.clone());
+            let tag = state.slots[slot as usize].source_tag;
+            state.by_source.remove(&tag);
+            let s = &mut state.slots[slot as usize];
+            s.alive = false;
+            s.record = pb::Record::default();
+            tx.batch.delete(RECORDS, record_id.clone().into_bytes());
+        }
+        for key_id in &client.key_ids {
+            state.keys.remove(key_id);
+            tx.batch.delete(KEYS, key_id.clone().into_bytes());
+        }
+        let closed: Vec<u64> = state
+            .reviews
+            .values()
+            .filter(|r| {
+                client.members.contains(&r.record_a) || client.members.contains(&r.record_b)
+            })
+            .map(|r| r.task_id)
+            .collect();
+        for task in closed {
+            state.reviews.remove(&task);
+            tx.batch.delete(REVIEWS, task.to_be_bytes().to_vec());
+        }
+        let entry = Lineage {
+            kind: LineageKind::Erased,
+            clients: client.aliases.clone(),
+            record_ids: Vec::new(),
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            at_ms: now,
+            model_version: self.model_version.clone(),
+        };
+        if let Some(c) = state.clients.get_mut(&seq) {
+            c.status = ClientStatus::Erased;
+            c.members.clear();
+            c.key_ids.clear();
+            c.lineage.push(entry);
+        }
+        state.persist_client(&mut tx, seq);
+        let mut e = event(api::EventType::ClientErased, seq, "", now);
+        e.related_clients = client
+            .aliases
+            .iter()
+            .map(|&a| ClientNumber::from_sequence(a).to_string())
+            .collect();
+        e.record_ids = client.members.clone();
+        tx.events.push(e);
+        self.commit(&mut state, tx)?;
+        Ok((
+            ClientNumber::from_sequence(seq),
+            client
+                .aliases
+                .iter()
+                .map(|&a| ClientNumber::from_sequence(a))
+                .collect(),
+            client.members,
+        ))
+    }
+
     /// Open review tasks after `after` (a task id), at most `limit`.
     pub fn review_tasks(&self, after: u64, limit: usize) -> (Vec<api::ReviewTask>, u64) {
         let state = self.read();

@@ -5,8 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+pub mod auth;
 pub mod cmd;
+pub mod config;
+pub mod metrics;
 pub mod serve;
+pub mod telemetry;
 
 /// Parses the process arguments and runs the command.
 pub fn main_entry() -> ExitCode {

@@ -1,32 +1,50 @@
-//! `c360 serve`: the services in one process on one gRPC port.
+//! `c360 serve`: any set of the services in one process on one gRPC port.
+//!
+//! Services that run here call each other in process (the generated
+//! client over the peer's generated server, no socket); the others are
+//! reached over gRPC at the URLs of `[peers]`. Both go through the same
+//! client code (`c360_rpc::PeerChannel`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use c360_crypto::{KekProvider, LocalKeyring};
+use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use c360_resolver::Resolver;
 use c360_resolver::grpc::ResolverGrpc;
-use c360_resolver::{Resolver, ResolverConfig};
+use c360_rpc::{Caller, PeerChannel, Role};
 use c360_storage::SledStore;
 use tokio::net::TcpListener;
+use tonic_health::ServingStatus;
 
-/// Largest gRPC message accepted (a record is a few hundred bytes).
-pub const MAX_MESSAGE_BYTES: usize = 4 << 20;
-/// Environment variable holding the key-encryption keyring.
+use crate::auth::{Gate, GateLayer, RateLimiter, Secret, TokenStore};
+use crate::config::{Config, ServiceKind};
+use crate::metrics::Metrics;
+
+/// Environment variable holding the key-encryption keyring (text).
 pub const KEK_ENV: &str = "C360_KEK";
+/// Environment variable naming a keyring file (a mounted Secret).
+pub const KEK_FILE_ENV: &str = "C360_KEK_FILE";
+/// Environment variable with the token this process uses to call peers.
+pub const PEER_TOKEN_ENV: &str = "C360_PEER_TOKEN";
 
-#[derive(Debug, Clone)]
-pub struct ServeConfig {
-    pub data_dir: PathBuf,
-    pub resolver: ResolverConfig,
-}
+/// gRPC names of the services, as health checks know them.
+const RESOLVER_NAME: &str = "c360.resolver.v1.ResolverService";
 
-/// Loads the key-encryption keyring: from `C360_KEK` if set (a Kubernetes
-/// Secret), else from `<data_dir>/kek.keyring`, created on first start.
+/// Loads the key-encryption keyring: from `C360_KEK` (text) or
+/// `C360_KEK_FILE` if set (a Kubernetes Secret), else from
+/// `<data_dir>/kek.keyring`, created on first start.
 pub fn load_keyring(data_dir: &Path) -> anyhow::Result<LocalKeyring> {
     if std::env::var_os(KEK_ENV).is_some() {
         return LocalKeyring::from_env(KEK_ENV).context("key-encryption key from C360_KEK");
+    }
+    if let Some(path) = std::env::var_os(KEK_FILE_ENV) {
+        let path = PathBuf::from(path);
+        return LocalKeyring::from_file(&path)
+            .with_context(|| format!("key-encryption key {}", path.display()));
     }
     let path = data_dir.join("kek.keyring");
     if !path.exists() {
@@ -60,100 +78,429 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// Opens the resolver on its sled store under `data_dir`.
 pub fn open_resolver(
-    config: &ServeConfig,
+    data_dir: &Path,
+    config: c360_resolver::ResolverConfig,
     kek: Arc<dyn KekProvider>,
 ) -> anyhow::Result<Arc<Resolver>> {
-    let dir = config.data_dir.join("resolver");
+    let dir = data_dir.join("resolver");
     let store = SledStore::open(&dir, c360_resolver::SPACES)
         .with_context(|| format!("cannot open the store in {}", dir.display()))?;
-    let resolver = Resolver::open(Arc::new(store), kek, config.resolver.clone())
-        .context("cannot open the resolver")?;
+    let resolver =
+        Resolver::open(Arc::new(store), kek, config).context("cannot open the resolver")?;
     Ok(Arc::new(resolver))
 }
 
-/// Serves until `shutdown` resolves. Tests pass a port-0 listener.
-pub async fn run(
-    resolver: Arc<Resolver>,
-    listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    type ResolverServer =
-        c360_proto::resolver::v1::resolver_service_server::ResolverServiceServer<ResolverGrpc>;
-    health_reporter.set_serving::<ResolverServer>().await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(c360_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(c360_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
-    let resolver_service = ResolverGrpc::new(resolver)
-        .into_server()
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let reporter = health_reporter.clone();
-    let shutdown = async move {
-        shutdown.await;
-        reporter.set_not_serving::<ResolverServer>().await;
-    };
-    tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(resolver_service)
-        .serve_with_incoming_shutdown(
+/// The identity co-located services call each other with.
+fn internal_caller() -> Caller {
+    Caller::new("internal", Role::Service)
+}
+
+/// A channel to a remote peer (`http://` or `https://` URL).
+async fn remote_peer(url: &str, config: &Config) -> anyhow::Result<PeerChannel> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
+        .with_context(|| format!("peers: invalid URL {url:?}"))?
+        .connect_timeout(Duration::from_secs(5));
+    if url.starts_with("https://") {
+        let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+        if let Some(ca) = &config.peers.ca_file {
+            let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        }
+        endpoint = endpoint.tls_config(tls)?;
+    }
+    let token = std::env::var(PEER_TOKEN_ENV).ok();
+    c360_rpc::remote(
+        endpoint.connect_lazy(),
+        token.as_deref(),
+        Some(crate::telemetry::inject_hook()),
+    )
+    .map_err(|e| anyhow::anyhow!("peer {url}: {e}"))
+}
+
+/// The open services of one process, ready to serve.
+pub struct Platform {
+    config: Config,
+    services: Vec<ServiceKind>,
+    resolver: Option<Arc<Resolver>>,
+    followers: Vec<(
+        &'static str,
+        c360_rpc::FeedProgress,
+        tokio::task::JoinHandle<()>,
+    )>,
+    gate: Arc<Gate>,
+    metrics: Arc<Metrics>,
+    created_admin_token: Option<Secret>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("services", &self.services)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// Opens the configured services (blocking work runs off the runtime).
+    pub async fn open(config: Config, kek: Arc<dyn KekProvider>) -> anyhow::Result<Platform> {
+        let services = config.services()?;
+        let data_dir = config.server.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let (tokens, created_admin_token) = TokenStore::open(
+            &data_dir,
+            config
+                .auth
+                .tokens_file
+                .clone()
+                .or_else(|| std::env::var_os(crate::auth::TOKENS_FILE_ENV).map(PathBuf::from))
+                .as_deref(),
+            std::env::var(crate::auth::BOOTSTRAP_ENV).ok(),
+        )?;
+        let metrics = Arc::new(Metrics::new());
+        let gate = Arc::new(Gate {
+            tokens,
+            limiter: RateLimiter::new(
+                config.limits.requests_per_second_per_caller,
+                config.limits.burst_requests,
+            ),
+            metrics: metrics.clone(),
+        });
+
+        let resolver = if services.contains(&ServiceKind::Resolver) {
+            let rc = config.resolver.to_resolver_config()?;
+            let k = kek.clone();
+            let dir = data_dir.clone();
+            let r = tokio::task::spawn_blocking(move || open_resolver(&dir, rc, k)).await??;
+            let probe = r.clone();
+            metrics.watch_review_queue(move || probe.open_reviews() as i64);
+            Some(r)
+        } else {
+            None
+        };
+        // The peer channel to the resolver: in process or remote.
+        let resolver_peer = match (&resolver, &config.peers.resolver) {
+            (Some(r), _) => Some(c360_rpc::in_process(
+                limit_server(ResolverGrpc::new(r.clone()).into_server(), &config),
+                internal_caller(),
+            )),
+            (None, Some(url)) => Some(remote_peer(url, &config).await?),
+            (None, None) => None,
+        };
+        let _ = &resolver_peer;
+        let followers = Vec::new();
+        Ok(Platform {
+            config,
+            services,
+            resolver,
+            followers,
+            gate,
+            metrics,
+            created_admin_token,
+        })
+    }
+
+    pub fn resolver(&self) -> Option<&Arc<Resolver>> {
+        self.resolver.as_ref()
+    }
+
+    /// The admin token minted because the store had none (show it once).
+    pub fn take_created_admin_token(&mut self) -> Option<Secret> {
+        self.created_admin_token.take()
+    }
+
+    /// Progress of the event-feed followers (for tests and metrics).
+    pub fn feed_progress(&self, follower: &str) -> Option<c360_rpc::FeedProgress> {
+        self.followers
+            .iter()
+            .find(|(n, _, _)| *n == follower)
+            .map(|(_, p, _)| p.clone())
+    }
+
+    /// Serves until `shutdown` resolves, then: health NOT_SERVING, drain
+    /// in-flight calls (up to `server.shutdown_grace_secs`), stop the
+    /// followers, flush the stores.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        metrics_listener: Option<TcpListener>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let mut names: Vec<&'static str> = vec![""];
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(c360_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(c360_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        let mut builder = tonic::transport::Server::builder()
+            .timeout(Duration::from_secs(self.config.limits.default_timeout_secs));
+        if let Some(tls) = server_tls(&self.config)? {
+            builder = builder.tls_config(tls)?;
+        }
+        let mut router = builder
+            .layer(GateLayer(self.gate.clone()))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+        if let Some(r) = &self.resolver {
+            router = router.add_service(limit_server(
+                ResolverGrpc::new(r.clone()).into_server(),
+                &self.config,
+            ));
+            names.push(RESOLVER_NAME);
+        }
+        for name in &names {
+            health_reporter
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics_task = metrics_listener.map(|l| {
+            let m = self.metrics.clone();
+            tokio::spawn(async move {
+                let stop = async {
+                    let _ = metrics_stopped.await;
+                };
+                if let Err(e) = crate::metrics::serve(m, l, stop).await {
+                    tracing::warn!(error = %e, "metrics endpoint failed");
+                }
+            })
+        });
+
+        let reporter = health_reporter.clone();
+        let grace = Duration::from_secs(self.config.server.shutdown_grace_secs);
+        let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            shutdown.await;
+            tracing::info!("shutting down: health NOT_SERVING, draining");
+            for name in &names {
+                reporter
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
+            }
+            let _ = drain_tx.send(());
+        };
+        let serving = router.serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown,
-        )
-        .await?;
-    Ok(())
+            stop,
+        );
+        tokio::pin!(serving);
+        // Serve; once shutdown starts, give in-flight calls `grace` to end.
+        let result = tokio::select! {
+            r = &mut serving => r,
+            _ = async {
+                let _ = drain_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("grace period over; closing remaining calls");
+                Ok(())
+            }
+        };
+        for (_, _, task) in &self.followers {
+            task.abort();
+        }
+        let _ = stop_metrics.send(());
+        if let Some(t) = metrics_task {
+            let _ = t.await;
+        }
+        if let Some(r) = &self.resolver {
+            let r = r.clone();
+            tokio::task::spawn_blocking(move || r.store().flush())
+                .await?
+                .context("cannot flush the resolver store")?;
+        }
+        result?;
+        Ok(())
+    }
+}
+
+/// Applies the message-size limits to a generated server.
+fn limit_server<S>(
+    server: c360_proto::resolver::v1::resolver_service_server::ResolverServiceServer<S>,
+    config: &Config,
+) -> c360_proto::resolver::v1::resolver_service_server::ResolverServiceServer<S>
+where
+    S: c360_proto::resolver::v1::resolver_service_server::ResolverService,
+{
+    server
+        .max_decoding_message_size(config.limits.max_message_bytes)
+        .max_encoding_message_size(config.limits.max_message_bytes)
+}
+
+fn server_tls(config: &Config) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+    let tls = &config.server.tls;
+    let (cert, key) = match (&tls.cert_file, &tls.key_file) {
+        (None, None) => {
+            if tls.client_ca_file.is_some() {
+                bail!("server.tls.client_ca_file needs cert_file and key_file");
+            }
+            return Ok(None);
+        }
+        (Some(c), Some(k)) => (c, k),
+        _ => bail!("server.tls: set both cert_file and key_file"),
+    };
+    let read =
+        |p: &PathBuf| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+    let mut out = tonic::transport::ServerTlsConfig::new().identity(
+        tonic::transport::Identity::from_pem(read(cert)?, read(key)?),
+    );
+    if let Some(ca) = &tls.client_ca_file {
+        out = out.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
+    }
+    Ok(Some(out))
+}
+
+/// A resolver client for the CLI and tests, in process.
+pub fn in_process_resolver(resolver: Arc<Resolver>) -> ResolverServiceClient<PeerChannel> {
+    ResolverServiceClient::new(c360_rpc::in_process(
+        ResolverGrpc::new(resolver).into_server(),
+        internal_caller(),
+    ))
 }
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// A TOML configuration file (see c360.example.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Which services to run: all, or a comma list of resolver, vault,
+    /// search, channels.
+    #[arg(long)]
+    services: Option<String>,
     /// Where the embedded stores live.
-    #[arg(long, default_value = "./c360-data")]
-    data_dir: PathBuf,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:50051")]
-    listen: SocketAddr,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// gRPC address (port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Address of the Prometheus /metrics endpoint.
+    #[arg(long)]
+    metrics_listen: Option<String>,
     /// Synthetic records the first matching model is trained on, when the
     /// store has no model yet.
-    #[arg(long, default_value_t = 20_000)]
-    bootstrap_records: usize,
+    #[arg(long)]
+    bootstrap_records: Option<usize>,
+    /// Print the merged configuration and exit.
+    #[arg(long)]
+    dump_config: bool,
+}
+
+impl Args {
+    fn flags(&self) -> toml::Table {
+        let mut server = toml::Table::new();
+        if let Some(s) = &self.services {
+            server.insert("services".into(), s.clone().into());
+        }
+        if let Some(d) = &self.data_dir {
+            server.insert("data_dir".into(), d.display().to_string().into());
+        }
+        if let Some(l) = &self.listen {
+            server.insert("listen".into(), l.clone().into());
+        }
+        if let Some(m) = &self.metrics_listen {
+            server.insert("metrics_listen".into(), m.clone().into());
+        }
+        let mut flags = toml::Table::new();
+        flags.insert("server".into(), toml::Value::Table(server));
+        if let Some(n) = self.bootstrap_records {
+            let mut resolver = toml::Table::new();
+            resolver.insert("bootstrap_records".into(), (n as i64).into());
+            flags.insert("resolver".into(), toml::Value::Table(resolver));
+        }
+        flags
+    }
+}
+
+/// Parses an address for a listener.
+fn parse_addr(text: &str, what: &str) -> anyhow::Result<SocketAddr> {
+    text.parse()
+        .with_context(|| format!("{what}: not an address like 0.0.0.0:50051: {text:?}"))
 }
 
 pub fn command(args: Args) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref(), std::env::vars(), args.flags())?;
+    if args.dump_config {
+        print!("{}", config.to_toml()?);
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(async move {
-        let config = ServeConfig {
-            data_dir: args.data_dir,
-            resolver: ResolverConfig {
-                bootstrap_records: args.bootstrap_records,
-                ..ResolverConfig::default()
-            },
+        let telemetry = crate::telemetry::init(&config.telemetry, "c360")?;
+        let listen = parse_addr(&config.server.listen, "server.listen")?;
+        let metrics_listener = match config.server.metrics_listen.as_str() {
+            "" => None,
+            text => {
+                let addr = parse_addr(text, "server.metrics_listen")?;
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr}"))?,
+                )
+            }
         };
-        let kek: Arc<dyn KekProvider> = Arc::new(load_keyring(&config.data_dir)?);
-        let resolver = open_resolver(&config, kek)?;
-        let listener = TcpListener::bind(args.listen)
+        let kek: Arc<dyn KekProvider> = Arc::new(load_keyring(&config.server.data_dir)?);
+        let mut platform = Platform::open(config, kek).await?;
+        if let Some(token) = platform.take_created_admin_token() {
+            println!(
+                "created an admin token (shown once; keep it safe): {}",
+                token.expose()
+            );
+        }
+        let listener = TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let (records, clients) = resolver.counts();
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let names: Vec<&str> = platform.services.iter().map(|s| s.name()).collect();
+        let counts = platform
+            .resolver()
+            .map(|r| {
+                let (records, clients) = r.counts();
+                format!(", {records} records, {clients} clients")
+            })
+            .unwrap_or_default();
         // Tests and scripts read this line to find the port.
         println!(
-            "c360 listening on {} ({records} records, {clients} clients)",
-            listener.local_addr()?
+            "c360 listening on {} ({}{counts})",
+            listener.local_addr()?,
+            names.join(",")
         );
         use std::io::Write;
         std::io::stdout().flush()?;
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            shutdown_signal().await;
         };
-        run(resolver, listener, shutdown).await
+        let result = platform.serve(listener, metrics_listener, shutdown).await;
+        telemetry.shutdown();
+        result
     })
+}
+
+/// Ctrl-C or SIGTERM (Kubernetes stops pods with SIGTERM).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

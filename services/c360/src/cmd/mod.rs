@@ -5,6 +5,7 @@ mod eval;
 mod gen_cmd;
 mod progress;
 mod remote;
+mod token;
 
 /// c360: one stable client number per person, from messy records.
 #[derive(Debug, Parser)]
@@ -30,6 +31,14 @@ enum Command {
     Client(remote::ClientArgs),
     /// The steward review queue of a running server.
     Review(remote::ReviewArgs),
+    /// Mint API tokens or hash one for a tokens file.
+    Token(token::TokenArgs),
+    /// Print a new key-encryption keyring.
+    Keygen {
+        /// Id of the key in the keyring.
+        #[arg(long, default_value = "kek-1")]
+        id: String,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -41,5 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => remote::ingest(args),
         Command::Client(args) => remote::client(args),
         Command::Review(args) => remote::review(args),
+        Command::Token(args) => token::run(args),
+        Command::Keygen { id } => token::keygen(&id),
     }
 }

@@ -7,18 +7,52 @@ use anyhow::{Context, bail};
 use c360_core::{Mapping, RecordReader};
 use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
-use tonic::transport::Channel;
+use c360_rpc::PeerChannel;
 
 use super::progress;
 
 #[derive(Debug, clap::Args)]
 pub struct Server {
-    /// Address of the c360 server.
-    #[arg(long, default_value = "http://127.0.0.1:50051", global = true)]
+    /// Address of the c360 server (https:// for TLS).
+    #[arg(
+        long,
+        env = "C360_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
     server: String,
+    /// Bearer token (see `c360 token create`).
+    #[arg(long, env = "C360_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// CA certificate to verify the server's TLS certificate.
+    #[arg(long, env = "C360_CA_FILE", global = true)]
+    ca_file: Option<PathBuf>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+impl Server {
+    /// A channel to the server carrying the token, for any service client.
+    pub async fn channel(&self) -> anyhow::Result<PeerChannel> {
+        let mut endpoint = tonic::transport::Endpoint::from_shared(self.server.clone())
+            .with_context(|| format!("invalid server address {:?}", self.server))?;
+        if self.server.starts_with("https://") {
+            let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
+            if let Some(ca) = &self.ca_file {
+                let pem =
+                    std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
+                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        let channel = endpoint
+            .connect()
+            .await
+            .with_context(|| format!("cannot reach {}", self.server))?;
+        c360_rpc::remote(channel, self.token.as_deref(), None)
+            .map_err(|e| anyhow::anyhow!("token: {e}"))
+    }
+}
+
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -26,14 +60,21 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the runtime")
 }
 
-async fn connect(server: &Server) -> anyhow::Result<ResolverServiceClient<Channel>> {
-    ResolverServiceClient::connect(server.server.clone())
-        .await
-        .with_context(|| format!("cannot reach {}", server.server))
+async fn connect(server: &Server) -> anyhow::Result<ResolverServiceClient<PeerChannel>> {
+    Ok(ResolverServiceClient::new(server.channel().await?))
 }
 
-fn status(e: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{:?}: {}", e.code(), e.message())
+/// A gRPC error as the CLI shows it: the code, the message, and the field
+/// a bad request names.
+pub fn status(e: tonic::Status) -> anyhow::Error {
+    use tonic_types::StatusExt;
+    let mut text = format!("{:?}: {}", e.code(), e.message());
+    if let Some(bad) = e.get_details_bad_request() {
+        for v in bad.field_violations {
+            text.push_str(&format!(" [{}: {}]", v.field, v.description));
+        }
+    }
+    anyhow::anyhow!(text)
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -45,7 +86,9 @@ pub enum ClientCommand {
         numbers: Vec<String>,
         #[arg(long)]
         reason: String,
-        #[arg(long, default_value = "steward")]
+        /// Who the change is made for, when the token is a trusted front
+        /// end's (default: the token's own name).
+        #[arg(long, default_value = "")]
         actor: String,
     },
     /// Move records of a client to a new client.
@@ -55,7 +98,9 @@ pub enum ClientCommand {
         records: Vec<String>,
         #[arg(long)]
         reason: String,
-        #[arg(long, default_value = "steward")]
+        /// Who the change is made for, when the token is a trusted front
+        /// end's (default: the token's own name).
+        #[arg(long, default_value = "")]
         actor: String,
     },
 }
@@ -172,7 +217,9 @@ pub enum ReviewCommand {
         reject: bool,
         #[arg(long, default_value = "")]
         reason: String,
-        #[arg(long, default_value = "steward")]
+        /// Who the change is made for, when the token is a trusted front
+        /// end's (default: the token's own name).
+        #[arg(long, default_value = "")]
         actor: String,
     },
 }

@@ -1,0 +1,516 @@
+//! Bearer-token authentication, per-caller rate limits and the per-RPC
+//! span, as one tower layer in front of every service.
+//!
+//! Tokens are random (`c360_` + 43 base64url characters, 256 bits) and
+//! stored only as SHA-256 hashes, one `name role sha256hex` line each: in
+//! `<data_dir>/tokens` (written by `c360 token create` and by the first
+//! start) and in an optional extra file (a mounted Kubernetes Secret). A
+//! token may also come from `C360_BOOTSTRAP_ADMIN_TOKEN` (automation,
+//! tests). There is no built-in secret: a store with no token at all gets
+//! a fresh admin token on first start, printed once.
+//!
+//! The layer never rejects a call for lacking a token, so health checks and
+//! reflection stay open; it attaches the [`Caller`] when the token is valid
+//! and each c360 RPC then checks its roles (`c360_rpc::authorize`). A token
+//! that is presented but unknown is rejected at once with UNAUTHENTICATED.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context as _, bail};
+use base64::Engine;
+use c360_rpc::{Caller, Role};
+use tonic::body::Body;
+use tracing::Instrument;
+
+/// Environment variable with a plaintext admin token to accept.
+pub const BOOTSTRAP_ENV: &str = "C360_BOOTSTRAP_ADMIN_TOKEN";
+/// Environment variable naming an extra tokens file.
+pub const TOKENS_FILE_ENV: &str = "C360_TOKENS_FILE";
+const TOKEN_PREFIX: &str = "c360_";
+
+/// A plaintext token, redacted in `Debug`.
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: String) -> Self {
+        Secret(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+fn hash(token: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random token.
+pub fn generate_token() -> anyhow::Result<Secret> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+    Ok(Secret(format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )))
+}
+
+/// The tokens-file line for a token.
+pub fn token_line(name: &str, role: Role, token: &Secret) -> String {
+    format!("{name} {role} {}", hash(token.expose()))
+}
+
+fn check_name(name: &str) -> anyhow::Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c))
+    {
+        bail!("token name must be non-empty letters, digits or - _ . : @");
+    }
+    Ok(())
+}
+
+fn parse_tokens(text: &str, path: &Path) -> anyhow::Result<Vec<(String, Caller)>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let [name, role, digest] = parts[..] else {
+            bail!(
+                "{} line {}: expected `name role sha256hex`",
+                path.display(),
+                i + 1
+            );
+        };
+        let role: Role = role
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{} line {}: {e}", path.display(), i + 1))?;
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!(
+                "{} line {}: the third column must be a SHA-256 hex digest (use `c360 token hash`)",
+                path.display(),
+                i + 1
+            );
+        }
+        out.push((digest.to_ascii_lowercase(), Caller::new(name, role)));
+    }
+    Ok(out)
+}
+
+/// Appends a new token to `<data_dir>/tokens` and returns it (shown once).
+pub fn create_token(data_dir: &Path, name: &str, role: Role) -> anyhow::Result<Secret> {
+    check_name(name)?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join("tokens");
+    if path.exists() {
+        let existing = parse_tokens(&std::fs::read_to_string(&path)?, &path)?;
+        if existing.iter().any(|(_, c)| c.id == name) {
+            bail!("a token named {name:?} already exists");
+        }
+    }
+    let token = generate_token()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{}", token_line(name, role, &token))?;
+    file.sync_all()?;
+    Ok(token)
+}
+
+struct Loaded {
+    by_hash: HashMap<String, Caller>,
+    stamps: Vec<Stamp>,
+}
+
+/// The known tokens, reloaded when their files change.
+pub struct TokenStore {
+    files: Vec<PathBuf>,
+    bootstrap: Option<String>,
+    loaded: RwLock<Loaded>,
+}
+
+impl fmt::Debug for TokenStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+impl TokenStore {
+    /// Opens the tokens of `data_dir` plus `extra_file`; with no token
+    /// anywhere, creates an admin token and returns it to be shown once.
+    pub fn open(
+        data_dir: &Path,
+        extra_file: Option<&Path>,
+        bootstrap: Option<String>,
+    ) -> anyhow::Result<(TokenStore, Option<Secret>)> {
+        let mut files = vec![data_dir.join("tokens")];
+        files.extend(extra_file.map(Path::to_path_buf));
+        let mut store = TokenStore {
+            files,
+            bootstrap: bootstrap.filter(|t| !t.is_empty()).map(|t| hash(&t)),
+            loaded: RwLock::new(Loaded {
+                by_hash: HashMap::new(),
+                stamps: Vec::new(),
+            }),
+        };
+        let loaded = store.load()?;
+        let mut created = None;
+        if loaded.by_hash.is_empty() {
+            created = Some(create_token(data_dir, "admin", Role::Admin)?);
+            store.loaded = RwLock::new(store.load()?);
+        } else {
+            store.loaded = RwLock::new(loaded);
+        }
+        Ok((store, created))
+    }
+
+    fn load(&self) -> anyhow::Result<Loaded> {
+        let mut by_hash = HashMap::new();
+        let mut stamps = Vec::new();
+        for path in &self.files {
+            stamps.push(stamp(path));
+            if !path.exists() {
+                continue;
+            }
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            by_hash.extend(parse_tokens(&text, path)?);
+        }
+        if let Some(h) = &self.bootstrap {
+            by_hash.insert(h.clone(), Caller::new("bootstrap-admin", Role::Admin));
+        }
+        Ok(Loaded { by_hash, stamps })
+    }
+
+    /// The caller a presented token belongs to.
+    pub fn authenticate(&self, token: &str) -> Option<Caller> {
+        let h = hash(token);
+        {
+            let l = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = l.by_hash.get(&h) {
+                return Some(c.clone());
+            }
+            // Unknown: reload if a file changed (a stat per file; a
+            // token minted a moment ago works at once).
+            let now: Vec<Stamp> = self.files.iter().map(|p| stamp(p)).collect();
+            if now == l.stamps {
+                return None;
+            }
+        }
+        let mut l = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        let now: Vec<Stamp> = self.files.iter().map(|p| stamp(p)).collect();
+        if now != l.stamps {
+            match self.load() {
+                Ok(fresh) => *l = fresh,
+                Err(e) => tracing::warn!(error = %e, "cannot reload tokens; keeping the old ones"),
+            }
+        }
+        l.by_hash.get(&h).cloned()
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Per-caller token buckets.
+#[derive(Debug)]
+pub struct RateLimiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        RateLimiter {
+            rate: f64::from(per_second),
+            burst: f64::from(burst.max(per_second).max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one call from `caller`'s bucket; false when it is empty.
+    pub fn allow(&self, caller: &str) -> bool {
+        if self.rate <= 0.0 {
+            return true;
+        }
+        let now = Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = b.entry(caller.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        let refill = now.duration_since(bucket.at).as_secs_f64() * self.rate;
+        bucket.tokens = (bucket.tokens + refill).min(self.burst);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What the layer needs, shared by every connection.
+#[derive(Debug)]
+pub struct Gate {
+    pub tokens: TokenStore,
+    pub limiter: RateLimiter,
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// The tower layer: authentication, rate limit, span, metrics.
+#[derive(Clone, Debug)]
+pub struct GateLayer(pub Arc<Gate>);
+
+impl<S> tower::Layer<S> for GateLayer {
+    type Service = GateService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GateService {
+            gate: self.0.clone(),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GateService<S> {
+    gate: Arc<Gate>,
+    inner: S,
+}
+
+fn reject(status: tonic::Status) -> http::Response<Body> {
+    status.into_http()
+}
+
+fn bearer(headers: &http::HeaderMap) -> Option<Result<&str, ()>> {
+    let value = headers.get(http::header::AUTHORIZATION)?;
+    let text = value.to_str().map_err(|_| ()).ok();
+    Some(
+        text.and_then(|t| {
+            t.strip_prefix("Bearer ")
+                .or_else(|| t.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or(()),
+    )
+}
+
+impl<S> tower::Service<http::Request<Body>> for GateService<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        // The ready inner service goes with this call; a fresh clone stays.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gate = self.gate.clone();
+        let method = req.uri().path().to_string();
+        let parent = crate::telemetry::extract_context(req.headers());
+        Box::pin(async move {
+            let caller = match bearer(req.headers()) {
+                None => None,
+                Some(Err(())) => {
+                    return Ok(reject(tonic::Status::unauthenticated(
+                        "malformed authorization header (expected `Bearer <token>`)",
+                    )));
+                }
+                Some(Ok(token)) => match gate.tokens.authenticate(token) {
+                    Some(c) => Some(c),
+                    None => {
+                        gate.metrics.request(&method, "UNAUTHENTICATED", 0.0);
+                        return Ok(reject(tonic::Status::unauthenticated("unknown token")));
+                    }
+                },
+            };
+            let role = caller.as_ref().map_or("none", |c| c.role.as_str());
+            if let Some(c) = &caller {
+                if !gate.limiter.allow(&c.id) {
+                    gate.metrics.request(&method, "RESOURCE_EXHAUSTED", 0.0);
+                    return Ok(reject(tonic::Status::resource_exhausted(
+                        "rate limit exceeded for this caller",
+                    )));
+                }
+                req.extensions_mut().insert(c.clone());
+            }
+            let span = tracing::info_span!(
+                "grpc",
+                otel.name = %method,
+                otel.kind = "server",
+                rpc.system = "grpc",
+                rpc.method = %method,
+                caller.role = role,
+                grpc.status = tracing::field::Empty,
+            );
+            crate::telemetry::set_parent(&span, parent);
+            let start = Instant::now();
+            let result = inner.call(req).instrument(span.clone()).await;
+            if let Ok(resp) = &result {
+                let code = resp
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or("OK", code_name);
+                span.record("grpc.status", code);
+                gate.metrics
+                    .request(&method, code, start.elapsed().as_secs_f64());
+            }
+            result
+        })
+    }
+}
+
+fn code_name(code: i32) -> &'static str {
+    match tonic::Code::from_i32(code) {
+        tonic::Code::Ok => "OK",
+        tonic::Code::Cancelled => "CANCELLED",
+        tonic::Code::Unknown => "UNKNOWN",
+        tonic::Code::InvalidArgument => "INVALID_ARGUMENT",
+        tonic::Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        tonic::Code::NotFound => "NOT_FOUND",
+        tonic::Code::AlreadyExists => "ALREADY_EXISTS",
+        tonic::Code::PermissionDenied => "PERMISSION_DENIED",
+        tonic::Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        tonic::Code::FailedPrecondition => "FAILED_PRECONDITION",
+        tonic::Code::Aborted => "ABORTED",
+        tonic::Code::OutOfRange => "OUT_OF_RANGE",
+        tonic::Code::Unimplemented => "UNIMPLEMENTED",
+        tonic::Code::Internal => "INTERNAL",
+        tonic::Code::Unavailable => "UNAVAILABLE",
+        tonic::Code::DataLoss => "DATA_LOSS",
+        tonic::Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn first_start_creates_one_admin_token_stored_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, created) = TokenStore::open(dir.path(), None, None).unwrap();
+        let token = created.expect("an admin token on first start");
+        assert_eq!(format!("{token:?}"), "Secret(…)");
+        let caller = store.authenticate(token.expose()).unwrap();
+        assert_eq!(caller.role, Role::Admin);
+        let on_disk = std::fs::read_to_string(dir.path().join("tokens")).unwrap();
+        assert!(!on_disk.contains(token.expose()), "only the hash is stored");
+        // A second start creates nothing.
+        let (_, again) = TokenStore::open(dir.path(), None, None).unwrap();
+        assert!(again.is_none());
+        assert!(store.authenticate("c360_wrong").is_none());
+    }
+
+    #[test]
+    fn tokens_from_a_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = dir.path().join("secret-tokens");
+        let app = generate_token().unwrap();
+        std::fs::write(
+            &extra,
+            format!("# mounted\n{}\n", token_line("crm", Role::App, &app)),
+        )
+        .unwrap();
+        let (store, created) =
+            TokenStore::open(&dir.path().join("data"), Some(&extra), Some("boot".into())).unwrap();
+        assert!(
+            created.is_none(),
+            "provisioned tokens: no admin token minted"
+        );
+        assert_eq!(
+            store.authenticate(app.expose()).unwrap(),
+            Caller::new("crm", Role::App)
+        );
+        assert_eq!(store.authenticate("boot").unwrap().role, Role::Admin);
+    }
+
+    #[test]
+    fn bad_token_lines_are_errors_with_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = dir.path().join("t");
+        std::fs::write(&extra, "a admin 00\n").unwrap();
+        let err = TokenStore::open(dir.path(), Some(&extra), None).unwrap_err();
+        assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+        std::fs::write(&extra, format!("a root {}\n", "0".repeat(64))).unwrap();
+        let err = TokenStore::open(dir.path(), Some(&extra), None).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown role"), "{err:#}");
+    }
+
+    #[test]
+    fn create_token_refuses_duplicates_and_bad_names() {
+        let dir = tempfile::tempdir().unwrap();
+        create_token(dir.path(), "ops", Role::Steward).unwrap();
+        assert!(create_token(dir.path(), "ops", Role::App).is_err());
+        assert!(create_token(dir.path(), "two words", Role::App).is_err());
+    }
+
+    #[test]
+    fn rate_limiter_allows_the_burst_then_refuses() {
+        let l = RateLimiter::new(1, 3);
+        assert!(l.allow("a") && l.allow("a") && l.allow("a"));
+        assert!(!l.allow("a"));
+        assert!(l.allow("b"), "buckets are per caller");
+        assert!(RateLimiter::new(0, 0).allow("x"));
+    }
+}
