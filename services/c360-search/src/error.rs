@@ -1,0 +1,62 @@
+use tonic::Code;
+
+/// Errors of the search service. A small closed set, mapped once to gRPC
+/// codes. Messages name fields and files, never personal values.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input: the field named and what is wrong (never its value).
+    #[error("invalid {field}: {description}")]
+    InvalidArgument { field: String, description: String },
+    /// The index files could not be read or written.
+    #[error("index: {0}")]
+    Index(String),
+    #[error("keys: {0}")]
+    Crypto(#[from] c360_crypto::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// The resolver (the source of golden records) failed or is absent.
+    #[error("resolver: {0}")]
+    Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn invalid(field: &str, description: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            field: field.to_string(),
+            description: description.into(),
+        }
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            Error::InvalidArgument { .. } => Code::InvalidArgument,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::Index(_) | Error::Crypto(_) | Error::Io(_) | Error::Internal(_) => {
+                Code::Internal
+            }
+        }
+    }
+}
+
+impl From<tantivy::TantivyError> for Error {
+    fn from(e: tantivy::TantivyError) -> Self {
+        // Tantivy errors name files, segments and schema fields, never
+        // indexed values.
+        Error::Index(e.to_string())
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        match &err {
+            Error::InvalidArgument { field, description } => {
+                c360_rpc::invalid_argument(field, description.clone())
+            }
+            _ => tonic::Status::new(err.code(), err.to_string()),
+        }
+    }
+}

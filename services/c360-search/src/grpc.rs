@@ -1,0 +1,111 @@
+//! The gRPC edge: `c360.search.v1.SearchService` over a [`Search`].
+//! Converts between prost and domain types and checks roles; searches run
+//! on tokio's blocking pool.
+
+use c360_proto::search::v1 as api;
+use c360_proto::search::v1::search_service_server::{SearchService, SearchServiceServer};
+use c360_rpc::{Role, authorize};
+use tonic::{Request, Response, Status};
+
+use crate::{Filters, Search, SearchRequest};
+
+/// Roles that may search.
+pub const SEARCH_ROLES: &[Role] = &[Role::Steward, Role::Compliance, Role::App, Role::Service];
+/// Roles that may read index statistics.
+pub const STATS_ROLES: &[Role] = &[Role::Steward, Role::Compliance, Role::Service];
+
+/// Roles that see display names in clear; others get masked surnames.
+fn sees_names(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Steward | Role::Compliance)
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchGrpc {
+    search: Search,
+}
+
+impl SearchGrpc {
+    pub fn new(search: Search) -> Self {
+        SearchGrpc { search }
+    }
+
+    pub fn into_server(self) -> SearchServiceServer<Self> {
+        SearchServiceServer::new(self)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("task failed: {e}")))?
+        .map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl SearchService for SearchGrpc {
+    async fn search(
+        &self,
+        request: Request<api::SearchRequest>,
+    ) -> Result<Response<api::SearchResponse>, Status> {
+        let caller = authorize(&request, SEARCH_ROLES)?;
+        let req = request.into_inner();
+        let filters = req.filters.unwrap_or_default();
+        let request = SearchRequest {
+            query: req.query,
+            filters: Filters {
+                regions: filters.regions,
+                sectors: filters.sectors,
+                source_systems: filters.source_systems,
+            },
+            page_size: req.page_size as usize,
+            page_token: req.page_token,
+        };
+        let masked = !sees_names(caller.role);
+        let search = self.search.clone();
+        let page = blocking(move || search.search(&request, masked)).await?;
+        Ok(Response::new(api::SearchResponse {
+            hits: page
+                .hits
+                .into_iter()
+                .map(|h| api::SearchHit {
+                    client_number: h.client_number,
+                    score: h.score,
+                    display_name: h.display_name,
+                    matched_fields: h.matched_fields.iter().map(|f| f.to_string()).collect(),
+                    sector: h.sector,
+                })
+                .collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn get_index_stats(
+        &self,
+        request: Request<api::GetIndexStatsRequest>,
+    ) -> Result<Response<api::GetIndexStatsResponse>, Status> {
+        authorize(&request, STATS_ROLES)?;
+        let search = self.search.clone();
+        let s = blocking(move || Ok(search.stats())).await?;
+        Ok(Response::new(api::GetIndexStatsResponse {
+            clients: s.clients,
+            segments: s.segments,
+            applied_offset: s.applied_offset,
+            committed_offset: s.committed_offset,
+            disk_bytes: s.disk_bytes,
+            decrypted_bytes: s.decrypted_bytes,
+        }))
+    }
+
+    async fn reindex(
+        &self,
+        request: Request<api::ReindexRequest>,
+    ) -> Result<Response<api::ReindexResponse>, Status> {
+        let caller = authorize(&request, &[])?;
+        tracing::info!(caller = %caller.id, "search reindex requested");
+        let search = self.search.clone();
+        blocking(move || search.reset()).await?;
+        Ok(Response::new(api::ReindexResponse {}))
+    }
+}
