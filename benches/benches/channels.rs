@@ -1,2 +1,240 @@
-//! Benchmarks of the channels service (being built).
-fn main() {}
+//! The channels service over gRPC on loopback, on sled: `MayContact`
+//! latency at a fixed request rate, including the consent check.
+//!
+//! The consent check goes to an in-process stand-in of the vault
+//! (`c360_channels::testing::MemoryVault`, a map behind the vault's gRPC
+//! contract), not the real vault: the figures include a real gRPC round
+//! trip to it (in process, encoded and decoded) but not the vault's own
+//! ledger lookup.
+//!
+//! Clients are loaded through the feed handler (as from the resolver's
+//! event feed): each has an SMS and a VOICE point (one phone) and an
+//! e-mail, a marketing consent, and a tenth of them two touches in their
+//! history so caps have something to count.
+//!
+//! ```text
+//! C360_BENCH_CLIENTS=100000 C360_BENCH_RATE=5000 C360_BENCH_SECONDS=10 cargo bench -p c360-benches --bench channels
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use c360_benches::peak_rss_mib;
+use c360_channels::testing::{MemoryResolver, MemoryVault};
+use c360_channels::{Channels, ChannelsConfig, ChannelsPeers};
+use c360_crypto::LocalKeyring;
+use c360_proto::channels::v1 as api;
+use c360_proto::channels::v1::channel_service_client::ChannelServiceClient;
+use c360_proto::common::v1::Record;
+use c360_proto::resolver::v1 as res;
+use c360_rpc::{Caller, Role};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn number(i: usize) -> String {
+    format!("C{i:08}")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+fn main() {
+    let clients = env_usize("C360_BENCH_CLIENTS", 100_000);
+    let rate = env_usize("C360_BENCH_RATE", 5_000);
+    let seconds = env_usize("C360_BENCH_SECONDS", 10);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let dir = std::env::temp_dir().join(format!("c360-bench-channels-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
+        let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
+        let vault = MemoryVault::new();
+        let resolver = MemoryResolver::new();
+        let peers = ChannelsPeers {
+            vault: Some(vault.client()),
+            resolver: Some(resolver.client()),
+        };
+        let channels = Channels::open(&dir.join("channels"), ChannelsConfig::default(), kek, peers).expect("open");
+
+        // 1. Load clients through the feed, 512 events per durable batch.
+        let started = Instant::now();
+        let handler = channels.feed_handler();
+        let mut offset = 0u64;
+        for chunk_start in (0..clients).step_by(512) {
+            let mut events = Vec::with_capacity(512);
+            for i in chunk_start..(chunk_start + 512).min(clients) {
+                let n = number(i);
+                resolver.set(
+                    &n,
+                    res::GetClientResponse {
+                        client_number: n.clone(),
+                        golden: vec![res::FieldValue {
+                            field: "region".into(),
+                            value: ["Abidjan", "Bouaké", "Dakar", "Bamako"][i % 4].into(),
+                            ..Default::default()
+                        }],
+                        records: vec![res::MemberRecord {
+                            record_id: format!("R{i:010}"),
+                            source_system: "core_banking".into(),
+                            record: Some(Record {
+                                phone: vec![format!("07{:08}", i)],
+                                email: vec![format!("client{i}@example.com")],
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                );
+                vault.grant(&n, "marketing", "");
+                offset += 1;
+                events.push(res::Event {
+                    offset,
+                    r#type: res::EventType::RecordAttached as i32,
+                    client_number: n,
+                    record_id: format!("R{i:010}"),
+                    ..Default::default()
+                });
+            }
+            let h = handler.clone();
+            tokio::task::spawn_blocking(move || h.apply(&events))
+                .await
+                .expect("join")
+                .expect("apply");
+        }
+        println!(
+            "load: {clients} clients through the feed in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+
+        // 2. Serve on loopback; the caller is attached as the auth layer would.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let svc = tonic::service::interceptor::InterceptedService::new(
+            channels.grpc(),
+            |mut req: tonic::Request<()>| {
+                req.extensions_mut().insert(Caller::new("bench", Role::App));
+                Ok(req)
+            },
+        );
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(svc)
+                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+                    let _ = stop_rx.await;
+                }),
+        );
+        let mut client = ChannelServiceClient::connect(format!("http://{addr}")).await.expect("connect");
+
+        // A tenth of the clients have two touches this week (durable writes).
+        let day = 86_400_000;
+        let noon = now_ms() / day * day + day / 2;
+        let started = Instant::now();
+        let touched = (clients / 10).min(5_000);
+        for i in 0..touched {
+            for (k, channel) in [(1, api::Channel::Voice), (3, api::Channel::Email)] {
+                client
+                    .record_contact(api::RecordContactRequest {
+                        client_number: number(i * 10),
+                        channel: channel as i32,
+                        purpose: "marketing".into(),
+                        action_id: format!("warmup-{k}"),
+                        outcome: api::Outcome::Delivered as i32,
+                        at_unix_ms: noon - k * day,
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("record");
+            }
+        }
+        println!(
+            "record contact: {} durable touches in {:.1} s",
+            touched * 2,
+            started.elapsed().as_secs_f64()
+        );
+
+        // 3. MayContact at a fixed rate, many in flight. Noon UTC today, so
+        // quiet hours (Abidjan, 20:00-08:00) do not turn every answer into
+        // DEFER whatever the hour the bench runs at.
+        let total = rate * seconds;
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let mut handles = Vec::with_capacity(total);
+        let start = Instant::now();
+        for i in 0..total {
+            let due = start + interval * i as u32;
+            tokio::time::sleep_until(due.into()).await;
+            let mut c = client.clone();
+            let request = api::MayContactRequest {
+                client_number: number((i * 7919) % clients),
+                purpose: "marketing".into(),
+                allowed_channels: vec![api::Channel::Sms as i32, api::Channel::Voice as i32],
+                action_id: format!("campaign-{}", i % 3),
+                at_unix_ms: noon,
+            };
+            handles.push(tokio::spawn(async move {
+                let sent = Instant::now();
+                let r = c.may_contact(request).await.expect("may contact").into_inner();
+                (sent.elapsed(), r.verdict())
+            }));
+        }
+        let mut latencies = Vec::with_capacity(total);
+        let (mut allow, mut deny, mut defer) = (0usize, 0usize, 0usize);
+        for h in handles {
+            let (latency, verdict) = h.await.expect("join");
+            latencies.push(latency);
+            match verdict {
+                api::Verdict::Allow => allow += 1,
+                api::Verdict::Deny => deny += 1,
+                _ => defer += 1,
+            }
+        }
+        let achieved = total as f64 / start.elapsed().as_secs_f64();
+        latencies.sort_unstable();
+        println!(
+            "may contact: {total} requests at {achieved:.0}/s offered {rate}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({allow} allow, {defer} defer, {deny} deny; {} consent checks)",
+            percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            vault.checks(),
+        );
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        drop(client);
+        drop(channels);
+
+        // 4. Restart: reopen the store.
+        let started = Instant::now();
+        let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
+        let reopened = Channels::open(&dir.join("channels"), ChannelsConfig::default(), kek, ChannelsPeers::default()).expect("reopen");
+        println!(
+            "restart: {:.1} s for {} clients",
+            started.elapsed().as_secs_f64(),
+            reopened.client_count()
+        );
+        if let Some(mib) = peak_rss_mib() {
+            println!("peak RSS: {mib:.0} MiB");
+        }
+        drop(reopened);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}

@@ -140,8 +140,19 @@ impl Service {
         Ok(resp.ciphertexts)
     }
 
+    /// Runs a registry write (a durable commit) on the blocking pool.
+    async fn write<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut registry::Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.registry.write(f))
+            .await
+            .map_err(|e| Error::Internal(format!("write task failed: {e}")))?
+    }
+
     pub async fn upsert_point(
-        &self,
+        self: &Arc<Self>,
         number: &str,
         channel: Channel,
         raw: &str,
@@ -177,33 +188,37 @@ impl Service {
             Some((id, sealed, survivor.clone()))
         };
         let now = now_ms();
-        let (point, created) = self.registry.write(|tx| {
-            // Resolve again: a merge may have happened while sealing.
-            let target = tx.resolve(number);
-            let mut state = tx.get_or_new(&target);
-            let Some((id, created)) = registry::upsert_point(
-                &mut state,
-                channel,
-                n.tag,
-                &n.masked,
-                n.calling_code,
-                new_point,
-                verified,
-                source,
-                None,
-                now,
-            ) else {
-                return Err(Error::Unavailable(
-                    "the contact point changed meanwhile; retry".into(),
-                ));
-            };
-            let point = state
-                .point(&id)
-                .cloned()
-                .ok_or_else(|| Error::Internal("point vanished".into()))?;
-            tx.put(state);
-            Ok((point, created))
-        })?;
+        let owned_number = number.to_string();
+        let source = source.to_string();
+        let (point, created) = self
+            .write(move |tx| {
+                // Resolve again: a merge may have happened while sealing.
+                let target = tx.resolve(&owned_number);
+                let mut state = tx.get_or_new(&target);
+                let Some((id, created)) = registry::upsert_point(
+                    &mut state,
+                    channel,
+                    n.tag,
+                    &n.masked,
+                    n.calling_code,
+                    new_point,
+                    verified,
+                    &source,
+                    None,
+                    now,
+                ) else {
+                    return Err(Error::Unavailable(
+                        "the contact point changed meanwhile; retry".into(),
+                    ));
+                };
+                let point = state
+                    .point(&id)
+                    .cloned()
+                    .ok_or_else(|| Error::Internal("point vanished".into()))?;
+                tx.put(state);
+                Ok((point, created))
+            })
+            .await?;
         Ok((self.registry.snapshot(number).0, point, created))
     }
 
@@ -494,7 +509,7 @@ impl Service {
     /// caller retries: an opt-out is never lost).
     #[allow(clippy::too_many_arguments)]
     pub async fn record_contact(
-        &self,
+        self: &Arc<Self>,
         number: &str,
         channel: Channel,
         purpose: &str,
@@ -601,31 +616,34 @@ impl Service {
             number: number.to_string(),
         };
         let cutoff = now_ms().saturating_sub(policy.retention_ms());
-        let recorded = self.registry.write(|tx| {
-            let target = tx.resolve(number);
-            let mut s = tx.get_or_new(&target);
-            let duplicate = s.history.iter().any(|t| {
-                t.at_ms == touch.at_ms
-                    && t.channel == touch.channel
-                    && t.purpose == touch.purpose
-                    && t.action_id == touch.action_id
-                    && t.outcome == touch.outcome
-                    && t.point_id == touch.point_id
-            });
-            if duplicate {
-                return Ok(false);
-            }
-            if outcome == Outcome::Bounced
-                && let Some(p) = s.points.iter_mut().find(|p| p.id == point_used)
-            {
-                p.status = PointStatus::Bounced;
-                p.status_changed_ms = at;
-            }
-            s.push_touch(touch);
-            s.prune_history(cutoff);
-            tx.put(s);
-            Ok(true)
-        })?;
+        let owned_number = number.to_string();
+        let recorded = self
+            .write(move |tx| {
+                let target = tx.resolve(&owned_number);
+                let mut s = tx.get_or_new(&target);
+                let duplicate = s.history.iter().any(|t| {
+                    t.at_ms == touch.at_ms
+                        && t.channel == touch.channel
+                        && t.purpose == touch.purpose
+                        && t.action_id == touch.action_id
+                        && t.outcome == touch.outcome
+                        && t.point_id == touch.point_id
+                });
+                if duplicate {
+                    return Ok(false);
+                }
+                if outcome == Outcome::Bounced
+                    && let Some(p) = s.points.iter_mut().find(|p| p.id == point_used)
+                {
+                    p.status = PointStatus::Bounced;
+                    p.status_changed_ms = at;
+                }
+                s.push_touch(touch);
+                s.prune_history(cutoff);
+                tx.put(s);
+                Ok(true)
+            })
+            .await?;
         Ok(Recorded {
             client_number: survivor,
             recorded,

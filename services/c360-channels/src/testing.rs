@@ -88,6 +88,8 @@ impl tonic::codegen::Service<http::Request<Body>> for Routes {
 #[derive(Debug, Default)]
 struct VaultState {
     entries: Vec<vault::ConsentEntry>,
+    /// (client, purpose) -> positions in `entries`.
+    index: HashMap<(String, String), Vec<usize>>,
     unavailable: bool,
     checks: u64,
 }
@@ -126,6 +128,11 @@ impl MemoryVault {
             kind: "consent".into(),
             ..Default::default()
         };
+        let at = s.entries.len();
+        s.index
+            .entry((entry.client_number.clone(), entry.purpose.clone()))
+            .or_default()
+            .push(at);
         s.entries.push(entry.clone());
         entry
     }
@@ -159,10 +166,12 @@ impl MemoryVault {
         let s = self.lock();
         let at = r.at_unix_ms;
         let deciding = s
-            .entries
-            .iter()
+            .index
+            .get(&(r.client_number.clone(), r.purpose.clone()))
+            .into_iter()
+            .flatten()
             .rev()
-            .filter(|e| e.client_number == r.client_number && e.purpose == r.purpose)
+            .map(|&i| &s.entries[i])
             .filter(|e| e.channel.is_empty() || e.channel == r.channel)
             .find(|e| at == 0 || e.captured_at_unix_ms <= at);
         match deciding {
