@@ -31,6 +31,9 @@
 //!   plaintext value, never a hash without a key. The index key is stored
 //!   wrapped by the KEK ([`BlindIndexer::generate_wrapped`], AAD
 //!   `"c360/blind-index-key/v1/" || label`) and re-wrapped on rotation.
+//! - **Custody.** [`KeyCustodian`] is the trait through which services get
+//!   per-client data keys from their custodian (the vault), so that one
+//!   erasure destroys the keys every service uses.
 //! - **Secrets are types.** [`KeyMaterial`], [`DataKey`], [`BlindIndexer`] and
 //!   [`LocalKeyring`] have redacting `Debug`, no `Serialize`, no `Clone`, and
 //!   key bytes are zeroized on drop. Errors never carry key bytes or
@@ -85,6 +88,7 @@
 
 mod blind;
 mod cache;
+mod custody;
 mod envelope;
 mod kek;
 mod key;
@@ -93,6 +97,7 @@ use std::path::PathBuf;
 
 pub use blind::{BlindIndexer, TAG_LEN as BLIND_TAG_LEN};
 pub use cache::DataKeyCache;
+pub use custody::KeyCustodian;
 pub use envelope::{
     ALG_AES_256_GCM, DataKey, ENVELOPE_VERSION, FieldContext, MAX_KEY_ID_LEN, envelope_key,
 };
@@ -125,6 +130,9 @@ pub enum Error {
     Keyring { line: usize, reason: String },
     #[error("keyring holds no key")]
     EmptyKeyring,
+    /// A [`KeyCustodian`] refused or failed (e.g. the key was destroyed).
+    #[error("key custody: {0}")]
+    Custody(String),
     #[error("system random number generator failed")]
     Rng,
     #[error("environment variable {var} is not set or not unicode")]

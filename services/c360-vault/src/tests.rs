@@ -43,6 +43,26 @@ fn kek() -> Arc<dyn KekProvider> {
     keyring(&[("kek-1", KEK_1)])
 }
 
+/// Opens a sled vault. sled releases its directory lock when its last
+/// background job finishes, which can lag the drop of the previous handle
+/// by a moment: a lock error is retried (bounded), anything else fails.
+fn open_sled(path: &Path, kek: Arc<dyn KekProvider>) -> crate::Result<Vault> {
+    for _ in 0..200 {
+        match Vault::open(
+            path,
+            VaultConfig::default(),
+            kek.clone(),
+            VaultPeers::default(),
+        ) {
+            Err(crate::Error::Storage(e)) if e.to_string().contains("lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+    Vault::open(path, VaultConfig::default(), kek, VaultPeers::default())
+}
+
 fn memory_vault() -> (Vault, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new(crate::vault::SPACES));
     let vault = Vault::with_store(
@@ -548,22 +568,10 @@ async fn envelope_format_round_trip_tamper_and_context() {
 fn wrong_kek_cannot_open_the_vault() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vault");
-    Vault::open(&path, VaultConfig::default(), kek(), VaultPeers::default()).unwrap();
-    let err = Vault::open(
-        &path,
-        VaultConfig::default(),
-        keyring(&[("kek-1", KEK_2)]),
-        VaultPeers::default(),
-    )
-    .unwrap_err();
+    open_sled(&path, kek()).unwrap();
+    let err = open_sled(&path, keyring(&[("kek-1", KEK_2)])).unwrap_err();
     assert!(matches!(err, crate::Error::Crypto(_)), "{err}");
-    let err = Vault::open(
-        &path,
-        VaultConfig::default(),
-        keyring(&[("kek-9", KEK_1)]),
-        VaultPeers::default(),
-    )
-    .unwrap_err();
+    let err = open_sled(&path, keyring(&[("kek-9", KEK_1)])).unwrap_err();
     assert!(err.to_string().contains("kek-1"), "{err}");
 }
 
@@ -1235,8 +1243,7 @@ async fn acknowledged_writes_survive_reopen_and_nothing_is_in_clear() {
         "adjoa@example.bf",
     ];
     {
-        let vault =
-            Vault::open(&path, VaultConfig::default(), kek(), VaultPeers::default()).unwrap();
+        let vault = open_sled(&path, kek()).unwrap();
         let mut src = client(&vault, Role::Source);
         for i in 0..3 {
             let c = format!("C{i}");
@@ -1298,7 +1305,7 @@ async fn acknowledged_writes_survive_reopen_and_nothing_is_in_clear() {
     }
     assert!(files > 0);
 
-    let vault = Vault::open(&path, VaultConfig::default(), kek(), VaultPeers::default()).unwrap();
+    let vault = open_sled(&path, kek()).unwrap();
     let mut app = client(&vault, Role::App);
     let chk = app
         .check_consent(check("C2", "marketing", "SMS", 0))
@@ -1339,8 +1346,7 @@ async fn kek_rotation_rewraps_keys_only() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vault");
     {
-        let vault =
-            Vault::open(&path, VaultConfig::default(), kek(), VaultPeers::default()).unwrap();
+        let vault = open_sled(&path, kek()).unwrap();
         client(&vault, Role::Source)
             .put_fields(api::PutFieldsRequest {
                 fields: vec![
@@ -1353,8 +1359,7 @@ async fn kek_rotation_rewraps_keys_only() {
     }
     let both = keyring(&[("kek-1", KEK_1), ("kek-2", KEK_2)]);
     {
-        let vault =
-            Vault::open(&path, VaultConfig::default(), both, VaultPeers::default()).unwrap();
+        let vault = open_sled(&path, both).unwrap();
         let mut admin = client(&vault, Role::Admin);
         let out = admin
             .rotate_kek(api::RotateKekRequest {})
@@ -1374,13 +1379,7 @@ async fn kek_rotation_rewraps_keys_only() {
     }
     // kek-1 can now be dropped from the keyring.
     let only_new = keyring(&[("kek-2", KEK_2)]);
-    let vault = Vault::open(
-        &path,
-        VaultConfig::default(),
-        only_new,
-        VaultPeers::default(),
-    )
-    .unwrap();
+    let vault = open_sled(&path, only_new).unwrap();
     let read = client(&vault, Role::App)
         .read_fields(api::ReadFieldsRequest {
             client_number: "C1".into(),
@@ -1408,4 +1407,41 @@ fn debug_output_is_redacted() {
     let (vault, _) = memory_vault();
     let shown = format!("{vault:?} {:?}", vault.feed_handler().applied());
     assert!(shown.contains("kek-1"), "{shown}");
+}
+
+#[test]
+fn the_vault_is_the_key_custodian() {
+    use c360_crypto::{FieldContext, KeyCustodian};
+    let (vault, _) = memory_vault();
+    let custodian: Arc<dyn KeyCustodian> = Arc::new(vault.clone());
+    assert!(custodian.existing_data_key("C7").unwrap().is_none());
+    let key = custodian.data_key("C7").unwrap();
+    let ctx = FieldContext {
+        client: "C7",
+        record: "r1",
+        field: "phone",
+    };
+    let env = key.encrypt(&ctx, b"+2250701020378").unwrap();
+    // Same key for everyone, and the vault's Decrypt opens it.
+    let again = custodian.existing_data_key("C7").unwrap().unwrap();
+    assert_eq!(again.decrypt(&ctx, &env).unwrap(), b"+2250701020378");
+    let r = FieldRef {
+        client_number: "C7".into(),
+        record_id: "r1".into(),
+        field: "phone".into(),
+    };
+    let caller = Caller::new("svc", Role::Service);
+    let out = vault
+        .decrypt(&caller, "service", &[(r.clone(), env.clone())])
+        .unwrap();
+    assert_eq!(out[0], FieldResult::Clear(Plain("+2250701020378".into())));
+    // Erasure destroys it for every holder of the custodian.
+    vault
+        .erase_client(&Caller::new("dpo", Role::Compliance), "C7", "request 1")
+        .unwrap();
+    assert!(custodian.existing_data_key("C7").unwrap().is_none());
+    let err = custodian.data_key("C7").unwrap_err();
+    assert!(err.to_string().contains("erased"), "{err}");
+    let out = vault.decrypt(&caller, "service", &[(r, env)]).unwrap();
+    assert!(matches!(&out[0], FieldResult::Error(e) if e.contains("destroyed")));
 }

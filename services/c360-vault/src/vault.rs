@@ -2259,6 +2259,32 @@ impl Vault {
     }
 }
 
+/// The vault is the custodian of the per-client data keys: co-located
+/// services get them through this trait, so that an erasure here destroys
+/// the keys they use too.
+impl c360_crypto::KeyCustodian for Vault {
+    fn data_key(&self, key_id: &str) -> c360_crypto::Result<Arc<DataKey>> {
+        let custody = |e: Error| c360_crypto::Error::Custody(e.to_string());
+        check_number("key_id", key_id).map_err(custody)?;
+        if let Some(k) = self.load_dek(key_id).map_err(custody)? {
+            return Ok(k);
+        }
+        let created = self
+            .write(|tx| {
+                let mut created = HashMap::new();
+                self.dek_for_write(tx, &mut created, key_id)
+            })
+            .map_err(custody)?;
+        Ok(created)
+    }
+
+    fn existing_data_key(&self, key_id: &str) -> c360_crypto::Result<Option<Arc<DataKey>>> {
+        let custody = |e: Error| c360_crypto::Error::Custody(e.to_string());
+        check_number("key_id", key_id).map_err(custody)?;
+        self.load_dek(key_id).map_err(custody)
+    }
+}
+
 fn note_record(tx: &mut Tx<'_>, number: &str, record: &str) -> Result<()> {
     let rkey = [b"r/", record.as_bytes()].concat();
     if tx.get(IDENTITY, &rkey)?.is_some() {

@@ -1,0 +1,25 @@
+//! Key custody: who holds the per-client data keys.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Result;
+use crate::envelope::DataKey;
+
+/// The holder of the per-client data keys (the vault). Services that encrypt
+/// personal data with per-client keys get them from a custodian, so that
+/// erasing a client in one place (destroying its keys) makes its data
+/// unreadable everywhere, backups included.
+///
+/// Implementations cache unwrapped keys for a bounded time and never log or
+/// echo key material.
+pub trait KeyCustodian: Send + Sync + fmt::Debug {
+    /// The data key for `key_id` (a client number), created and stored
+    /// wrapped if it has none. Fails with [`Error::Custody`](crate::Error)
+    /// once the key was destroyed (the client was erased).
+    fn data_key(&self, key_id: &str) -> Result<Arc<DataKey>>;
+
+    /// The data key for `key_id` if one exists; `None` when it never
+    /// existed or was destroyed.
+    fn existing_data_key(&self, key_id: &str) -> Result<Option<Arc<DataKey>>>;
+}
