@@ -1,6 +1,6 @@
 //! A small, bounded-lifetime cache of unwrapped DEKs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -14,10 +14,36 @@ use crate::envelope::DataKey;
 ///
 /// For erasure, call [`DataKeyCache::invalidate`] after destroying the wrapped
 /// DEK. `Arc`s already handed out stay usable until their holders drop them.
+///
+/// Lookups are O(1); inserts are amortised O(1): an insertion-order queue
+/// finds expired and oldest entries without scanning the map.
 pub struct DataKeyCache {
     max_entries: usize,
     ttl: Duration,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    map: HashMap<String, Entry>,
+    /// `(key id, inserted)` in insertion order; an item is stale when the
+    /// map holds another insertion (or nothing) for that id.
+    order: VecDeque<(String, Instant)>,
+}
+
+impl Entries {
+    fn is_live(&self, id: &str, inserted: Instant) -> bool {
+        self.map.get(id).is_some_and(|e| e.inserted == inserted)
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        self.map.remove(id)
+    }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
 }
 
 struct Entry {
@@ -31,7 +57,7 @@ impl DataKeyCache {
         Self {
             max_entries,
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
         }
     }
 
@@ -62,7 +88,7 @@ impl DataKeyCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
         // The map stays consistent even if a holder panicked.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -73,7 +99,7 @@ impl DataKeyCache {
 
     fn get_at(&self, key_id: &str, now: Instant) -> Option<Arc<DataKey>> {
         let mut entries = self.lock();
-        let entry = entries.get(key_id)?;
+        let entry = entries.map.get(key_id)?;
         if self.is_expired(entry, now) {
             entries.remove(key_id);
             return None;
@@ -87,32 +113,55 @@ impl DataKeyCache {
             return key;
         }
         let mut entries = self.lock();
-        entries.retain(|_, entry| !self.is_expired(entry, now));
+        // Drop expired entries from the front of the queue.
+        while let Some((id, inserted)) = entries.order.front() {
+            if now.saturating_duration_since(*inserted) < self.ttl {
+                break;
+            }
+            if entries.is_live(id, *inserted) {
+                let id = id.clone();
+                entries.remove(&id);
+            }
+            entries.order.pop_front();
+        }
         let key_id = key.key_id();
-        if !entries.contains_key(key_id) && entries.len() >= self.max_entries {
-            // O(n) scan: fine for the small caches this is meant for.
-            let oldest = entries
-                .iter()
-                .min_by_key(|(_, entry)| entry.inserted)
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
-                entries.remove(&oldest);
+        if !entries.map.contains_key(key_id) && entries.map.len() >= self.max_entries {
+            // Evict the oldest live insertion.
+            while let Some((id, inserted)) = entries.order.pop_front() {
+                if entries.is_live(&id, inserted) {
+                    entries.remove(&id);
+                    break;
+                }
             }
         }
-        entries.insert(
+        entries.map.insert(
             key_id.to_owned(),
             Entry {
                 key: Arc::clone(&key),
                 inserted: now,
             },
         );
+        entries.order.push_back((key_id.to_owned(), now));
+        // Stale queue items (replaced or invalidated ids) are compacted away
+        // before they can outnumber the live ones.
+        if entries.order.len() > 2 * self.max_entries + 16 {
+            let mut live: Vec<(String, Instant)> = entries
+                .map
+                .iter()
+                .map(|(id, e)| (id.clone(), e.inserted))
+                .collect();
+            live.sort_by_key(|(_, inserted)| *inserted);
+            entries.order = live.into();
+        }
         key
     }
 
     fn len_at(&self, now: Instant) -> usize {
         let mut entries = self.lock();
-        entries.retain(|_, entry| !self.is_expired(entry, now));
-        entries.len()
+        entries
+            .map
+            .retain(|_, entry| now.saturating_duration_since(entry.inserted) < self.ttl);
+        entries.map.len()
     }
 }
 
@@ -121,7 +170,7 @@ impl fmt::Debug for DataKeyCache {
         f.debug_struct("DataKeyCache")
             .field("max_entries", &self.max_entries)
             .field("ttl", &self.ttl)
-            .field("len", &self.lock().len())
+            .field("len", &self.lock().map.len())
             .finish()
     }
 }
@@ -202,6 +251,29 @@ mod tests {
         cache.insert_at(dek("C3", 1), now);
         assert!(cache.get_at("C2", now).is_some());
         assert!(cache.get_at("C3", now).is_some());
+    }
+
+    #[test]
+    fn churn_stays_bounded() {
+        let cache = DataKeyCache::new(100, TTL);
+        let t0 = Instant::now();
+        for i in 0..10_000u64 {
+            let now = t0 + Duration::from_millis(i);
+            cache.insert_at(dek(&format!("C{}", i % 300), 1), now);
+            if i % 7 == 0 {
+                cache.invalidate(&format!("C{}", i % 300));
+            }
+        }
+        let entries = cache.lock();
+        assert!(entries.map.len() <= 100);
+        assert!(entries.order.len() <= 2 * 100 + 16);
+        drop(entries);
+        // The most recent insertion is always there.
+        assert!(
+            cache
+                .get_at("C99", t0 + Duration::from_millis(9_999))
+                .is_some()
+        );
     }
 
     #[test]

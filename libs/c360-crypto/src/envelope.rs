@@ -162,11 +162,7 @@ impl DataKey {
 
     /// Encrypts one field value under a fresh random 96-bit nonce.
     pub fn encrypt(&self, ctx: &FieldContext<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| Error::Rng)?;
-        self.encrypt_with_nonce(ctx, plaintext, nonce)
+        self.encrypt_with_nonce(ctx, plaintext, random_nonce()?)
     }
 
     /// The whole of `encrypt` except drawing the nonce; separate so that the
@@ -256,6 +252,35 @@ impl DataKey {
     }
 }
 
+/// Nonce bytes drawn from the OS generator per refill: one system call
+/// serves 340 nonces instead of one.
+const NONCE_POOL: usize = NONCE_LEN * 340;
+
+thread_local! {
+    static NONCES: std::cell::RefCell<(Box<[u8; NONCE_POOL]>, usize)> =
+        std::cell::RefCell::new((Box::new([0u8; NONCE_POOL]), NONCE_POOL));
+}
+
+/// A random 96-bit nonce from a per-thread pool of OS randomness (each
+/// pooled byte is used once). A forked child would share the parent's
+/// unused pool: c360 never forks after encrypting.
+fn random_nonce() -> Result<[u8; NONCE_LEN]> {
+    NONCES.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let (bytes, used) = &mut *pool;
+        if *used + NONCE_LEN > NONCE_POOL {
+            SystemRandom::new()
+                .fill(&mut bytes[..])
+                .map_err(|_| Error::Rng)?;
+            *used = 0;
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&bytes[*used..*used + NONCE_LEN]);
+        *used += NONCE_LEN;
+        Ok(nonce)
+    })
+}
+
 fn aes_key(material: &KeyMaterial) -> UnboundKey {
     match UnboundKey::new(&AES_256_GCM, material.expose()) {
         Ok(key) => key,
@@ -336,6 +361,14 @@ mod tests {
             let env = key.encrypt(&CTX, plain).expect("encrypt");
             assert_eq!(env.len(), 3 + 5 + 4 + 12 + plain.len() + 16);
             assert_eq!(key.decrypt(&CTX, &env).expect("decrypt"), plain);
+        }
+    }
+
+    #[test]
+    fn pooled_nonces_never_repeat() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..(3 * NONCE_POOL / NONCE_LEN + 7) {
+            assert!(seen.insert(random_nonce().expect("nonce")));
         }
     }
 

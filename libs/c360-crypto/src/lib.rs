@@ -6,7 +6,8 @@
 //! - **Field-level envelope encryption.** Every client has its own data key
 //!   ([`DataKey`], AES-256-GCM). Each personal field (name, phone, national
 //!   id, ...) is encrypted separately into a self-describing *envelope*. A
-//!   fresh 96-bit random nonce is drawn from the OS RNG for every encryption;
+//!   fresh 96-bit random nonce is drawn from the OS RNG for every encryption
+//!   (through a per-thread pool refilled 4 KiB at a time, each byte used once);
 //!   nothing is deterministic.
 //! - **Binding.** The AAD is the envelope header plus the [`FieldContext`]
 //!   (client, record, field), so a ciphertext copied to another client, record

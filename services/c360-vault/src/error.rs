@@ -38,6 +38,18 @@ impl Error {
         }
     }
 
+    /// Names the field inside `prefix` (`fields[3].ref` + `record_id`);
+    /// built only on the error path.
+    pub fn within(self, prefix: impl FnOnce() -> String) -> Self {
+        match self {
+            Error::InvalidArgument { field, description } => Error::InvalidArgument {
+                field: format!("{}.{field}", prefix()),
+                description,
+            },
+            other => other,
+        }
+    }
+
     pub fn code(&self) -> Code {
         match self {
             Error::InvalidArgument { .. } => Code::InvalidArgument,

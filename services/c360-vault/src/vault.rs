@@ -352,10 +352,12 @@ fn check_text(field: &str, v: &str, required: bool) -> Result<()> {
     Ok(())
 }
 
-fn check_ref(prefix: &str, r: &FieldRef) -> Result<()> {
-    check_number(&format!("{prefix}.client_number"), &r.client_number)?;
-    check_record(&format!("{prefix}.record_id"), &r.record_id)?;
-    check_name(&format!("{prefix}.field"), &r.field)
+/// Checks `fields[i].ref`; the field path is built only on error.
+fn check_ref(i: usize, r: &FieldRef) -> Result<()> {
+    check_number("client_number", &r.client_number)
+        .and_then(|()| check_record("record_id", &r.record_id))
+        .and_then(|()| check_name("field", &r.field))
+        .map_err(|e| e.within(|| format!("fields[{i}].ref")))
 }
 
 /// Normalises a value for its blind-index domain; `None` when nothing is
@@ -1112,8 +1114,9 @@ impl Vault {
     pub fn encrypt(&self, fields: &[(FieldRef, Plain)]) -> Result<Vec<Vec<u8>>> {
         self.check_batch_len("fields", fields.len())?;
         for (i, (r, v)) in fields.iter().enumerate() {
-            check_ref(&format!("fields[{i}].ref"), r)?;
-            self.check_value(&format!("fields[{i}].value"), &v.0)?;
+            check_ref(i, r)?;
+            self.check_value("value", &v.0)
+                .map_err(|e| e.within(|| format!("fields[{i}]")))?;
         }
         let mut keys: HashMap<&str, Arc<DataKey>> = HashMap::new();
         let mut missing: BTreeSet<&str> = BTreeSet::new();
@@ -1256,7 +1259,7 @@ impl Vault {
         check_name("purpose", purpose)?;
         self.check_batch_len("fields", fields.len())?;
         for (i, (r, _)) in fields.iter().enumerate() {
-            check_ref(&format!("fields[{i}].ref"), r)?;
+            check_ref(i, r)?;
         }
         let r = self.reads();
         let mut survivors: HashMap<&str, String> = HashMap::new();
@@ -1322,8 +1325,9 @@ impl Vault {
             if r.record_id.is_empty() {
                 r.record_id = PROFILE_RECORD.into();
             }
-            check_ref(&format!("fields[{i}].ref"), &r)?;
-            self.check_value(&format!("fields[{i}].value"), &v.0)?;
+            check_ref(i, &r)?;
+            self.check_value("value", &v.0)
+                .map_err(|e| e.within(|| format!("fields[{i}]")))?;
             prepared.push((r, v));
         }
         let indexed: BTreeSet<&str> = self
@@ -1492,8 +1496,9 @@ impl Vault {
             if r.record_id.is_empty() {
                 r.record_id = PROFILE_RECORD.into();
             }
-            check_ref(&format!("fields[{i}].ref"), &r)?;
-            self.check_value(&format!("fields[{i}].value"), &v.0)?;
+            check_ref(i, &r)?;
+            self.check_value("value", &v.0)
+                .map_err(|e| e.within(|| format!("fields[{i}]")))?;
             prepared.push((r, v));
         }
         self.write(|tx| {
