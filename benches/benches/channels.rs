@@ -13,7 +13,8 @@
 //! history so caps have something to count.
 //!
 //! ```text
-//! C360_BENCH_CLIENTS=100000 C360_BENCH_RATE=5000 C360_BENCH_SECONDS=10 cargo bench -p c360-benches --bench channels
+//! C360_BENCH_CLIENTS=100000 C360_BENCH_RATE=5000 C360_BENCH_SECONDS=10 C360_BENCH_CONNECTIONS=4 \
+//!     cargo bench -p c360-benches --bench channels
 //! ```
 
 use std::sync::Arc;
@@ -136,15 +137,33 @@ fn main() {
                 Ok(req)
             },
         );
+        // Accepted sockets without Nagle, as `c360 serve` sets them.
+        let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |s| {
+            s.inspect(|s| {
+                let _ = s.set_nodelay(true);
+            })
+        });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(
             tonic::transport::Server::builder()
+                .tcp_nodelay(true)
                 .add_service(svc)
-                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async {
+                .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop_rx.await;
                 }),
         );
-        let mut client = ChannelServiceClient::connect(format!("http://{addr}")).await.expect("connect");
+        let connections = env_usize("C360_BENCH_CONNECTIONS", 4).max(1);
+        let mut clients_pool = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .expect("endpoint")
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .expect("connect");
+            clients_pool.push(ChannelServiceClient::new(channel));
+        }
+        let mut client = clients_pool[0].clone();
 
         // A tenth of the clients have two touches this week (durable writes).
         let day = 86_400_000;
@@ -183,7 +202,7 @@ fn main() {
         for i in 0..total {
             let due = start + interval * i as u32;
             tokio::time::sleep_until(due.into()).await;
-            let mut c = client.clone();
+            let mut c = clients_pool[i % connections].clone();
             let request = api::MayContactRequest {
                 client_number: number((i * 7919) % clients),
                 purpose: "marketing".into(),
@@ -219,7 +238,8 @@ fn main() {
         );
         let _ = stop_tx.send(());
         let _ = server.await;
-        drop(client);
+        drop(clients_pool);
+        drop(handler);
         drop(channels);
 
         // 4. Restart: reopen the store.
