@@ -99,6 +99,9 @@ const BLIND_LABEL: &str = "vault";
 const FEED_OFFSET: &[u8] = b"feed_offset";
 const PENDING: &[u8] = b"pending/";
 const PAGE: usize = 4096;
+/// How long EraseClient waits for the resolver before leaving the
+/// notification pending.
+const RESOLVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The record of fields put without one.
 pub const PROFILE_RECORD: &str = "profile";
 
@@ -1914,14 +1917,18 @@ impl Vault {
             client_number: survivor.to_string(),
             reason: reason.to_string(),
         };
-        let done = match client.erase_client(request).await {
-            Ok(_) => true,
+        // Bounded: a hung resolver must not hold the EraseClient caller; the
+        // erasure stays pending and is retried.
+        let call = tokio::time::timeout(RESOLVER_TIMEOUT, client.erase_client(request)).await;
+        let done = match call {
+            Ok(Ok(_)) => true,
             // Unknown to the resolver (a vault-only number) or already
             // erased there: nothing left to do.
-            Err(s) => matches!(
+            Ok(Err(s)) => matches!(
                 s.code(),
                 tonic::Code::NotFound | tonic::Code::FailedPrecondition
             ),
+            Err(_) => false,
         };
         if !done {
             tracing::warn!(client = %survivor, "resolver erasure pending; will retry");
