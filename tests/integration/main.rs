@@ -9,6 +9,7 @@ mod durability;
 mod incremental;
 mod platform;
 mod resolver;
+mod scenario;
 mod search;
 mod server;
 mod vault;

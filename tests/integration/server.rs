@@ -122,9 +122,15 @@ impl TestServer {
     #[allow(dead_code)] // used once vault, search and channels follow the feed
     pub async fn wait_for_followers(&self) {
         let head = self.resolver.events().head();
-        for (_, progress) in &self.platform_progress {
+        for (name, progress) in &self.platform_progress {
             let mut p = progress.clone();
-            assert!(p.wait_for(head).await, "follower stopped");
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_secs(60), p.wait_for(head)).await;
+            assert!(
+                matches!(waited, Ok(true)),
+                "follower {name} stuck at {} of {head}",
+                p.applied()
+            );
         }
     }
 

@@ -556,7 +556,7 @@ pub fn upsert_point(
 
 /// The vault field a point's value is sealed under.
 pub fn field_name(channel: Channel) -> String {
-    format!("contact_point.{}", channel.as_str().to_lowercase())
+    format!("contact_point_{}", channel.as_str().to_lowercase())
 }
 
 /// Sets preferences (validated by the caller).

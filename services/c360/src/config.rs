@@ -23,6 +23,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub telemetry: TelemetryConfig,
     pub resolver: ResolverSettings,
+    pub vault: c360_vault::VaultConfig,
+    pub channels: c360_channels::ChannelsConfig,
 }
 
 /// The gRPC server and where data lives.

@@ -11,12 +11,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use c360_channels::{Channels, ChannelsPeers};
 use c360_crypto::{KekProvider, LocalKeyring};
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_resolver::Resolver;
 use c360_resolver::grpc::ResolverGrpc;
 use c360_rpc::{Caller, PeerChannel, Role};
 use c360_storage::SledStore;
+use c360_vault::{Vault, VaultPeers};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
@@ -33,6 +36,17 @@ pub const PEER_TOKEN_ENV: &str = "C360_PEER_TOKEN";
 
 /// gRPC names of the services, as health checks know them.
 const RESOLVER_NAME: &str = "c360.resolver.v1.ResolverService";
+const VAULT_NAME: &str = "c360.vault.v1.VaultService";
+const CHANNELS_NAME: &str = "c360.channels.v1.ChannelService";
+
+/// Applies the message-size limits to a generated server.
+macro_rules! limited {
+    ($server:expr, $config:expr) => {
+        $server
+            .max_decoding_message_size($config.limits.max_message_bytes)
+            .max_encoding_message_size($config.limits.max_message_bytes)
+    };
+}
 
 /// Loads the key-encryption keyring: from `C360_KEK` (text) or
 /// `C360_KEK_FILE` if set (a Kubernetes Secret), else from
@@ -122,6 +136,8 @@ pub struct Platform {
     config: Config,
     services: Vec<ServiceKind>,
     resolver: Option<Arc<Resolver>>,
+    vault: Option<Vault>,
+    channels: Option<Channels>,
     followers: Vec<(
         &'static str,
         c360_rpc::FeedProgress,
@@ -181,18 +197,83 @@ impl Platform {
         // The peer channel to the resolver: in process or remote.
         let resolver_peer = match (&resolver, &config.peers.resolver) {
             (Some(r), _) => Some(c360_rpc::in_process(
-                limit_server(ResolverGrpc::new(r.clone()).into_server(), &config),
+                limited!(ResolverGrpc::new(r.clone()).into_server(), config),
                 internal_caller(),
             )),
             (None, Some(url)) => Some(remote_peer(url, &config).await?),
             (None, None) => None,
         };
-        let _ = &resolver_peer;
-        let followers = Vec::new();
+        let resolver_client = resolver_peer.clone().map(ResolverServiceClient::new);
+        let needs_resolver = |service: &str| {
+            anyhow::anyhow!(
+                "{service} follows the resolver's event feed: run the resolver in this process or set peers.resolver"
+            )
+        };
+
+        let vault = if services.contains(&ServiceKind::Vault) {
+            let dir = data_dir.join("vault");
+            let (c, k) = (config.vault.clone(), kek.clone());
+            let peers = VaultPeers {
+                resolver: resolver_client.clone(),
+            };
+            let v = tokio::task::spawn_blocking(move || Vault::open(&dir, c, k, peers))
+                .await?
+                .context("cannot open the vault")?;
+            Some(v)
+        } else {
+            None
+        };
+        let vault_peer = match (&vault, &config.peers.vault) {
+            (Some(v), _) => Some(c360_rpc::in_process(
+                limited!(v.grpc(), config),
+                internal_caller(),
+            )),
+            (None, Some(url)) => Some(remote_peer(url, &config).await?),
+            (None, None) => None,
+        };
+
+        let channels = if services.contains(&ServiceKind::Channels) {
+            let dir = data_dir.join("channels");
+            let (c, k) = (config.channels.clone(), kek.clone());
+            let peers = ChannelsPeers {
+                vault: vault_peer.clone().map(VaultServiceClient::new),
+                resolver: resolver_client.clone(),
+            };
+            let ch = tokio::task::spawn_blocking(move || Channels::open(&dir, c, k, peers))
+                .await?
+                .context("cannot open the channels service")?;
+            Some(ch)
+        } else {
+            None
+        };
+
+        let mut handlers: Vec<(&'static str, Arc<dyn c360_rpc::FeedHandler>)> = Vec::new();
+        if let Some(v) = &vault {
+            handlers.push(("vault", v.feed_handler()));
+        }
+        if let Some(c) = &channels {
+            handlers.push(("channels", c.feed_handler()));
+        }
+        let mut followers = Vec::new();
+        for (name, handler) in handlers {
+            let client = resolver_client
+                .clone()
+                .ok_or_else(|| needs_resolver(name))?;
+            let (progress, task) = c360_rpc::follow_feed(client, handler, name);
+            if let Some(r) = &resolver {
+                let (r, p) = (r.clone(), progress.clone());
+                metrics.watch_feed_lag(name, move || {
+                    r.events().head().saturating_sub(p.applied()) as i64
+                });
+            }
+            followers.push((name, progress, task));
+        }
         Ok(Platform {
             config,
             services,
             resolver,
+            vault,
+            channels,
             followers,
             gate,
             metrics,
@@ -247,11 +328,19 @@ impl Platform {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
         if let Some(r) = &self.resolver {
-            router = router.add_service(limit_server(
+            router = router.add_service(limited!(
                 ResolverGrpc::new(r.clone()).into_server(),
-                &self.config,
+                self.config
             ));
             names.push(RESOLVER_NAME);
+        }
+        if let Some(v) = &self.vault {
+            router = router.add_service(limited!(v.grpc(), self.config));
+            names.push(VAULT_NAME);
+        }
+        if let Some(c) = &self.channels {
+            router = router.add_service(limited!(c.grpc(), self.config));
+            names.push(CHANNELS_NAME);
         }
         for name in &names {
             health_reporter
@@ -317,19 +406,6 @@ impl Platform {
         result?;
         Ok(())
     }
-}
-
-/// Applies the message-size limits to a generated server.
-fn limit_server<S>(
-    server: c360_proto::resolver::v1::resolver_service_server::ResolverServiceServer<S>,
-    config: &Config,
-) -> c360_proto::resolver::v1::resolver_service_server::ResolverServiceServer<S>
-where
-    S: c360_proto::resolver::v1::resolver_service_server::ResolverService,
-{
-    server
-        .max_decoding_message_size(config.limits.max_message_bytes)
-        .max_encoding_message_size(config.limits.max_message_bytes)
 }
 
 fn server_tls(config: &Config) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {

@@ -4,7 +4,8 @@ mod dedupe;
 mod eval;
 mod gen_cmd;
 mod progress;
-mod remote;
+mod quickstart;
+pub(crate) mod remote;
 mod token;
 
 /// c360: one stable client number per person, from messy records.
@@ -17,6 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start the platform with demo data and walk through it (start here).
+    Quickstart(quickstart::Args),
     /// Deduplicate a CSV file: one client id per input record.
     Dedupe(dedupe::Args),
     /// Compare a predicted clustering with the truth.
@@ -43,6 +46,7 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Quickstart(args) => quickstart::run(args),
         Command::Dedupe(args) => dedupe::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Gen(args) => gen_cmd::run(args),
