@@ -10,7 +10,8 @@
 //!
 //! ```text
 //! C360_BENCH_FIELDS=200000 C360_BENCH_BATCH=10000 C360_BENCH_CLIENTS=100000 C360_BENCH_RATE=5000 \
-//! C360_BENCH_SECONDS=10 C360_BENCH_LEDGER=1000000 cargo bench -p c360-benches --bench vault
+//! C360_BENCH_SECONDS=10 C360_BENCH_CONNECTIONS=4 C360_BENCH_LEDGER=1000000 \
+//!     cargo bench -p c360-benches --bench vault
 //! ```
 
 use std::sync::Arc;
@@ -198,20 +199,35 @@ fn main() {
                 Ok(req)
             },
         );
+        // Accepted sockets without Nagle, as `c360 serve` sets them.
+        let incoming = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            |s| {
+                s.inspect(|s| {
+                    let _ = s.set_nodelay(true);
+                })
+            },
+        );
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(
             tonic::transport::Server::builder()
+                .tcp_nodelay(true)
                 .add_service(server)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    async {
-                        let _ = stop_rx.await;
-                    },
-                ),
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stop_rx.await;
+                }),
         );
-        let client = VaultServiceClient::connect(format!("http://{addr}"))
-            .await
-            .expect("connect");
+        let connections = env_usize("C360_BENCH_CONNECTIONS", 4).max(1);
+        let mut pool = Vec::with_capacity(connections);
+        for _ in 0..connections {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                .expect("endpoint")
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .expect("connect");
+            pool.push(VaultServiceClient::new(channel));
+        }
         let total = rate * seconds;
         let interval = Duration::from_secs_f64(1.0 / rate as f64);
         let mut handles = Vec::with_capacity(total);
@@ -219,7 +235,7 @@ fn main() {
         for i in 0..total {
             let due = start + interval * i as u32;
             tokio::time::sleep_until(due.into()).await;
-            let mut c = client.clone();
+            let mut c = pool[i % connections].clone();
             let req = api::CheckConsentRequest {
                 client_number: number((i * 7919) % clients),
                 purpose: "marketing".into(),
@@ -239,7 +255,7 @@ fn main() {
         let achieved = total as f64 / start.elapsed().as_secs_f64();
         latencies.sort_unstable();
         println!(
-            "check_consent over gRPC: {total} requests, {clients} clients, at {achieved:.0}/s (offered {rate}/s): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            "check_consent over gRPC: {total} requests, {clients} clients, {connections} connections, at {achieved:.0}/s (offered {rate}/s): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
             percentile(&latencies, 0.50).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
             latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
