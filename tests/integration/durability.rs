@@ -178,6 +178,68 @@ async fn cli_talks_to_a_running_server() {
         err.contains("InvalidArgument") && err.contains("check"),
         "{err}"
     );
+
+    // Consent, contact and erasure from the command line.
+    let (ok, out, err) = cli(&[
+        "consent",
+        "record",
+        "C00000011",
+        "--purpose",
+        "marketing",
+        "--channel",
+        "SMS",
+        "--decision",
+        "granted",
+        "--evidence",
+        "form-1",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("recorded #1"), "{out}");
+    let (ok, out, err) = cli(&[
+        "consent",
+        "check",
+        "C00000011",
+        "--purpose",
+        "marketing",
+        "--channel",
+        "SMS",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("allowed"), "{out}");
+    let (ok, out, err) = cli(&["consent", "verify"]);
+    assert!(ok && out.contains("ledger OK"), "{out}{err}");
+    let (ok, out, err) = cli(&["consent", "export", "--format", "csv"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 2, "header and one entry: {out}");
+    let (ok, out, err) = cli(&[
+        "contact",
+        "may",
+        "C00000011",
+        "--purpose",
+        "marketing",
+        "--channels",
+        "SMS",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("receipt for C00000011") && out.contains("consent"),
+        "{out}"
+    );
+    let (ok, _, err) = cli(&[
+        "contact",
+        "may",
+        "C00000011",
+        "--purpose",
+        "marketing",
+        "--channels",
+        "FAX",
+    ]);
+    assert!(!ok && err.contains("FAX"), "{err}");
+    let (ok, out, err) = cli(&["erase", "C00000011", "--reason", "request 7"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("erased C00000011"), "{out}");
+    let (ok, _, err) = cli(&["client", "get", "C00000011"]);
+    assert!(!ok && err.contains("NotFound"), "{err}");
     child.kill().expect("kill");
     child.wait().expect("reaped");
 }

@@ -374,10 +374,16 @@ impl Platform {
             }
             let _ = drain_tx.send(());
         };
-        let serving = router.serve_with_incoming_shutdown(
+        // Small request/response calls: no Nagle delay on accepted sockets.
+        let incoming = tokio_stream::StreamExt::map(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
-            stop,
+            |conn| {
+                conn.inspect(|s| {
+                    let _ = s.set_nodelay(true);
+                })
+            },
         );
+        let serving = router.serve_with_incoming_shutdown(incoming, stop);
         tokio::pin!(serving);
         // Serve; once shutdown starts, give in-flight calls `grace` to end.
         let result = tokio::select! {

@@ -3,6 +3,7 @@ use clap::{Parser, Subcommand};
 mod dedupe;
 mod eval;
 mod gen_cmd;
+mod privacy;
 mod progress;
 mod quickstart;
 pub(crate) mod remote;
@@ -34,6 +35,12 @@ enum Command {
     Client(remote::ClientArgs),
     /// The steward review queue of a running server.
     Review(remote::ReviewArgs),
+    /// The consent ledger of a running server: record, check, show, verify, export.
+    Consent(privacy::ConsentArgs),
+    /// Erase a client everywhere (refused under a legal hold).
+    Erase(privacy::EraseArgs),
+    /// Contact decisions and touches on a running server.
+    Contact(privacy::ContactArgs),
     /// Mint API tokens or hash one for a tokens file.
     Token(token::TokenArgs),
     /// Print a new key-encryption keyring.
@@ -54,6 +61,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => remote::ingest(args),
         Command::Client(args) => remote::client(args),
         Command::Review(args) => remote::review(args),
+        Command::Consent(args) => privacy::consent(args),
+        Command::Erase(args) => privacy::erase(args),
+        Command::Contact(args) => privacy::contact(args),
         Command::Token(args) => token::run(args),
         Command::Keygen { id } => token::keygen(&id),
     }
