@@ -38,12 +38,11 @@ const MAX_EXPANSIONS: usize = 12;
 /// What one matching clause adds to a score (before the small rarity
 /// factor). Scores are shaped so that covering more query tokens wins:
 /// each name token adds about 1 whatever the evidence (exact 1.3, same
-/// sound 1.0, one edit 0.8, two edits 0.5), a place 1.0, while a phone,
+/// sound 1.0, one edit 0.8), a place 1.0, while a phone,
 /// id or e-mail match outweighs names.
 const W_NAME: f32 = 0.3;
 const W_PHONETIC: f32 = 1.0;
-const W_FUZZY1: f32 = 0.8;
-const W_FUZZY2: f32 = 0.5;
+const W_FUZZY: f32 = 0.8;
 /// Shared by all the trigrams of a token.
 const W_NGRAM: f32 = 0.6;
 const W_PLACE: f32 = 1.0;
@@ -575,9 +574,10 @@ impl Engine {
                 .and_offset(offset)
                 .order_by_score(),
         )?;
+        let matched = self.matched_fields(&searcher, &clauses, &top)?;
         let mut hits = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            hits.push(self.hit(&searcher, &clauses, score, address, masked)?);
+        for ((score, address), matched) in top.into_iter().zip(matched) {
+            hits.push(self.hit(&searcher, score, address, matched, masked)?);
         }
         Ok(hits)
     }
@@ -676,13 +676,11 @@ impl Engine {
                 Term::from_field_text(f.phonetic, &code),
                 W_PHONETIC,
             )?);
-            for (term, distance) in self.expansions(searcher, token)? {
+            for term in self.expansions(searcher, token)? {
                 let weight = if phonetic(&term) == code {
                     W_PHONETIC
-                } else if distance == 1 {
-                    W_FUZZY1
                 } else {
-                    W_FUZZY2
+                    W_FUZZY
                 };
                 keep(clause(
                     "name_fuzzy",
@@ -745,25 +743,20 @@ impl Engine {
         Ok((Box::new(BooleanQuery::new(top)), all))
     }
 
-    /// Name terms within edit distance of `token` (1 up to 7 letters, 2
-    /// from 8; a transposition counts as one edit), closest and most
-    /// frequent first.
-    fn expansions(&self, searcher: &Searcher, token: &str) -> Result<Vec<(String, u8)>> {
-        let len = token.chars().count();
-        let distance: u8 = match len {
-            0..=3 => return Ok(Vec::new()),
-            4..=7 => 1,
-            _ => 2,
-        };
-        let fuzzy = FuzzyTermQuery::new(
-            Term::from_field_text(self.fields.name, token),
-            distance,
-            true,
-        );
+    /// Name terms one edit away from `token` (a transposition counts as
+    /// one edit; tokens of 4 letters or more), most frequent first. Two
+    /// edits are left to the phonetic key: the automaton for two edits
+    /// costs milliseconds to build.
+    fn expansions(&self, searcher: &Searcher, token: &str) -> Result<Vec<String>> {
+        if token.chars().count() < 4 {
+            return Ok(Vec::new());
+        }
+        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(self.fields.name, token), 1, true);
+        let automaton = fuzzy.automaton()?;
         let mut found: BTreeMap<String, u64> = BTreeMap::new();
         for reader in searcher.segment_readers() {
             let inverted = reader.inverted_index(self.fields.name)?;
-            let mut stream = inverted.terms().search(fuzzy.automaton()?).into_stream()?;
+            let mut stream = inverted.terms().search(&automaton).into_stream()?;
             while stream.advance() {
                 let Ok(term) = std::str::from_utf8(stream.key()) else {
                     continue;
@@ -774,24 +767,59 @@ impl Engine {
                 }
             }
         }
-        let mut out: Vec<(String, u8, u64)> = found
-            .into_iter()
-            .map(|(t, df)| {
-                let d = if edit_distance(token, &t) <= 1 { 1 } else { 2 };
-                (t, d, df)
-            })
-            .collect();
-        out.sort_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+        let mut out: Vec<(String, u64)> = found.into_iter().collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         out.truncate(MAX_EXPANSIONS);
-        Ok(out.into_iter().map(|(t, d, _)| (t, d)).collect())
+        Ok(out.into_iter().map(|(t, _)| t).collect())
+    }
+
+    /// Which kinds of evidence each hit matched: one pass over each
+    /// clause's postings per segment, seeking through the hits in doc order.
+    fn matched_fields(
+        &self,
+        searcher: &Searcher,
+        clauses: &[Clause],
+        top: &[(f32, DocAddress)],
+    ) -> Result<Vec<Vec<&'static str>>> {
+        let mut matched: Vec<Vec<&'static str>> = vec![Vec::new(); top.len()];
+        let mut by_segment: BTreeMap<u32, Vec<(u32, usize)>> = BTreeMap::new();
+        for (i, (_, address)) in top.iter().enumerate() {
+            by_segment
+                .entry(address.segment_ord)
+                .or_default()
+                .push((address.doc_id, i));
+        }
+        for (segment, docs) in &mut by_segment {
+            docs.sort_unstable();
+            let reader = searcher.segment_reader(*segment);
+            for c in clauses {
+                let inverted = reader.inverted_index(c.term.field())?;
+                let Some(mut postings) =
+                    inverted.read_postings(&c.term, IndexRecordOption::Basic)?
+                else {
+                    continue;
+                };
+                for &(doc, i) in docs.iter() {
+                    let at = postings.doc();
+                    if at == TERMINATED {
+                        break;
+                    }
+                    let at = if at < doc { postings.seek(doc) } else { at };
+                    if at == doc && !matched[i].contains(&c.label) {
+                        matched[i].push(c.label);
+                    }
+                }
+            }
+        }
+        Ok(matched)
     }
 
     fn hit(
         &self,
         searcher: &Searcher,
-        clauses: &[Clause],
         score: f32,
         address: DocAddress,
+        matched_fields: Vec<&'static str>,
         masked: bool,
     ) -> Result<Hit> {
         let f = &self.fields;
@@ -801,61 +829,14 @@ impl Engine {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
         };
-        let reader = searcher.segment_reader(address.segment_ord);
-        let mut matched: Vec<&'static str> = Vec::new();
-        for c in clauses {
-            if matched.contains(&c.label) {
-                continue;
-            }
-            let inverted = reader.inverted_index(c.term.field())?;
-            let Some(mut postings) = inverted.read_postings(&c.term, IndexRecordOption::Basic)?
-            else {
-                continue;
-            };
-            let first = postings.doc();
-            let holds = first == address.doc_id
-                || (first < address.doc_id
-                    && first != TERMINATED
-                    && postings.seek(address.doc_id) == address.doc_id);
-            if holds {
-                matched.push(c.label);
-            }
-        }
         Ok(Hit {
             client_number: text(f.number),
             score,
             display_name: display_name(&text(f.surname), &text(f.given), masked),
-            matched_fields: matched,
+            matched_fields,
             sector: text(f.sector),
         })
     }
-}
-
-/// Levenshtein distance with adjacent transpositions (optimal string
-/// alignment), on chars.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 #[derive(Debug, Clone)]

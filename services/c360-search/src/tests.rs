@@ -885,3 +885,252 @@ fn config_parses_with_defaults_and_rejects_unknown_keys() {
     );
     assert!(toml::from_str::<SearchConfig>("commit_interval = 250").is_err());
 }
+
+// ---------------------------------------------------------------------------
+// The production path: the follower over a resolver peer (GetClient)
+// ---------------------------------------------------------------------------
+
+mod resolver_peer {
+    use c360_proto::common::v1 as pb;
+    use c360_proto::resolver::v1 as api;
+    use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+    use c360_proto::resolver::v1::resolver_service_server::{
+        ResolverService, ResolverServiceServer,
+    };
+    use c360_rpc::{Caller, Role, follow_feed, in_process};
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::ReceiverStream;
+    use tonic::{Request, Response, Status, Streaming};
+
+    use super::*;
+
+    type EventSender = mpsc::Sender<Result<Event, Status>>;
+
+    /// Serves GetClient from a map and WatchEvents from a list; the rest
+    /// is unimplemented.
+    #[derive(Clone, Default)]
+    struct PeerResolver {
+        clients: Arc<Mutex<HashMap<String, api::GetClientResponse>>>,
+        events: Arc<Mutex<Vec<Event>>>,
+        streams: Arc<Mutex<Vec<EventSender>>>,
+    }
+
+    fn golden(number: &str, given: &str, surname: &str, phone: &str) -> api::GetClientResponse {
+        let field = |f: &str, v: &str| api::FieldValue {
+            field: f.into(),
+            value: v.into(),
+            record_id: "R1".into(),
+            rule: "only_value".into(),
+        };
+        api::GetClientResponse {
+            client_number: number.into(),
+            requested_number: number.into(),
+            golden: vec![
+                field("given_name", given),
+                field("surname", surname),
+                field("phone", phone),
+                field("locality", "Abobo"),
+                field("country", "CI"),
+            ],
+            records: vec![api::MemberRecord {
+                record_id: "R1".into(),
+                source_system: "agent_app".into(),
+                record: Some(pb::Record {
+                    source_system: "agent_app".into(),
+                    given_name: given.to_lowercase(),
+                    surname: surname.to_lowercase(),
+                    ..pb::Record::default()
+                }),
+                ..api::MemberRecord::default()
+            }],
+            ..api::GetClientResponse::default()
+        }
+    }
+
+    impl PeerResolver {
+        async fn publish(&self, e: Event) {
+            self.events.lock().unwrap().push(e.clone());
+            let senders = self.streams.lock().unwrap().clone();
+            for s in senders {
+                let _ = s.send(Ok(e.clone())).await;
+            }
+        }
+    }
+
+    type Stream<T> = ReceiverStream<Result<T, Status>>;
+
+    #[tonic::async_trait]
+    impl ResolverService for PeerResolver {
+        async fn resolve(
+            &self,
+            _: Request<api::ResolveRequest>,
+        ) -> Result<Response<api::ResolveResponse>, Status> {
+            Err(Status::unimplemented("resolve"))
+        }
+        type IngestStream = Stream<api::IngestResponse>;
+        async fn ingest(
+            &self,
+            _: Request<Streaming<api::IngestRequest>>,
+        ) -> Result<Response<Self::IngestStream>, Status> {
+            Err(Status::unimplemented("ingest"))
+        }
+        async fn get_client(
+            &self,
+            request: Request<api::GetClientRequest>,
+        ) -> Result<Response<api::GetClientResponse>, Status> {
+            let n = request.into_inner().client_number;
+            let clients = self.clients.lock().unwrap();
+            let found = clients.get(&n).cloned().or_else(|| {
+                clients
+                    .values()
+                    .find(|c| c.aliases.contains(&n))
+                    .cloned()
+                    .map(|mut c| {
+                        c.redirected = true;
+                        c.requested_number = n.clone();
+                        c
+                    })
+            });
+            found
+                .map(Response::new)
+                .ok_or_else(|| Status::not_found(format!("client {n}")))
+        }
+        async fn merge(
+            &self,
+            _: Request<api::MergeRequest>,
+        ) -> Result<Response<api::MergeResponse>, Status> {
+            Err(Status::unimplemented("merge"))
+        }
+        async fn split(
+            &self,
+            _: Request<api::SplitRequest>,
+        ) -> Result<Response<api::SplitResponse>, Status> {
+            Err(Status::unimplemented("split"))
+        }
+        async fn list_review_tasks(
+            &self,
+            _: Request<api::ListReviewTasksRequest>,
+        ) -> Result<Response<api::ListReviewTasksResponse>, Status> {
+            Err(Status::unimplemented("list"))
+        }
+        async fn decide_review_task(
+            &self,
+            _: Request<api::DecideReviewTaskRequest>,
+        ) -> Result<Response<api::DecideReviewTaskResponse>, Status> {
+            Err(Status::unimplemented("decide"))
+        }
+        async fn explain(
+            &self,
+            _: Request<api::ExplainRequest>,
+        ) -> Result<Response<api::ExplainResponse>, Status> {
+            Err(Status::unimplemented("explain"))
+        }
+        type WatchEventsStream = Stream<Event>;
+        async fn watch_events(
+            &self,
+            request: Request<api::WatchEventsRequest>,
+        ) -> Result<Response<Self::WatchEventsStream>, Status> {
+            let from = request.into_inner().from_offset;
+            let (tx, rx) = mpsc::channel(1024);
+            let backlog: Vec<Event> = self
+                .events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e.offset >= from)
+                .cloned()
+                .collect();
+            for e in backlog {
+                tx.send(Ok(e))
+                    .await
+                    .map_err(|_| Status::internal("closed"))?;
+            }
+            self.streams.lock().unwrap().push(tx);
+            Ok(Response::new(ReceiverStream::new(rx)))
+        }
+        async fn erase_client(
+            &self,
+            _: Request<api::EraseClientRequest>,
+        ) -> Result<Response<api::EraseClientResponse>, Status> {
+            Err(Status::unimplemented("erase"))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn follower_over_the_resolver_peer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let kek = kek();
+        let peer = PeerResolver::default();
+        let channel = in_process(
+            ResolverServiceServer::new(peer.clone()),
+            Caller::new("search", Role::Service),
+        );
+        let client = ResolverServiceClient::new(channel);
+        let config = SearchConfig {
+            commit_interval_ms: 100,
+            ..manual_config()
+        };
+        let search = Search::open(
+            tmp.path(),
+            config,
+            kek.clone(),
+            SearchPeers {
+                resolver: Some(client.clone()),
+            },
+        )
+        .unwrap();
+        let (mut progress, task) = follow_feed(client, search.feed_handler(), "search");
+
+        peer.clients
+            .lock()
+            .unwrap()
+            .insert("C1".into(), golden("C1", "Konan", "KOUASSI", "0707123456"));
+        peer.clients
+            .lock()
+            .unwrap()
+            .insert("C2".into(), golden("C2", "Awa", "KONE", "0505123456"));
+        peer.publish(event(1, EventType::ClientCreated, "C1", &[]))
+            .await;
+        peer.publish(event(2, EventType::ClientCreated, "C2", &[]))
+            .await;
+        assert!(progress.wait_for(2).await);
+        let s = search.clone();
+        let visible =
+            tokio::task::spawn_blocking(move || s.wait_committed(2, Duration::from_secs(1)))
+                .await
+                .unwrap();
+        assert!(visible, "not searchable within a second of being applied");
+        assert_eq!(first_hits(&search, "Kouasi Konan", 5), ["C1"]);
+        let hit = &search.search(&req("phone:0505123456"), true).unwrap().hits[0];
+        assert_eq!(hit.display_name, "K***** Awa");
+        assert_eq!(
+            hit.sector, "Y",
+            "name without birth date or id, a phone, no transactions"
+        );
+
+        // C2 absorbed into C1: one document, found by C2's phone.
+        {
+            let mut clients = peer.clients.lock().unwrap();
+            clients.remove("C2");
+            let c1 = clients.get_mut("C1").unwrap();
+            c1.aliases.push("C2".into());
+            c1.golden.push(api::FieldValue {
+                field: "phone".into(),
+                value: "0505123456".into(),
+                ..api::FieldValue::default()
+            });
+        }
+        peer.publish(event(3, EventType::ClientsMerged, "C1", &["C2"]))
+            .await;
+        assert!(progress.wait_for(3).await);
+        let s = search.clone();
+        assert!(
+            tokio::task::spawn_blocking(move || s.wait_committed(3, Duration::from_secs(1)))
+                .await
+                .unwrap()
+        );
+        assert_eq!(first_hits(&search, "phone:0505123456", 5), ["C1"]);
+        assert_eq!(search.stats().clients, 1);
+        task.abort();
+    }
+}
