@@ -169,6 +169,9 @@ async fn cli_talks_to_a_running_server() {
         out.contains("client C00000011") && out.contains("CBS-1") && out.contains("CBS-2"),
         "{out}"
     );
+    let (ok, out, err) = cli(&["client", "explain", "C00000011"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(" ~ ") && out.contains("log-odds"), "{out}");
     let (ok, out, _) = cli(&["review", "list"]);
     assert!(ok);
     assert!(out.contains("0 open"), "{out}");

@@ -81,6 +81,15 @@ pub fn status(e: tonic::Status) -> anyhow::Error {
 pub enum ClientCommand {
     /// Show a client: golden record, records, aliases, lineage.
     Get { number: String },
+    /// Why a client's records are together (or, with --with, why two
+    /// records match or not): each field's level and weight, vetoes.
+    Explain {
+        /// A client number, or a record id with --with.
+        target: String,
+        /// A second record id: explain this pair.
+        #[arg(long)]
+        with: Option<String>,
+    },
     /// Merge clients (the one created first survives).
     Merge {
         numbers: Vec<String>,
@@ -158,6 +167,47 @@ pub fn client(args: ClientArgs) -> anyhow::Result<()> {
                         l.reason,
                         l.model_version
                     );
+                }
+            }
+            ClientCommand::Explain { target, with } => {
+                let target = match with {
+                    Some(b) => api::explain_request::Target::Pair(api::RecordPair {
+                        record_a: target,
+                        record_b: b,
+                    }),
+                    None => api::explain_request::Target::ClientNumber(target),
+                };
+                let r = c
+                    .explain(api::ExplainRequest {
+                        target: Some(target),
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                for p in &r.pairs {
+                    println!(
+                        "{} ~ {}: p={:.4} log-odds {:+.2} (prior {:+.2}){}{} -> {} [model {}]",
+                        p.record_a,
+                        p.record_b,
+                        p.probability,
+                        p.log_odds,
+                        p.prior,
+                        if p.names_swapped {
+                            ", names swapped"
+                        } else {
+                            ""
+                        },
+                        if p.veto.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", vetoed by {}", p.veto)
+                        },
+                        p.decision,
+                        p.model_version
+                    );
+                    for f in &p.fields {
+                        println!("    {:<14} {:<22} {:+.2}", f.field, f.level, f.weight);
+                    }
                 }
             }
             ClientCommand::Merge {
