@@ -49,7 +49,7 @@ const W_PLACE: f32 = 1.0;
 const W_ADDRESS: f32 = 0.3;
 const W_EXACT_KEY: f32 = 3.0;
 /// Share of a token's other evidence added to its best one.
-const TIE_BREAKER: f32 = 0.05;
+const TIE_BREAKER: f32 = 0.0;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Fields {
@@ -625,9 +625,9 @@ impl Engine {
         Box::new(BooleanQuery::new(must))
     }
 
-    /// The query: for each query token, the best of its evidence (exact
-    /// name, same sound, edit distance, trigrams, place), summed over
-    /// tokens, plus phone, id and e-mail clauses. Boosts are set so that a
+    /// The query: for each query token, the best of its name evidence
+    /// (exact, same sound, one edit, trigrams), summed over tokens, plus
+    /// phone, id and e-mail clauses; place evidence adds to hits. Boosts are set so that a
     /// clause adds its weight times a rarity factor between 0.85 and 1 (a
     /// rare shared value says a little more than a common one). Also
     /// returns every clause, to tell which fields matched a hit.
@@ -653,7 +653,8 @@ impl Engine {
             Ok(Some(Clause { label, term, boost }))
         };
         let mut all: Vec<Clause> = Vec::new();
-        let mut top: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut required: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut places: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for n in &query.names {
             let token = n.token.as_str();
             let code = phonetic(token);
@@ -688,22 +689,21 @@ impl Engine {
                     weight,
                 )?);
             }
+            let mut place_evidence = Vec::new();
             if n.also_place {
-                keep(clause(
-                    "place",
-                    Term::from_field_text(f.place, token),
-                    W_PLACE,
-                )?);
-                keep(clause(
-                    "address",
-                    Term::from_field_text(f.address, token),
-                    W_ADDRESS,
-                )?);
+                for (label, field, weight) in [
+                    ("place", f.place, W_PLACE),
+                    ("address", f.address, W_ADDRESS),
+                ] {
+                    if let Some(c) = clause(label, Term::from_field_text(field, token), weight)? {
+                        place_evidence.push(c.query());
+                        all.push(c);
+                    }
+                }
             }
-            let found_name = evidence.values().any(|c| c.label.starts_with("name"));
             let mut members: Vec<Box<dyn Query>> = evidence.values().map(|c| c.query()).collect();
             all.extend(evidence.into_values());
-            if !found_name && token.len() >= 4 {
+            if members.is_empty() && place_evidence.is_empty() && token.len() >= 4 {
                 let grams = trigrams(token);
                 let each = W_NGRAM / grams.len() as f32;
                 let mut sum: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -718,13 +718,11 @@ impl Engine {
                     members.push(Box::new(BooleanQuery::new(sum)));
                 }
             }
-            match members.len() {
-                0 => {}
-                1 => top.extend(members.into_iter().map(|q| (Occur::Should, q))),
-                _ => top.push((
-                    Occur::Should,
-                    Box::new(DisjunctionMaxQuery::with_tie_breaker(members, TIE_BREAKER)),
-                )),
+            if let Some(q) = best_of(members) {
+                required.push((Occur::Should, q));
+            }
+            if let Some(q) = best_of(place_evidence) {
+                places.push((Occur::Should, q));
             }
         }
         let keys = [
@@ -735,12 +733,26 @@ impl Engine {
         for (label, field, values) in keys {
             for v in values {
                 if let Some(c) = clause(label, Term::from_field_text(field, v), W_EXACT_KEY)? {
-                    top.push((Occur::Should, c.query()));
+                    required.push((Occur::Should, c.query()));
                     all.push(c);
                 }
             }
         }
-        Ok((Box::new(BooleanQuery::new(top)), all))
+        // A hit must match a name, phone, id or e-mail; places only add to
+        // its score (and are only looked up for such hits, which keeps a
+        // common town from costing a scan of a quarter of the index).
+        let query: Box<dyn Query> = match (required.is_empty(), places.is_empty()) {
+            (false, true) => Box::new(BooleanQuery::new(required)),
+            (true, _) => Box::new(BooleanQuery::new(places)),
+            (false, false) => Box::new(BooleanQuery::new(vec![
+                (
+                    Occur::Must,
+                    Box::new(BooleanQuery::new(required)) as Box<dyn Query>,
+                ),
+                (Occur::Should, Box::new(BooleanQuery::new(places))),
+            ])),
+        };
+        Ok((query, all))
     }
 
     /// Name terms one edit away from `token` (a transposition counts as
@@ -836,6 +848,19 @@ impl Engine {
             matched_fields,
             sector: text(f.sector),
         })
+    }
+}
+
+/// The best of several kinds of evidence for one query token (plus a
+/// small share of the others).
+fn best_of(mut members: Vec<Box<dyn Query>>) -> Option<Box<dyn Query>> {
+    match members.len() {
+        0 => None,
+        1 => members.pop(),
+        _ => Some(Box::new(DisjunctionMaxQuery::with_tie_breaker(
+            members,
+            TIE_BREAKER,
+        ))),
     }
 }
 
