@@ -5,6 +5,8 @@
 use c360_proto::channels::v1 as ch;
 use c360_proto::channels::v1::channel_service_client::ChannelServiceClient;
 use c360_proto::resolver::v1 as api;
+use c360_proto::search::v1 as se;
+use c360_proto::search::v1::search_service_client::SearchServiceClient;
 use c360_proto::vault::v1 as va;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::Role;
@@ -54,7 +56,7 @@ fn may_contact(number: &str) -> ch::MayContactRequest {
 async fn consent_and_contact_follow_identity_and_erasure_leaves_nothing() {
     let _ = c360::telemetry::init(&c360::config::TelemetryConfig::default(), "test");
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path(), "resolver,vault,channels");
+    let config = test_config(dir.path(), "all");
     let server = TestServer::start_with(config, &keyring_text()).await;
     let mut resolver = server.client.clone();
     let mut steward = c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient::new(
@@ -64,6 +66,7 @@ async fn consent_and_contact_follow_identity_and_erasure_leaves_nothing() {
         VaultServiceClient::new(server.channel_as("compliance", Role::Compliance).await);
     let mut app_vault = VaultServiceClient::new(server.channel_as("crm", Role::App).await);
     let mut channels = ChannelServiceClient::new(server.channel_as("crm", Role::App).await);
+    let mut search = SearchServiceClient::new(server.channel_as("awa", Role::Steward).await);
 
     // Two records of one woman the engine cannot join on its own.
     let a = resolve(&mut resolver, aminata_core(), false).await;
@@ -159,6 +162,12 @@ async fn consent_and_contact_follow_identity_and_erasure_leaves_nothing() {
         .into_inner();
     assert_ne!(decision.verdict(), ch::Verdict::Allow);
     assert_eq!(decision.receipt.as_ref().unwrap().client_number, survivor);
+    // Search finds one client, the survivor, within a second or so.
+    let hits = search_until(&mut search, "Aminata Traore", |hits| {
+        hits.len() == 1 && hits[0].client_number == survivor
+    })
+    .await;
+    assert_eq!(hits[0].display_name, "TRAORÉ Aminata");
     // Contact points of both sides are now the survivor's.
     let points = channels
         .list_contact_points(ch::ListContactPointsRequest {
@@ -207,6 +216,7 @@ async fn consent_and_contact_follow_identity_and_erasure_leaves_nothing() {
         Ok(r) => assert!(r.into_inner().contact_points.is_empty()),
         Err(e) => assert_eq!(e.code(), Code::NotFound),
     }
+    search_until(&mut search, "Aminata Traore", |hits| hits.is_empty()).await;
     let verify = vault
         .verify_ledger(va::VerifyLedgerRequest::default())
         .await
@@ -238,5 +248,37 @@ async fn consent_and_contact_follow_identity_and_erasure_leaves_nothing() {
                 String::from_utf8_lossy(needle)
             );
         }
+    }
+}
+
+/// Searches until `done` holds for the hits (the index commits every half
+/// second), for at most 10 seconds.
+async fn search_until(
+    search: &mut SearchServiceClient<c360_rpc::PeerChannel>,
+    query: &str,
+    done: impl Fn(&[se::SearchHit]) -> bool,
+) -> Vec<se::SearchHit> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let hits = search
+            .search(se::SearchRequest {
+                query: query.to_string(),
+                filters: None,
+                page_size: 10,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .hits;
+        if done(&hits) {
+            return hits;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "search never converged: {:?}",
+            hits.iter().map(|h| &h.client_number).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

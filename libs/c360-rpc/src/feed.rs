@@ -43,6 +43,9 @@ impl FeedProgress {
 }
 
 const MAX_BATCH: usize = 512;
+/// How often an idle follower checks that its handler's checkpoint has not
+/// been moved (a reindex resets it to 0).
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Follows the feed behind `client` into `handler` until the returned task
 /// is aborted. Reconnects with backoff (100 ms doubling to 5 s) when the
@@ -91,10 +94,29 @@ async fn stream_once(
     let mut expected = from;
     loop {
         // Wait for one event, then take whatever else is already there.
-        let Some(first) = stream.next().await else {
-            return Err("stream ended".into());
+        // While idle, notice a handler whose checkpoint moved back (a
+        // reindex): reconnect from its new position.
+        let first = loop {
+            match tokio::time::timeout(IDLE_CHECK, stream.next()).await {
+                Ok(Some(item)) => break item,
+                Ok(None) => return Err("stream ended".into()),
+                Err(_) => {
+                    let h = handler.clone();
+                    let applied = tokio::task::spawn_blocking(move || h.applied())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if applied + 1 != expected {
+                        progress.send_replace(applied);
+                        return Ok(());
+                    }
+                }
+            }
         };
         let mut batch = vec![first.map_err(|s| s.message().to_string())?];
+        if handler.applied() + 1 != expected {
+            // Moved while this event was in flight: start again from it.
+            return Ok(());
+        }
         while batch.len() < MAX_BATCH {
             match tokio::time::timeout(Duration::ZERO, stream.next()).await {
                 Ok(Some(Ok(e))) => batch.push(e),

@@ -24,6 +24,7 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     pub resolver: ResolverSettings,
     pub vault: c360_vault::VaultConfig,
+    pub search: c360_search::SearchConfig,
     pub channels: c360_channels::ChannelsConfig,
 }
 

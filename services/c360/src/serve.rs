@@ -18,6 +18,7 @@ use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_resolver::Resolver;
 use c360_resolver::grpc::ResolverGrpc;
 use c360_rpc::{Caller, PeerChannel, Role};
+use c360_search::{Search, SearchPeers};
 use c360_storage::SledStore;
 use c360_vault::{Vault, VaultPeers};
 use tokio::net::TcpListener;
@@ -38,6 +39,7 @@ pub const PEER_TOKEN_ENV: &str = "C360_PEER_TOKEN";
 const RESOLVER_NAME: &str = "c360.resolver.v1.ResolverService";
 const VAULT_NAME: &str = "c360.vault.v1.VaultService";
 const CHANNELS_NAME: &str = "c360.channels.v1.ChannelService";
+const SEARCH_NAME: &str = "c360.search.v1.SearchService";
 
 /// Applies the message-size limits to a generated server.
 macro_rules! limited {
@@ -137,6 +139,7 @@ pub struct Platform {
     services: Vec<ServiceKind>,
     resolver: Option<Arc<Resolver>>,
     vault: Option<Vault>,
+    search: Option<Search>,
     channels: Option<Channels>,
     followers: Vec<(
         &'static str,
@@ -232,6 +235,20 @@ impl Platform {
             (None, None) => None,
         };
 
+        let search = if services.contains(&ServiceKind::Search) {
+            let dir = data_dir.join("search");
+            let (c, k) = (config.search.clone(), kek.clone());
+            let peers = SearchPeers {
+                resolver: resolver_client.clone(),
+            };
+            let s = tokio::task::spawn_blocking(move || Search::open(&dir, c, k, peers))
+                .await?
+                .context("cannot open the search index")?;
+            Some(s)
+        } else {
+            None
+        };
+
         let channels = if services.contains(&ServiceKind::Channels) {
             let dir = data_dir.join("channels");
             let (c, k) = (config.channels.clone(), kek.clone());
@@ -250,6 +267,9 @@ impl Platform {
         let mut handlers: Vec<(&'static str, Arc<dyn c360_rpc::FeedHandler>)> = Vec::new();
         if let Some(v) = &vault {
             handlers.push(("vault", v.feed_handler()));
+        }
+        if let Some(s) = &search {
+            handlers.push(("search", s.feed_handler()));
         }
         if let Some(c) = &channels {
             handlers.push(("channels", c.feed_handler()));
@@ -273,6 +293,7 @@ impl Platform {
             services,
             resolver,
             vault,
+            search,
             channels,
             followers,
             gate,
@@ -283,6 +304,10 @@ impl Platform {
 
     pub fn resolver(&self) -> Option<&Arc<Resolver>> {
         self.resolver.as_ref()
+    }
+
+    pub fn search(&self) -> Option<&Search> {
+        self.search.as_ref()
     }
 
     /// The admin token minted because the store had none (show it once).
@@ -337,6 +362,10 @@ impl Platform {
         if let Some(v) = &self.vault {
             router = router.add_service(limited!(v.grpc(), self.config));
             names.push(VAULT_NAME);
+        }
+        if let Some(s) = &self.search {
+            router = router.add_service(limited!(s.grpc(), self.config));
+            names.push(SEARCH_NAME);
         }
         if let Some(c) = &self.channels {
             router = router.add_service(limited!(c.grpc(), self.config));

@@ -7,6 +7,7 @@ mod privacy;
 mod progress;
 mod quickstart;
 pub(crate) mod remote;
+mod search;
 mod token;
 
 /// c360: one stable client number per person, from messy records.
@@ -41,6 +42,8 @@ enum Command {
     Erase(privacy::EraseArgs),
     /// Contact decisions and touches on a running server.
     Contact(privacy::ContactArgs),
+    /// Search clients on a running server (`reindex` rebuilds the index).
+    Search(search::SearchArgs),
     /// Mint API tokens or hash one for a tokens file.
     Token(token::TokenArgs),
     /// Print a new key-encryption keyring.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consent(args) => privacy::consent(args),
         Command::Erase(args) => privacy::erase(args),
         Command::Contact(args) => privacy::contact(args),
+        Command::Search(args) => search::run(args),
         Command::Token(args) => token::run(args),
         Command::Keygen { id } => token::keygen(&id),
     }

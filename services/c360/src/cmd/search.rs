@@ -1,0 +1,67 @@
+//! `c360 search QUERY` and `c360 search reindex` against a running server.
+
+use c360_proto::search::v1 as se;
+use c360_proto::search::v1::search_service_client::SearchServiceClient;
+
+use super::remote::{Server, runtime, status};
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    server: Server,
+    /// Free text ("Kouasi Konan Abobo") or field queries (phone:0707123456,
+    /// id:CI0012345678, email:..., name:...). `reindex` alone rebuilds the
+    /// index from the start of the resolver's feed.
+    #[arg(required = true, num_args = 1..)]
+    query: Vec<String>,
+    /// Only clients with records in this region (repeatable).
+    #[arg(long)]
+    region: Vec<String>,
+    /// Only clients of this sector: A, B, C, D, X, Y or Z (repeatable).
+    #[arg(long)]
+    sector: Vec<String>,
+    /// Only clients with a record from this source system (repeatable).
+    #[arg(long)]
+    source: Vec<String>,
+    #[arg(long, default_value_t = 10)]
+    limit: u32,
+}
+
+pub fn run(args: SearchArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let mut c = SearchServiceClient::new(args.server.channel().await?);
+        if args.query == ["reindex"] {
+            c.reindex(se::ReindexRequest {}).await.map_err(status)?;
+            println!("reindexing from the start of the resolver's feed");
+            return Ok(());
+        }
+        let r = c
+            .search(se::SearchRequest {
+                query: args.query.join(" "),
+                filters: Some(se::SearchFilters {
+                    regions: args.region,
+                    sectors: args.sector,
+                    source_systems: args.source,
+                }),
+                page_size: args.limit,
+                page_token: String::new(),
+            })
+            .await
+            .map_err(status)?
+            .into_inner();
+        if r.hits.is_empty() {
+            println!("no client found");
+        }
+        for h in &r.hits {
+            println!(
+                "{}  {:<32} score {:>6.2}  sector {:<2} matched {}",
+                h.client_number,
+                h.display_name,
+                h.score,
+                h.sector,
+                h.matched_fields.join(",")
+            );
+        }
+        Ok(())
+    })
+}
