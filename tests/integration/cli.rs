@@ -209,3 +209,42 @@ fn mapping_errors_name_the_field_or_column() {
     assert!(stderr(&out).contains("column `nom`"), "{}", stderr(&out));
     assert!(!d.join("o.csv").exists());
 }
+
+/// The README's first command: the platform with demo data, walked through.
+#[test]
+fn quickstart_walks_through_every_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
+        .args([
+            "quickstart",
+            "--listen",
+            "127.0.0.1:0",
+            "--records",
+            "400",
+            "--exit",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for step in [
+        "== 1. ingesting 400",
+        "== 2. client",
+        "== 3. a steward merge",
+        "CheckConsent: allowed=true",
+        "consent                Pass granted by entry",
+        "== 6. search",
+        "created an admin token",
+    ] {
+        assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
+    }
+    assert!(
+        !stderr.contains("WARN") && !stderr.contains("ERROR"),
+        "the services should not complain:\n{stderr}"
+    );
+    assert!(data.join("quickstart.token").exists());
+}

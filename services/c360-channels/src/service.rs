@@ -130,7 +130,9 @@ impl Service {
         let resp = tokio::time::timeout(self.vault_timeout(), call)
             .await
             .map_err(|_| Error::Unavailable("the vault did not answer in time".into()))?
-            .map_err(|s| Error::Unavailable(format!("vault encrypt: {}", s.code())))?
+            .map_err(|s| {
+                Error::Unavailable(format!("vault encrypt: {}: {}", s.code(), s.message()))
+            })?
             .into_inner();
         if resp.ciphertexts.len() != n {
             return Err(Error::Internal(

@@ -312,8 +312,10 @@ fn check_token(field: &str, v: &str, max: usize, allowed: impl Fn(char) -> bool)
 
 /// Client numbers are opaque here: 1 to 64 of `A-Z a-z 0-9 _ -`.
 pub(crate) fn check_number(field: &str, v: &str) -> Result<()> {
+    // Client numbers end with a Crockford mod-37 check symbol, which may be
+    // one of * ~ $ = as well as a letter or digit.
     check_token(field, v, 64, |c| {
-        c.is_ascii_alphanumeric() || c == '_' || c == '-'
+        c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*' | '~' | '$' | '=')
     })
 }
 

@@ -10,6 +10,8 @@ use c360_proto::channels::v1 as ch;
 use c360_proto::channels::v1::channel_service_client::ChannelServiceClient;
 use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use c360_proto::search::v1 as se;
+use c360_proto::search::v1::search_service_client::SearchServiceClient;
 use c360_proto::vault::v1 as va;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{PeerChannel, Role};
@@ -84,6 +86,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
         let token = quickstart_token(&args.data_dir)?;
+        let resolver = platform.resolver().cloned().context("no resolver")?;
+        let followers: Vec<c360_rpc::FeedProgress> = ["vault", "search", "channels"]
+            .into_iter()
+            .filter_map(|n| platform.feed_progress(n))
+            .collect();
+        // Waits until vault, search and channels have applied every event.
+        let caught_up = move || {
+            let head = resolver.events().head();
+            let followers = followers.clone();
+            async move {
+                for mut f in followers {
+                    f.wait_for(head).await;
+                }
+            }
+        };
         let listener = TcpListener::bind(args.listen.as_str())
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -99,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot reach {url}"))?;
         let peer =
             c360_rpc::remote(channel, Some(&token), None).map_err(|e| anyhow::anyhow!("{e}"))?;
-        walkthrough(peer, args.records).await?;
+        walkthrough(peer, args.records, caught_up).await?;
         println!();
         println!(
             "c360 listening on {addr}; the walkthrough's token is in {}",
@@ -122,10 +139,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
 }
 
-async fn walkthrough(peer: PeerChannel, records: usize) -> anyhow::Result<()> {
+async fn walkthrough<F, Fut>(peer: PeerChannel, records: usize, caught_up: F) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut resolver = ResolverServiceClient::new(peer.clone());
     let mut vault = VaultServiceClient::new(peer.clone());
     let mut channels = ChannelServiceClient::new(peer.clone());
+    let mut search = SearchServiceClient::new(peer.clone());
 
     println!("== 1. ingesting {records} generated microfinance records (seed 42)");
     let generated: Vec<c360_datagen::Generated> =
@@ -255,6 +277,7 @@ async fn walkthrough(peer: PeerChannel, records: usize) -> anyhow::Result<()> {
         m.survivor
     };
 
+    caught_up().await;
     println!("== 4. consent for {survivor}");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -309,17 +332,68 @@ async fn walkthrough(peer: PeerChannel, records: usize) -> anyhow::Result<()> {
         .map_err(status)?
         .into_inner();
     let receipt = d.receipt.clone().unwrap_or_default();
+    let verdict = match d.verdict() {
+        ch::Verdict::Allow => format!("ALLOW on {:?} to {}", d.channel(), d.masked_value),
+        ch::Verdict::Defer => format!(
+            "DEFER for {} minutes",
+            (d.allowed_at_unix_ms - now).max(0) / 60_000
+        ),
+        v => format!("{v:?}").to_uppercase(),
+    };
     println!(
-        "   {:?} on {:?} {} (deciding rule: {}; time zone {} from {})",
-        d.verdict(),
-        d.channel(),
-        d.masked_value,
-        receipt.deciding_rule,
-        receipt.time_zone,
-        receipt.time_zone_source
+        "   {verdict} (deciding rule: {}; time zone {} from {})",
+        receipt.deciding_rule, receipt.time_zone, receipt.time_zone_source
     );
     for r in &receipt.rules {
         println!("     {:<22} {:?} {}", r.rule, r.outcome(), r.detail);
+    }
+
+    // Search by name, the way a call-centre agent types it.
+    let golden = resolver
+        .get_client(api::GetClientRequest {
+            client_number: survivor.clone(),
+        })
+        .await
+        .map_err(status)?
+        .into_inner()
+        .golden;
+    let field = |name: &str| {
+        golden
+            .iter()
+            .find(|f| f.field == name)
+            .map(|f| f.value.clone())
+            .unwrap_or_default()
+    };
+    let query = format!("{} {}", field("given_name"), field("surname"));
+    println!("== 6. search {:?}", query.trim());
+    // The index commits twice a second; wait for the merge to show.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let hits = loop {
+        let hits = search
+            .search(se::SearchRequest {
+                query: query.clone(),
+                filters: None,
+                page_size: 3,
+                page_token: String::new(),
+            })
+            .await
+            .map_err(status)?
+            .into_inner()
+            .hits;
+        if hits.iter().any(|h| h.client_number == survivor) || std::time::Instant::now() > deadline
+        {
+            break hits;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    for h in &hits {
+        println!(
+            "     {} {:<30} score {:.2} ({})",
+            h.client_number,
+            h.display_name,
+            h.score,
+            h.matched_fields.join(",")
+        );
     }
     Ok(())
 }
