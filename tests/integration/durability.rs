@@ -238,6 +238,19 @@ async fn cli_talks_to_a_running_server() {
         "FAX",
     ]);
     assert!(!ok && err.contains("FAX"), "{err}");
+    // A legal hold blocks erasure until it is released.
+    let (ok, _, err) = cli(&["vault", "hold", "C00000011", "--basis", "court order 12"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = cli(&["erase", "C00000011", "--reason", "request 7"]);
+    assert!(!ok && err.contains("FailedPrecondition"), "{err}");
+    let (ok, _, err) = cli(&["vault", "hold", "C00000011", "--release"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = cli(&["vault", "export-client", "C00000011"]);
+    assert!(ok && out.contains("C00000011"), "{out}{err}");
+    let (ok, _, err) = cli(&["vault", "access-log", "--client", "C00000011"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = cli(&["vault", "rotate-kek"]);
+    assert!(ok && out.contains("re-wrapped"), "{out}{err}");
     let (ok, out, err) = cli(&["erase", "C00000011", "--reason", "request 7"]);
     assert!(ok, "{err}");
     assert!(out.contains("erased C00000011"), "{out}");

@@ -9,6 +9,7 @@ mod quickstart;
 pub(crate) mod remote;
 mod search;
 mod token;
+mod vault;
 
 /// c360: one stable client number per person, from messy records.
 #[derive(Debug, Parser)]
@@ -42,6 +43,9 @@ enum Command {
     Erase(privacy::EraseArgs),
     /// Contact decisions and touches on a running server.
     Contact(privacy::ContactArgs),
+    /// Personal data in the vault: reads, lookups, tokens, the access log,
+    /// legal holds, exports, key rotation.
+    Vault(vault::VaultArgs),
     /// Search clients on a running server (`reindex` rebuilds the index).
     Search(search::SearchArgs),
     /// Mint API tokens or hash one for a tokens file.
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Erase(args) => privacy::erase(args),
         Command::Contact(args) => privacy::contact(args),
         Command::Search(args) => search::run(args),
+        Command::Vault(args) => vault::run(args),
         Command::Token(args) => token::run(args),
         Command::Keygen { id } => token::keygen(&id),
     }
