@@ -164,3 +164,174 @@ async fn erasure_removes_the_client_and_its_aliases() {
     assert_eq!(records, 0);
     server.stop().await;
 }
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tls")
+        .join(name)
+}
+
+/// Starts a platform of `services` with `config` tweaks; returns its address,
+/// an admin token and the shutdown sender.
+async fn start_platform(
+    mut config: c360::config::Config,
+    metrics: bool,
+) -> (
+    std::net::SocketAddr,
+    Option<std::net::SocketAddr>,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let dir = config.server.data_dir.clone();
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = crate::server::token_for(&dir, "test-admin", Role::Admin);
+    config.resolver.bootstrap_records = 2_000;
+    let kek = std::sync::Arc::new(c360_crypto::LocalKeyring::from_text(&keyring_text()).unwrap());
+    let platform = c360::serve::Platform::open(config, kek).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let metrics_listener = if metrics {
+        Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+    } else {
+        None
+    };
+    let metrics_addr = metrics_listener.as_ref().map(|l| l.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        platform
+            .serve(listener, metrics_listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    (addr, metrics_addr, token, tx, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::server::test_config(dir.path(), "resolver");
+    config.server.tls.cert_file = Some(fixture("server.crt"));
+    config.server.tls.key_file = Some(fixture("server.key"));
+    config.server.tls.client_ca_file = Some(fixture("ca.crt"));
+    let (addr, _, token, stop, task) = start_platform(config, false).await;
+    let url = format!("https://localhost:{}", addr.port());
+    let ca = tonic::transport::Certificate::from_pem(std::fs::read(fixture("ca.crt")).unwrap());
+    let identity = tonic::transport::Identity::from_pem(
+        std::fs::read(fixture("client.crt")).unwrap(),
+        std::fs::read(fixture("client.key")).unwrap(),
+    );
+
+    // With the CA and a client certificate: served.
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(ca.clone())
+        .identity(identity)
+        .domain_name("localhost");
+    let channel = tonic::transport::Endpoint::from_shared(url.clone())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client =
+        ResolverServiceClient::new(c360_rpc::remote(channel, Some(&token), None).unwrap());
+    let r = resolve(&mut client, aminata_core(), false).await;
+    assert!(!r.client_number.is_empty());
+
+    // Without a client certificate: the handshake or the first call fails.
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(ca)
+        .domain_name("localhost");
+    let refused = match tonic::transport::Endpoint::from_shared(url.clone())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+    {
+        Err(_) => true,
+        Ok(channel) => {
+            let mut c =
+                ResolverServiceClient::new(c360_rpc::remote(channel, Some(&token), None).unwrap());
+            c.get_client(api::GetClientRequest {
+                client_number: r.client_number.clone(),
+            })
+            .await
+            .is_err()
+        }
+    };
+    assert!(refused, "mTLS must refuse a client without a certificate");
+
+    // Plaintext to a TLS port: refused.
+    let plain = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(channel) = plain {
+        let mut c =
+            ResolverServiceClient::new(c360_rpc::remote(channel, Some(&token), None).unwrap());
+        assert!(
+            c.get_client(api::GetClientRequest {
+                client_number: r.client_number.clone(),
+            })
+            .await
+            .is_err()
+        );
+    }
+    let _ = stop.send(());
+    let _ = task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_per_caller_rate_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = crate::server::test_config(dir.path(), "resolver");
+    config.limits.requests_per_second_per_caller = 1;
+    config.limits.burst_requests = 3;
+    let (addr, metrics_addr, token, stop, task) = start_platform(config, true).await;
+    let channel = crate::server::channel_to(&format!("http://{addr}"), &token).await;
+    let mut client = ResolverServiceClient::new(channel);
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let r = client
+            .get_client(api::GetClientRequest {
+                client_number: "C00000011".into(),
+            })
+            .await;
+        codes.push(r.map(|_| Code::Ok).unwrap_or_else(|e| e.code()));
+    }
+    assert_eq!(&codes[..3], &[Code::NotFound; 3], "the burst is served");
+    assert!(
+        codes[3..].contains(&Code::ResourceExhausted),
+        "then the caller is slowed down: {codes:?}"
+    );
+
+    // Prometheus text over plain HTTP.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(metrics_addr.unwrap())
+        .await
+        .unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    conn.read_to_string(&mut body).await.unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.contains(
+            "c360_grpc_requests_total{method=\"/c360.resolver.v1.ResolverService/GetClient\",code=\"NOT_FOUND\"} 3"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("code=\"RESOURCE_EXHAUSTED\""), "{body}");
+    assert!(body.contains("c360_review_queue_size 0"), "{body}");
+    assert!(
+        body.contains("c360_grpc_request_duration_seconds_bucket"),
+        "{body}"
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+}
