@@ -4,6 +4,7 @@
 
 mod channels;
 mod cli;
+mod cluster;
 mod common;
 mod durability;
 mod incremental;
