@@ -201,12 +201,18 @@ async fn consent_and_contact_follow_identity_and_erasure_leaves_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let after = app_vault
-        .check_consent(check(&survivor))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(!after.allowed);
+    for at in [AT, 0] {
+        let after = app_vault
+            .check_consent(va::CheckConsentRequest {
+                at_unix_ms: at,
+                ..check(&survivor)
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!after.allowed);
+        assert!(after.reason.contains("erased"), "{}", after.reason);
+    }
     match channels
         .list_contact_points(ch::ListContactPointsRequest {
             client_number: survivor.clone(),

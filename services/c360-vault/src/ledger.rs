@@ -507,7 +507,9 @@ pub fn evaluate<'a>(
     let mut best: Option<&Entry> = None;
     let mut erased: Option<&Entry> = None;
     for e in entries {
-        if e.kind == Kind::Erasure && e.recorded_at_ms <= at_ms {
+        // An erasure is final: whatever moment the question is about, an
+        // erased client has no consent left to rely on.
+        if e.kind == Kind::Erasure {
             erased = Some(e);
         }
         if e.applies_to(purpose, channel, at_ms)
