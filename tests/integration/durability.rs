@@ -238,6 +238,21 @@ async fn cli_talks_to_a_running_server() {
         "FAX",
     ]);
     assert!(!ok && err.contains("FAX"), "{err}");
+    // Search from the command line (the index commits twice a second).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (ok, out, err) = cli(&["search", "Aminata", "Traore"]);
+        assert!(ok, "{err}");
+        if out.contains("C00000011") {
+            assert!(out.contains("TRAOR"), "{out}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never found: {out}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (ok, _, err) = cli(&["search", "phone:", "--limit", "1000"]);
+    assert!(!ok && err.contains("InvalidArgument"), "{err}");
+
     // A legal hold blocks erasure until it is released.
     let (ok, _, err) = cli(&["vault", "hold", "C00000011", "--basis", "court order 12"]);
     assert!(ok, "{err}");
