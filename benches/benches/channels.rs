@@ -1,10 +1,11 @@
 //! The channels service over gRPC on loopback, on sled: `MayContact`
 //! latency at a fixed request rate, including the consent check.
 //!
-//! The consent check goes to an in-process stand-in of the vault
-//! (`c360_channels::testing::MemoryVault`, a map behind the vault's gRPC
-//! contract), not the real vault: the figures include a real gRPC round
-//! trip to it (in process, encoded and decoded) but not the vault's own
+//! The consent check goes to the real vault (`c360_vault::Vault` on sled,
+//! co-located as in `c360 serve --services all`: its generated server
+//! called in process), which also seals every contact point value.
+//! (Earlier runs used an in-process stand-in; the numbers said so.) The
+//! figures include the encoded round trip to it and the vault's own
 //! ledger lookup.
 //!
 //! Clients are loaded through the feed handler (as from the resolver's
@@ -21,13 +22,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use c360_benches::peak_rss_mib;
-use c360_channels::testing::{MemoryResolver, MemoryVault};
+use c360_channels::testing::MemoryResolver;
 use c360_channels::{Channels, ChannelsConfig, ChannelsPeers};
 use c360_crypto::LocalKeyring;
 use c360_proto::channels::v1 as api;
 use c360_proto::channels::v1::channel_service_client::ChannelServiceClient;
 use c360_proto::common::v1::Record;
 use c360_proto::resolver::v1 as res;
+use c360_proto::vault::v1 as va;
+use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{Caller, Role};
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -68,10 +71,20 @@ fn main() {
         std::fs::create_dir_all(&dir).expect("bench dir");
         let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-        let vault = MemoryVault::new();
+        let real_vault = c360_vault::Vault::open(
+            &dir.join("vault"),
+            c360_vault::VaultConfig::default(),
+            kek.clone(),
+            c360_vault::VaultPeers::default(),
+        )
+        .expect("vault");
+        let mut vault = VaultServiceClient::new(c360_rpc::in_process(
+            real_vault.grpc(),
+            c360_rpc::Caller::new("bench", c360_rpc::Role::Service),
+        ));
         let resolver = MemoryResolver::new();
         let peers = ChannelsPeers {
-            vault: Some(vault.client()),
+            vault: Some(vault.clone()),
             resolver: Some(resolver.client()),
         };
         let channels = Channels::open(&dir.join("channels"), ChannelsConfig::default(), kek, peers).expect("open");
@@ -82,6 +95,7 @@ fn main() {
         let mut offset = 0u64;
         for chunk_start in (0..clients).step_by(512) {
             let mut events = Vec::with_capacity(512);
+            let mut grants = Vec::with_capacity(512);
             for i in chunk_start..(chunk_start + 512).min(clients) {
                 let n = number(i);
                 resolver.set(
@@ -106,7 +120,14 @@ fn main() {
                         ..Default::default()
                     },
                 );
-                vault.grant(&n, "marketing", "");
+                grants.push(va::RecordConsentRequest {
+                    client_number: n.clone(),
+                    purpose: "marketing".into(),
+                    decision: va::ConsentDecision::Granted as i32,
+                    lawful_basis: va::LawfulBasis::Consent as i32,
+                    evidence_ref: "bench".into(),
+                    ..Default::default()
+                });
                 offset += 1;
                 events.push(res::Event {
                     offset,
@@ -116,6 +137,10 @@ fn main() {
                     ..Default::default()
                 });
             }
+            vault
+                .record_consents(va::RecordConsentsRequest { consents: grants })
+                .await
+                .expect("grants");
             let h = handler.clone();
             tokio::task::spawn_blocking(move || h.apply(&events))
                 .await
@@ -234,7 +259,7 @@ fn main() {
             percentile(&latencies, 0.50).as_secs_f64() * 1e3,
             percentile(&latencies, 0.99).as_secs_f64() * 1e3,
             latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            vault.checks(),
+            total,
         );
         let _ = stop_tx.send(());
         let _ = server.await;
