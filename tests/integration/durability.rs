@@ -238,6 +238,43 @@ async fn cli_talks_to_a_running_server() {
         "FAX",
     ]);
     assert!(!ok && err.contains("FAX"), "{err}");
+    // Contact points, preferences, hardship and sectors.
+    let (ok, out, err) = cli(&["contact", "points", "C00000011"]);
+    assert!(ok && out.contains("Sms"), "{out}{err}");
+    assert!(!out.contains("07123456"), "values are masked: {out}");
+    let (ok, out, err) = cli(&[
+        "contact",
+        "prefs",
+        "C00000011",
+        "--time-zone",
+        "Africa/Abidjan",
+        "--quiet-hours",
+        "21:00-07:00",
+        "--prefer",
+        "marketing=WHATSAPP",
+    ]);
+    assert!(ok && out.contains("Africa/Abidjan"), "{out}{err}");
+    let (ok, _, err) = cli(&[
+        "contact",
+        "prefs",
+        "C00000011",
+        "--time-zone",
+        "Mars/Olympus",
+    ]);
+    assert!(!ok && err.contains("time_zone"), "{err}");
+    let (ok, out, err) = cli(&["contact", "hardship", "C00000011", "--reason", "late-3"]);
+    assert!(ok && out.contains("flagged"), "{out}{err}");
+    let (ok, out, err) = cli(&["contact", "may", "C00000011", "--purpose", "marketing"]);
+    assert!(ok && out.contains("hardship"), "{out}{err}");
+    assert!(
+        !out.starts_with("ALLOW"),
+        "no sales offer in hardship: {out}"
+    );
+    let (ok, out, err) = cli(&["contact", "sector", "C00000011"]);
+    assert!(ok && out.contains("sector"), "{out}{err}");
+    let (ok, out, err) = cli(&["contact", "sectors"]);
+    assert!(ok && out.contains("by region"), "{out}{err}");
+
     // Search from the command line (the index commits twice a second).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

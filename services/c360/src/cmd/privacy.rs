@@ -312,6 +312,33 @@ pub enum ContactCommand {
         #[arg(long, default_value = "")]
         action: String,
     },
+    /// List a client's contact points (values masked).
+    Points { client: String },
+    /// Add a contact point (the value is sealed by the vault).
+    AddPoint {
+        client: String,
+        #[arg(long)]
+        channel: String,
+        value: String,
+        #[arg(long)]
+        verified: bool,
+        #[arg(long, default_value = "cli")]
+        source: String,
+    },
+    /// Replace a client's preferences (shows them when only the client is given).
+    Prefs(PrefsArgs),
+    /// Flag (or with --clear unflag) a client in payment difficulty.
+    Hardship {
+        client: String,
+        #[arg(long)]
+        clear: bool,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// A client's Identity/Accessibility/Traceability sector.
+    Sector { client: String },
+    /// Counts per sector, region and source system.
+    Sectors,
     /// Log a touch and its outcome (feeds caps; opt-out keywords withdraw consent).
     Record {
         client: String,
@@ -328,6 +355,29 @@ pub enum ContactCommand {
         #[arg(long, default_value = "")]
         reply: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PrefsArgs {
+    client: String,
+    /// IANA time zone ("Africa/Abidjan").
+    #[arg(long, default_value = "")]
+    time_zone: String,
+    /// BCP 47 language ("fr", "dyu-CI").
+    #[arg(long, default_value = "")]
+    language: String,
+    /// Quiet hours, local time: HH:MM-HH:MM (may cross midnight).
+    #[arg(long)]
+    quiet_hours: Option<String>,
+    /// The "liste rouge": no contact at all.
+    #[arg(long)]
+    do_not_contact: bool,
+    /// Channels the client refused (comma list).
+    #[arg(long, value_delimiter = ',')]
+    refuse: Vec<String>,
+    /// Preferred channel per purpose: purpose=CHANNEL (repeatable).
+    #[arg(long)]
+    prefer: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -392,6 +442,171 @@ pub fn contact(args: ContactArgs) -> anyhow::Result<()> {
                         rule.outcome(),
                         rule.detail
                     );
+                }
+            }
+            ContactCommand::Points { client } => {
+                let r = c
+                    .list_contact_points(ch::ListContactPointsRequest {
+                        client_number: client,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                println!("client {}", r.client_number);
+                for p in &r.contact_points {
+                    println!(
+                        "  {} {:<12} {:<22} {:?}{}{} from {}",
+                        p.id,
+                        format!("{:?}", p.channel()),
+                        p.masked_value,
+                        p.status(),
+                        if p.verified { ", verified" } else { "" },
+                        if p.shared { ", shared" } else { "" },
+                        p.source_systems.join(",")
+                    );
+                }
+            }
+            ContactCommand::AddPoint {
+                client,
+                channel: chan,
+                value,
+                verified,
+                source,
+            } => {
+                c.upsert_contact_point(ch::UpsertContactPointRequest {
+                    client_number: client.clone(),
+                    channel: channel(&chan)? as i32,
+                    value,
+                    verified,
+                    source_system: source,
+                })
+                .await
+                .map_err(status)?;
+                println!("contact point added for {client}");
+            }
+            ContactCommand::Prefs(p) => {
+                let only_show = p.time_zone.is_empty()
+                    && p.language.is_empty()
+                    && p.quiet_hours.is_none()
+                    && !p.do_not_contact
+                    && p.refuse.is_empty()
+                    && p.prefer.is_empty();
+                if !only_show {
+                    let quiet_hours = match &p.quiet_hours {
+                        None => None,
+                        Some(q) => {
+                            let (start, end) = q.split_once('-').ok_or_else(|| {
+                                anyhow::anyhow!("--quiet-hours: expected HH:MM-HH:MM")
+                            })?;
+                            Some(ch::QuietHours {
+                                start: start.to_string(),
+                                end: end.to_string(),
+                            })
+                        }
+                    };
+                    let mut preferred = std::collections::HashMap::new();
+                    for item in &p.prefer {
+                        let (purpose, chan) = item.split_once('=').ok_or_else(|| {
+                            anyhow::anyhow!("--prefer: expected purpose=CHANNEL, got {item:?}")
+                        })?;
+                        preferred.insert(purpose.to_string(), channel(chan)? as i32);
+                    }
+                    c.set_preferences(ch::SetPreferencesRequest {
+                        client_number: p.client.clone(),
+                        preferences: Some(ch::Preferences {
+                            preferred_channels: preferred,
+                            language: p.language.clone(),
+                            time_zone: p.time_zone.clone(),
+                            quiet_hours,
+                            do_not_contact: p.do_not_contact,
+                            do_not_contact_channels: p
+                                .refuse
+                                .iter()
+                                .map(|c| channel(c).map(|c| c as i32))
+                                .collect::<anyhow::Result<_>>()?,
+                            updated_at_unix_ms: 0,
+                        }),
+                    })
+                    .await
+                    .map_err(status)?;
+                }
+                let r = c
+                    .get_preferences(ch::GetPreferencesRequest {
+                        client_number: p.client.clone(),
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                println!("{r:#?}");
+            }
+            ContactCommand::Hardship {
+                client,
+                clear,
+                reason,
+            } => {
+                c.set_hardship(ch::SetHardshipRequest {
+                    client_number: client.clone(),
+                    hardship: !clear,
+                    reason_code: reason,
+                })
+                .await
+                .map_err(status)?;
+                println!(
+                    "{client} {} payment difficulty",
+                    if clear { "no longer in" } else { "flagged in" }
+                );
+            }
+            ContactCommand::Sector { client } => {
+                let r = c
+                    .get_sector(ch::GetSectorRequest {
+                        client_number: client,
+                    })
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                println!(
+                    "{} sector {:?} ({}): identity={} accessibility={} traceability={} region={} sources={}",
+                    r.client_number,
+                    r.sector(),
+                    if r.active { "active" } else { "passive" },
+                    r.identity,
+                    r.accessibility,
+                    r.traceability,
+                    r.region,
+                    r.source_systems.join(",")
+                );
+            }
+            ContactCommand::Sectors => {
+                let r = c
+                    .sector_report(ch::SectorReportRequest {})
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                let line = |b: &ch::SectorBreakdown| {
+                    let counts: Vec<String> = b
+                        .sectors
+                        .iter()
+                        .map(|s| format!("{:?}={}", s.sector(), s.clients))
+                        .collect();
+                    format!(
+                        "{:<20} {:>8} clients ({} active, {} passive)  {}",
+                        b.key,
+                        b.clients,
+                        b.active,
+                        b.passive,
+                        counts.join(" ")
+                    )
+                };
+                if let Some(t) = &r.total {
+                    println!("{}", line(t));
+                }
+                println!("by region:");
+                for b in &r.by_region {
+                    println!("  {}", line(b));
+                }
+                println!("by source system:");
+                for b in &r.by_source_system {
+                    println!("  {}", line(b));
                 }
             }
             ContactCommand::Record {
