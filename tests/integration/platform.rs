@@ -379,3 +379,53 @@ async fn client_deadlines_are_honoured() {
     let _ = stop.send(());
     let _ = task.await;
 }
+
+/// `telemetry.json_logs`: every log line is a JSON object, and a graceful
+/// shutdown (SIGTERM) is logged and ends with exit status 0.
+#[test]
+fn json_logs_and_graceful_shutdown() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
+        .args([
+            "serve",
+            "--services",
+            "resolver",
+            "--listen",
+            "127.0.0.1:0",
+            "--bootstrap-records",
+            "1000",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("C360__TELEMETRY__JSON_LOGS", "true")
+        .env("C360_KEK", keyring_text())
+        .env("C360_BOOTSTRAP_ADMIN_TOKEN", "c360_json-log-test")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("c360 listening on"), "{line}");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "graceful shutdown exits 0");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<&str> = stderr.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(logs.iter().any(|l| l.contains("shutting down")), "{stderr}");
+    for l in logs {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(
+            v.get("level").is_some() && v.get("timestamp").is_some(),
+            "{l}"
+        );
+    }
+}

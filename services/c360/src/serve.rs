@@ -568,6 +568,7 @@ pub fn command(args: Args) -> anyhow::Result<()> {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
+        let shutdown = shutdown_signal();
         let names: Vec<&str> = platform.services.iter().map(|s| s.name()).collect();
         let counts = platform
             .resolver()
@@ -584,34 +585,27 @@ pub fn command(args: Args) -> anyhow::Result<()> {
         );
         use std::io::Write;
         std::io::stdout().flush()?;
-        let shutdown = async {
-            shutdown_signal().await;
-        };
         let result = platform.serve(listener, metrics_listener, shutdown).await;
         telemetry.shutdown();
         result
     })
 }
 
-/// Ctrl-C or SIGTERM (Kubernetes stops pods with SIGTERM).
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM (Kubernetes stops pods with SIGTERM). The SIGTERM
+/// handler is installed when this is called, not when the future is first
+/// polled, so a signal right after the "listening" line is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
