@@ -18,6 +18,7 @@
 //!     cargo bench -p c360-benches --bench channels
 //! ```
 
+use c360_benches::{env_usize, percentile};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,20 +33,6 @@ use c360_proto::resolver::v1 as res;
 use c360_proto::vault::v1 as va;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{Caller, Role};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
 
 fn number(i: usize) -> String {
     format!("C{i:08}")

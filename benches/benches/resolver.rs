@@ -6,6 +6,7 @@
 //! C360_BENCH_RECORDS=100000 cargo bench -p c360-benches --bench resolver
 //! ```
 
+use c360_benches::{env_usize, percentile};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,20 +19,6 @@ use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_resolver::ResolverConfig;
 use tokio_stream::StreamExt;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
 
 fn main() {
     let records = env_usize("C360_BENCH_RECORDS", 100_000);

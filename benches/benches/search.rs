@@ -13,6 +13,7 @@
 //! Sizes: `C360_BENCH_CLIENTS` (default 100,000), `C360_BENCH_QUERIES`
 //! (default 2,000).
 
+use c360_benches::{env_usize, percentile};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,20 +21,6 @@ use std::time::{Duration, Instant};
 use c360_benches::peak_rss_mib;
 use c360_crypto::{KekProvider, LocalKeyring};
 use c360_search::{ClientDoc, Search, SearchConfig, SearchPeers, SearchRequest};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
 
 fn bench_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("c360-bench-search-{}", std::process::id()));

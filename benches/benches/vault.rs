@@ -14,6 +14,7 @@
 //!     cargo bench -p c360-benches --bench vault
 //! ```
 
+use c360_benches::{env_usize, percentile};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,20 +27,6 @@ use c360_rpc::{Caller, Role};
 use c360_vault::{
     CheckInput, ConsentInput, FieldRef, Plain, Vault, VaultConfig, VaultGrpc, VaultPeers,
 };
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
 
 fn number(i: usize) -> String {
     format!("C{i:08}")

@@ -6,6 +6,7 @@
 //! conditions by polling the API (never a fixed sleep); the first stdout
 //! line of a process ("c360 listening on ADDR (...)") says it is ready.
 
+use crate::scenario::{AT, DAY, check, consent, may_contact};
 use std::fs::File;
 use std::future::Future;
 use std::io::{BufRead, BufReader};
@@ -29,9 +30,6 @@ use crate::server::{aminata_core, channel_to, keyring_text, resolve};
 
 /// The admin token every process accepts (C360_BOOTSTRAP_ADMIN_TOKEN).
 const ADMIN: &str = "c360_cluster-test-admin-token";
-/// Wednesday 25 November 2026, 10:00 in Abidjan (UTC+0): no quiet hours.
-const AT: i64 = 1_795_600_800_000;
-const DAY: i64 = 86_400_000;
 /// How long an asynchronous follower may take to catch up.
 const DEADLINE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
@@ -233,40 +231,6 @@ where
     }
 }
 
-fn grant(number: &str, at: i64) -> va::RecordConsentRequest {
-    va::RecordConsentRequest {
-        client_number: number.to_string(),
-        purpose: "marketing".into(),
-        channel: "SMS".into(),
-        decision: va::ConsentDecision::Granted as i32,
-        lawful_basis: va::LawfulBasis::Consent as i32,
-        evidence_ref: "form-17".into(),
-        source_system: "agent_app".into(),
-        notice_version: "2026-01".into(),
-        captured_at_unix_ms: at,
-        expires_at_unix_ms: 0,
-    }
-}
-
-fn check(number: &str) -> va::CheckConsentRequest {
-    va::CheckConsentRequest {
-        client_number: number.to_string(),
-        purpose: "marketing".into(),
-        channel: "SMS".into(),
-        at_unix_ms: AT,
-    }
-}
-
-fn may_contact(number: &str) -> ch::MayContactRequest {
-    ch::MayContactRequest {
-        client_number: number.to_string(),
-        purpose: "marketing".into(),
-        allowed_channels: vec![ch::Channel::Sms as i32],
-        action_id: "campaign-1".into(),
-        at_unix_ms: AT,
-    }
-}
-
 /// The ledger sequence the receipt's consent rule cites.
 fn cited_consent(decision: &ch::MayContactResponse) -> Option<u64> {
     decision
@@ -381,7 +345,11 @@ async fn services_as_processes_survive_a_restart() {
     // She agreed to marketing SMS; the channels process decides through
     // the vault process and cites the ledger entry.
     let entry = vault
-        .record_consent(grant(&a.client_number, AT - 10 * DAY))
+        .record_consent(consent(
+            &a.client_number,
+            va::ConsentDecision::Granted,
+            AT - 10 * DAY,
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -640,7 +608,11 @@ async fn one_trace_spans_channels_and_vault() {
         let a = resolve(&mut resolver, aminata_core(), false).await;
         contact_points(&channels, &a.client_number, 1).await;
         vault
-            .record_consent(grant(&a.client_number, AT - 10 * DAY))
+            .record_consent(consent(
+                &a.client_number,
+                va::ConsentDecision::Granted,
+                AT - 10 * DAY,
+            ))
             .await
             .unwrap();
         let decision = channels

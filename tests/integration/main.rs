@@ -2,7 +2,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod channels;
 mod cli;
 mod cluster;
 mod common;
@@ -11,6 +10,4 @@ mod incremental;
 mod platform;
 mod resolver;
 mod scenario;
-mod search;
 mod server;
-mod vault;

@@ -15,10 +15,14 @@ use tonic::Code;
 use crate::server::{TestServer, aminata_core, keyring_text, resolve, test_config};
 
 /// Wednesday 25 November 2026, 10:00 in Abidjan (UTC+0): no quiet hours.
-const AT: i64 = 1_795_600_800_000;
-const DAY: i64 = 86_400_000;
+pub(crate) const AT: i64 = 1_795_600_800_000;
+pub(crate) const DAY: i64 = 86_400_000;
 
-fn consent(number: &str, decision: va::ConsentDecision, at: i64) -> va::RecordConsentRequest {
+pub(crate) fn consent(
+    number: &str,
+    decision: va::ConsentDecision,
+    at: i64,
+) -> va::RecordConsentRequest {
     va::RecordConsentRequest {
         client_number: number.to_string(),
         purpose: "marketing".into(),
@@ -33,7 +37,7 @@ fn consent(number: &str, decision: va::ConsentDecision, at: i64) -> va::RecordCo
     }
 }
 
-fn check(number: &str) -> va::CheckConsentRequest {
+pub(crate) fn check(number: &str) -> va::CheckConsentRequest {
     va::CheckConsentRequest {
         client_number: number.to_string(),
         purpose: "marketing".into(),
@@ -42,7 +46,7 @@ fn check(number: &str) -> va::CheckConsentRequest {
     }
 }
 
-fn may_contact(number: &str) -> ch::MayContactRequest {
+pub(crate) fn may_contact(number: &str) -> ch::MayContactRequest {
     ch::MayContactRequest {
         client_number: number.to_string(),
         purpose: "marketing".into(),

@@ -113,10 +113,6 @@ async fn stream_once(
             }
         };
         let mut batch = vec![first.map_err(|s| s.message().to_string())?];
-        if handler.applied() + 1 != expected {
-            // Moved while this event was in flight: start again from it.
-            return Ok(());
-        }
         while batch.len() < MAX_BATCH {
             match tokio::time::timeout(Duration::ZERO, stream.next()).await {
                 Ok(Some(Ok(e))) => batch.push(e),

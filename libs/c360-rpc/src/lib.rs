@@ -20,6 +20,21 @@ pub use auth::{Caller, Role, authorize, with_caller};
 pub use feed::{FeedHandler, FeedProgress, follow_feed};
 pub use peer::{BoxError, HeaderHook, PeerChannel, PeerError, in_process, remote};
 
+/// Runs blocking domain work (locks, durable commits) on tokio's blocking
+/// pool and maps the domain error to a gRPC status, for the adapters.
+pub async fn blocking<T, E>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, tonic::Status>
+where
+    T: Send + 'static,
+    E: Into<tonic::Status> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| tonic::Status::internal(format!("task failed: {e}")))?
+        .map_err(Into::into)
+}
+
 /// INVALID_ARGUMENT naming the offending field in a `BadRequest` detail.
 /// `description` must not contain the value (it may be personal data).
 pub fn invalid_argument(field: &str, description: impl Into<String>) -> tonic::Status {

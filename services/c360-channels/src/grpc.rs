@@ -1,6 +1,7 @@
 //! The gRPC edge: `c360.channels.v1.ChannelService` over [`Service`].
 //! Checks roles, converts prost <-> domain types and maps errors once.
 
+use c360_rpc::blocking;
 use std::sync::Arc;
 
 use c360_proto::channels::v1 as api;
@@ -46,15 +47,6 @@ fn channels(field: &str, values: &[i32]) -> Result<Vec<Channel>, Status> {
         }
     }
     Ok(out)
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(format!("task failed: {e}")))?
-        .map_err(Status::from)
 }
 
 fn sealed_of(p: &ContactPoint) -> vault::SealedField {

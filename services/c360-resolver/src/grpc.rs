@@ -2,6 +2,7 @@
 //! Converts between prost and domain types; all blocking work (locks,
 //! durable commits) runs on tokio's blocking pool.
 
+use c360_rpc::blocking;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,15 +33,6 @@ impl ResolverGrpc {
     pub fn into_server(self) -> api::resolver_service_server::ResolverServiceServer<Self> {
         api::resolver_service_server::ResolverServiceServer::new(self)
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(format!("task failed: {e}")))?
-        .map_err(Status::from)
 }
 
 fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {

@@ -4,6 +4,7 @@
 
 use c360_proto::search::v1 as api;
 use c360_proto::search::v1::search_service_server::{SearchService, SearchServiceServer};
+use c360_rpc::blocking;
 use c360_rpc::{Role, authorize};
 use tonic::{Request, Response, Status};
 
@@ -32,15 +33,6 @@ impl SearchGrpc {
     pub fn into_server(self) -> SearchServiceServer<Self> {
         SearchServiceServer::new(self)
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(format!("task failed: {e}")))?
-        .map_err(Status::from)
 }
 
 #[tonic::async_trait]
@@ -87,7 +79,7 @@ impl SearchService for SearchGrpc {
     ) -> Result<Response<api::GetIndexStatsResponse>, Status> {
         authorize(&request, STATS_ROLES)?;
         let search = self.search.clone();
-        let s = blocking(move || Ok(search.stats())).await?;
+        let s = blocking(move || crate::Result::Ok(search.stats())).await?;
         Ok(Response::new(api::GetIndexStatsResponse {
             clients: s.clients,
             segments: s.segments,

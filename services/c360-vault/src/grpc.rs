@@ -2,6 +2,7 @@
 //! caller's role, converts prost ↔ domain, runs the work on tokio's blocking
 //! pool, maps [`Error`](crate::Error) to a status once.
 
+use c360_rpc::blocking;
 use std::pin::Pin;
 
 use c360_proto::vault::v1 as api;
@@ -41,15 +42,6 @@ impl VaultGrpc {
     pub fn into_server(self) -> VaultServiceServer<Self> {
         VaultServiceServer::new(self)
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> crate::Result<T> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(format!("task failed: {e}")))?
-        .map_err(Status::from)
 }
 
 pub(crate) fn entry_to_api(e: &Entry) -> api::ConsentEntry {

@@ -76,7 +76,7 @@ pub fn load_keyring(data_dir: &Path) -> anyhow::Result<LocalKeyring> {
     LocalKeyring::from_file(&path).with_context(|| format!("key-encryption key {}", path.display()))
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
@@ -111,19 +111,27 @@ fn internal_caller() -> Caller {
     Caller::new("internal", Role::Service)
 }
 
-/// A channel to a remote peer (`http://` or `https://` URL).
-async fn remote_peer(url: &str, config: &Config) -> anyhow::Result<PeerChannel> {
+/// An endpoint for `url`; `https://` URLs get TLS with the web roots and,
+/// when given, `ca_file` (shared by peers and the CLI).
+pub fn endpoint(url: &str, ca_file: Option<&Path>) -> anyhow::Result<tonic::transport::Endpoint> {
     let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("peers: invalid URL {url:?}"))?
+        .with_context(|| format!("invalid server address {url:?}"))?
         .connect_timeout(Duration::from_secs(5));
     if url.starts_with("https://") {
         let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
-        if let Some(ca) = &config.peers.ca_file {
+        if let Some(ca) = ca_file {
             let pem = std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
             tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
         }
         endpoint = endpoint.tls_config(tls)?;
     }
+    Ok(endpoint)
+}
+
+/// A channel to a remote peer (`http://` or `https://` URL).
+async fn remote_peer(url: &str, config: &Config) -> anyhow::Result<PeerChannel> {
+    let endpoint = endpoint(url, config.peers.ca_file.as_deref())
+        .with_context(|| format!("peers: {url:?}"))?;
     let token = std::env::var(PEER_TOKEN_ENV).ok();
     c360_rpc::remote(
         endpoint.connect_lazy(),
@@ -464,14 +472,6 @@ fn server_tls(config: &Config) -> anyhow::Result<Option<tonic::transport::Server
         out = out.client_ca_root(tonic::transport::Certificate::from_pem(read(ca)?));
     }
     Ok(Some(out))
-}
-
-/// A resolver client for the CLI and tests, in process.
-pub fn in_process_resolver(resolver: Arc<Resolver>) -> ResolverServiceClient<PeerChannel> {
-    ResolverServiceClient::new(c360_rpc::in_process(
-        ResolverGrpc::new(resolver).into_server(),
-        internal_caller(),
-    ))
 }
 
 #[derive(Debug, clap::Args)]

@@ -46,18 +46,7 @@ fn quickstart_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
         return Ok(t.trim().to_string());
     }
     let token = crate::auth::create_token(data_dir, "quickstart", Role::Admin)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    use std::io::Write;
-    let mut f = options
-        .open(&path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(token.expose().as_bytes())?;
+    crate::serve::write_private(&path, token.expose())?;
     Ok(token.expose().to_string())
 }
 

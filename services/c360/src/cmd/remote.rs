@@ -32,17 +32,7 @@ pub struct Server {
 impl Server {
     /// A channel to the server carrying the token, for any service client.
     pub async fn channel(&self) -> anyhow::Result<PeerChannel> {
-        let mut endpoint = tonic::transport::Endpoint::from_shared(self.server.clone())
-            .with_context(|| format!("invalid server address {:?}", self.server))?;
-        if self.server.starts_with("https://") {
-            let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
-            if let Some(ca) = &self.ca_file {
-                let pem =
-                    std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?;
-                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
-            }
-            endpoint = endpoint.tls_config(tls)?;
-        }
+        let endpoint = crate::serve::endpoint(&self.server, self.ca_file.as_deref())?;
         let channel = endpoint
             .connect()
             .await
