@@ -336,50 +336,6 @@ async fn metrics_and_per_caller_rate_limits() {
     let _ = task.await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_deadlines_are_honoured() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = crate::server::test_config(dir.path(), "resolver");
-    let (addr, _, token, stop, task) = start_platform(config, false).await;
-    let channel = crate::server::channel_to(&format!("http://{addr}"), &token).await;
-    let mut client = ResolverServiceClient::new(channel);
-    // An ingest of many records with a deadline far too short for it.
-    let records: Vec<api::IngestRequest> = (0..2_000)
-        .map(|i| api::IngestRequest {
-            record: Some(c360_proto::common::v1::Record {
-                source_system: "core_banking".into(),
-                source_record_id: format!("D-{i}"),
-                given_name: "Awa".into(),
-                surname: format!("Koné{i}"),
-                ..Default::default()
-            }),
-        })
-        .collect();
-    let mut request = tonic::Request::new(tokio_stream::iter(records));
-    request.set_timeout(std::time::Duration::from_millis(1));
-    let outcome = match client.ingest(request).await {
-        Err(e) => Some(e.code()),
-        Ok(stream) => {
-            use tokio_stream::StreamExt;
-            let mut s = stream.into_inner();
-            let mut code = None;
-            while let Some(item) = s.next().await {
-                if let Err(e) = item {
-                    code = Some(e.code());
-                    break;
-                }
-            }
-            code
-        }
-    };
-    assert!(
-        matches!(outcome, Some(Code::DeadlineExceeded | Code::Cancelled)),
-        "{outcome:?}"
-    );
-    let _ = stop.send(());
-    let _ = task.await;
-}
-
 /// `telemetry.json_logs`: every log line is a JSON object, and a graceful
 /// shutdown (SIGTERM) is logged and ends with exit status 0.
 #[test]
