@@ -336,6 +336,53 @@ async fn metrics_and_per_caller_rate_limits() {
     let _ = task.await;
 }
 
+/// The caller's deadline covers the whole call, a stream included: an
+/// ingest stream left open past it ends with DEADLINE_EXCEEDED (tonic alone
+/// would let it run forever), and what was acknowledged before it stays.
+/// (Unary deadlines are tested on the gate itself: tonic's client enforces
+/// them too and would race the server here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_deadlines_are_honoured_for_the_whole_call() {
+    use tokio_stream::StreamExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::server::test_config(dir.path(), "resolver");
+    let (addr, _, token, stop, task) = start_platform(config, false).await;
+    let channel = crate::server::channel_to(&format!("http://{addr}"), &token).await;
+    let mut client = ResolverServiceClient::new(channel);
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<api::IngestRequest>(4);
+    tx.send(api::IngestRequest {
+        record: Some(aminata_core()),
+    })
+    .await
+    .unwrap();
+    let mut request = tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+    request.set_timeout(std::time::Duration::from_millis(400));
+    let mut results = client.ingest(request).await.unwrap().into_inner();
+    let first = match results.next().await.unwrap().unwrap().result {
+        Some(api::ingest_response::Result::Resolved(r)) => r,
+        other => panic!("{other:?}"),
+    };
+    // The sender stays open: only the deadline can end this stream.
+    let end = tokio::time::timeout(std::time::Duration::from_secs(60), results.next())
+        .await
+        .expect("the server ended the stream at the deadline");
+    let err = end.unwrap().unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    drop(tx);
+    let kept = client
+        .get_client(api::GetClientRequest {
+            client_number: first.client_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.records.len(), 1, "the acknowledged record stays");
+
+    let _ = stop.send(());
+    let _ = task.await;
+}
+
 /// `telemetry.json_logs`: every log line is a JSON object, and a graceful
 /// shutdown (SIGTERM) is logged and ends with exit status 0.
 #[test]

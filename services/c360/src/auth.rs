@@ -20,7 +20,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
 use base64::Engine;
@@ -298,9 +298,12 @@ pub struct Gate {
     pub tokens: TokenStore,
     pub limiter: RateLimiter,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How long a call may take to start answering when the caller set no
+    /// deadline (a stream, once started, runs on).
+    pub default_timeout: Duration,
 }
 
-/// The tower layer: authentication, rate limit, span, metrics.
+/// The tower layer: authentication, rate limit, deadline, span, metrics.
 #[derive(Clone, Debug)]
 pub struct GateLayer(pub Arc<Gate>);
 
@@ -401,7 +404,40 @@ where
             );
             crate::telemetry::set_parent(&span, parent);
             let start = Instant::now();
-            let result = inner.call(req).instrument(span.clone()).await;
+            let now = tokio::time::Instant::now();
+            let caller_deadline = match crate::deadline::parse_grpc_timeout(req.headers()) {
+                Ok(t) => t.map(|t| crate::deadline::server_deadline(now, t)),
+                Err(why) => {
+                    gate.metrics.request(&method, "INVALID_ARGUMENT", 0.0);
+                    return Ok(reject(tonic::Status::invalid_argument(why)));
+                }
+            };
+            if caller_deadline.is_some_and(|d| d <= now) {
+                gate.metrics.request(&method, "DEADLINE_EXCEEDED", 0.0);
+                return Ok(reject(tonic::Status::deadline_exceeded(
+                    "deadline exceeded before the call started",
+                )));
+            }
+            let start_by = caller_deadline.map_or(now + gate.default_timeout, |d| {
+                d.min(now + gate.default_timeout)
+            });
+            let call = inner.call(req).instrument(span.clone());
+            let result = match tokio::time::timeout_at(start_by, call).await {
+                Ok(result) => result.map(|resp| match caller_deadline {
+                    Some(d) => resp.map(|body| crate::deadline::DeadlineBody::wrap(body, d)),
+                    None => resp,
+                }),
+                Err(_elapsed) => Ok(reject(tonic::Status::deadline_exceeded(
+                    if caller_deadline == Some(start_by) {
+                        "deadline exceeded".to_string()
+                    } else {
+                        format!(
+                            "no answer within the server's default timeout of {} s",
+                            gate.default_timeout.as_secs()
+                        )
+                    },
+                ))),
+            };
             if let Ok(resp) = &result {
                 let code = resp
                     .headers()
@@ -445,6 +481,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use tower::Layer;
 
     #[test]
     fn first_start_creates_one_admin_token_stored_hashed() {
@@ -503,6 +540,95 @@ mod tests {
         create_token(dir.path(), "ops", Role::Steward).unwrap();
         assert!(create_token(dir.path(), "ops", Role::App).is_err());
         assert!(create_token(dir.path(), "two words", Role::App).is_err());
+    }
+
+    fn gate_over<S>(dir: &Path, inner: S, default_timeout: Duration) -> GateService<S> {
+        let (tokens, _) = TokenStore::open(dir, None, Some("boot".into())).unwrap();
+        GateLayer(Arc::new(Gate {
+            tokens,
+            limiter: RateLimiter::new(0, 0),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            default_timeout,
+        }))
+        .layer(inner)
+    }
+
+    fn call_with(timeout: Option<&str>) -> http::Request<Body> {
+        let mut b = http::Request::builder()
+            .uri("/c360.resolver.v1.ResolverService/GetClient")
+            .header("authorization", "Bearer boot");
+        if let Some(t) = timeout {
+            b = b.header("grpc-timeout", t);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    fn status_of(resp: &http::Response<Body>) -> (tonic::Code, String) {
+        let s = tonic::Status::from_header_map(resp.headers()).unwrap();
+        (s.code(), s.message().to_string())
+    }
+
+    #[tokio::test]
+    async fn deadlines_are_answered_with_deadline_exceeded() {
+        use tower::{Service, ServiceExt};
+        let dir = tempfile::tempdir().unwrap();
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = started.clone();
+        // A handler that never answers.
+        let never = tower::service_fn(move |_req: http::Request<Body>| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::pending::<Result<http::Response<Body>, std::convert::Infallible>>()
+        });
+        let mut gate = gate_over(dir.path(), never, Duration::from_millis(80));
+
+        // Expired on arrival: refused without running the handler.
+        let resp = gate
+            .ready()
+            .await
+            .unwrap()
+            .call(call_with(Some("1u")))
+            .await
+            .unwrap();
+        assert_eq!(status_of(&resp).0, tonic::Code::DeadlineExceeded);
+        assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+        // The caller's deadline passes while the handler runs.
+        let resp = gate
+            .ready()
+            .await
+            .unwrap()
+            .call(call_with(Some("30m")))
+            .await
+            .unwrap();
+        assert_eq!(
+            status_of(&resp),
+            (tonic::Code::DeadlineExceeded, "deadline exceeded".into())
+        );
+
+        // No caller deadline: the server's default timeout.
+        let resp = gate
+            .ready()
+            .await
+            .unwrap()
+            .call(call_with(None))
+            .await
+            .unwrap();
+        let (code, message) = status_of(&resp);
+        assert_eq!(code, tonic::Code::DeadlineExceeded);
+        assert!(message.contains("default timeout"), "{message}");
+        assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        // A malformed deadline is named.
+        let resp = gate
+            .ready()
+            .await
+            .unwrap()
+            .call(call_with(Some("soon")))
+            .await
+            .unwrap();
+        let (code, message) = status_of(&resp);
+        assert_eq!(code, tonic::Code::InvalidArgument);
+        assert!(message.contains("grpc-timeout"), "{message}");
     }
 
     #[test]

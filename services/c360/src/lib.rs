@@ -8,6 +8,7 @@ use clap::Parser;
 pub mod auth;
 pub mod cmd;
 pub mod config;
+pub mod deadline;
 pub mod metrics;
 pub mod serve;
 pub mod telemetry;

@@ -192,6 +192,7 @@ impl Platform {
                 config.limits.burst_requests,
             ),
             metrics: metrics.clone(),
+            default_timeout: Duration::from_secs(config.limits.default_timeout_secs),
         });
 
         let resolver = if services.contains(&ServiceKind::Resolver) {
@@ -350,8 +351,8 @@ impl Platform {
             .register_encoded_file_descriptor_set(c360_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
-        let mut builder = tonic::transport::Server::builder()
-            .timeout(Duration::from_secs(self.config.limits.default_timeout_secs));
+        // Timeouts are the gate's (see `crate::deadline`), not tonic's.
+        let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = server_tls(&self.config)? {
             builder = builder.tls_config(tls)?;
         }
