@@ -157,11 +157,27 @@ async fn cli_talks_to_a_running_server() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let (ok, _, err) = cli(&["ingest", csv.to_str().unwrap(), "--source", "core_banking"]);
+    let results = dir.path().join("results.csv");
+    let (ok, _, err) = cli(&[
+        "ingest",
+        csv.to_str().unwrap(),
+        "--source",
+        "core_banking",
+        "--output",
+        results.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert!(
         err.contains("3 records sent") && err.contains("1 matched"),
         "{err}"
+    );
+    // Each source record's client number, for the source system to keep.
+    assert_eq!(
+        std::fs::read_to_string(&results).unwrap(),
+        "line,source_system,source_record_id,client_number,decision,confidence,error\n\
+         2,core_banking,CBS-1,C00000011,new,0.0000,\n\
+         3,core_banking,CBS-2,C00000011,matched,1.0000,\n\
+         4,core_banking,CBS-3,C00000022,new,0.0000,\n"
     );
     let (ok, out, err) = cli(&["client", "get", "C00000011"]);
     assert!(ok, "{err}");

@@ -16,6 +16,11 @@ pub mod telemetry;
 /// Parses the process arguments and runs the command.
 pub fn main_entry() -> ExitCode {
     let cli = cmd::Cli::parse();
+    if !cli.serves() {
+        // Rust ignores SIGPIPE, so `c360 review list | head` would panic on
+        // the closed pipe; a command-line tool should just stop.
+        sigpipe::reset();
+    }
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -58,6 +58,14 @@ enum Command {
     },
 }
 
+impl Cli {
+    /// Whether the command runs a server, which must survive a closed
+    /// pipe; the others end quietly when their reader goes (`| head`).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Command::Serve(_) | Command::Quickstart(_))
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Quickstart(args) => quickstart::run(args),

@@ -46,7 +46,7 @@ fn channel(text: &str) -> anyhow::Result<ch::Channel> {
 
 fn entry_line(e: &va::ConsentEntry) -> String {
     format!(
-        "#{} {} {} purpose={} channel={} basis={:?} evidence={} by {} (notice {})",
+        "#{} {} {} purpose={} channel={} basis={:?} evidence={} by {}{}",
         e.sequence,
         e.kind,
         e.client_number,
@@ -59,7 +59,11 @@ fn entry_line(e: &va::ConsentEntry) -> String {
         e.lawful_basis(),
         e.evidence_ref,
         e.actor,
-        e.notice_version
+        if e.notice_version.is_empty() {
+            String::new()
+        } else {
+            format!(" (notice {})", e.notice_version)
+        }
     ) + &match e.decision() {
         va::ConsentDecision::Unspecified => String::new(),
         d => format!(" -> {d:?}"),
@@ -282,10 +286,18 @@ pub fn erase(args: EraseArgs) -> anyhow::Result<()> {
         println!(
             "erased {} (and {}): {} fields, {} tokens; resolver {}",
             r.client_number,
-            if r.erased_numbers.is_empty() {
-                "no alias".to_string()
-            } else {
-                r.erased_numbers.join(", ")
+            {
+                let aliases: Vec<&str> = r
+                    .erased_numbers
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|n| *n != r.client_number)
+                    .collect();
+                if aliases.is_empty() {
+                    "no alias".to_string()
+                } else {
+                    aliases.join(", ")
+                }
             },
             r.fields_deleted,
             r.tokens_deleted,
@@ -438,7 +450,10 @@ pub fn contact(args: ContactArgs) -> anyhow::Result<()> {
                     println!(
                         "  {:<24} {:<14} {:?} {}",
                         rule.rule,
-                        format!("{:?}", rule.channel()),
+                        match rule.channel() {
+                            ch::Channel::Unspecified => "-".to_string(),
+                            c => format!("{c:?}"),
+                        },
                         rule.outcome(),
                         rule.detail
                     );

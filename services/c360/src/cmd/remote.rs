@@ -335,6 +335,11 @@ pub struct IngestArgs {
     /// Source system of these records (overrides the mapping's).
     #[arg(long)]
     source: Option<String>,
+    /// Write one row per record sent: `line,source_system,source_record_id,
+    /// client_number,decision,confidence,error` (the source system's map of
+    /// its records to client numbers).
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 /// Streams a CSV file to `Ingest`; reports rejected rows by line.
@@ -370,6 +375,28 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     if records.is_empty() {
         bail!("{}: no valid record", args.file.display());
     }
+    let keys: Vec<(String, String)> = records
+        .iter()
+        .map(|r| (r.source_system.clone(), r.source_record_id.clone()))
+        .collect();
+    let mut out = match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let mut w = csv::Writer::from_writer(std::io::BufWriter::new(file));
+            w.write_record([
+                "line",
+                "source_system",
+                "source_record_id",
+                "client_number",
+                "decision",
+                "confidence",
+                "error",
+            ])?;
+            Some(w)
+        }
+        None => None,
+    };
     let started = Instant::now();
     runtime()?.block_on(async move {
         let mut c = connect(&args.server).await?;
@@ -381,19 +408,39 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         while let Some(msg) = tokio_stream::StreamExt::next(&mut stream).await {
             let msg = msg.map_err(status)?;
             bar.inc(1);
-            match msg.result {
-                Some(api::ingest_response::Result::Resolved(r)) => match r.decision() {
-                    api::Decision::Matched => matched += 1,
-                    api::Decision::Review => review += 1,
-                    _ => new += 1,
-                },
+            let index = msg.index as usize;
+            let line = lines.get(index).copied().unwrap_or(0);
+            let (number, decision, confidence, error) = match msg.result {
+                Some(api::ingest_response::Result::Resolved(r)) => {
+                    let decision = match r.decision() {
+                        api::Decision::Matched => {
+                            matched += 1;
+                            "matched"
+                        }
+                        api::Decision::Review => {
+                            review += 1;
+                            "review"
+                        }
+                        _ => {
+                            new += 1;
+                            "new"
+                        }
+                    };
+                    (r.client_number, decision, format!("{:.4}", r.confidence), String::new())
+                }
                 Some(api::ingest_response::Result::Error(e)) => {
                     rejected += 1;
-                    let line = lines.get(msg.index as usize).copied().unwrap_or(0);
                     bar.suspend(|| eprintln!("rejected {} line {line}: {}: {}", args.file.display(), e.field, e.description));
+                    (String::new(), "rejected", String::new(), format!("{}: {}", e.field, e.description))
                 }
-                None => {}
+                None => continue,
+            };
+            if let (Some(w), Some((system, id))) = (out.as_mut(), keys.get(index)) {
+                w.write_record([line.to_string().as_str(), system, id, &number, decision, &confidence, &error])?;
             }
+        }
+        if let Some(mut w) = out {
+            w.flush()?;
         }
         bar.finish_and_clear();
         eprintln!(
