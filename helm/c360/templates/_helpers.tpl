@@ -67,7 +67,11 @@ The workloads of the chosen mode, as a JSON list. Each has:
   health      the grpc.health.v1 service name the readiness probe asks for
   peers       services this workload calls over gRPC (not in process)
   callers     workloads that call this one over gRPC
-The peer graph: vault -> resolver; search -> resolver; channels -> resolver, vault.
+The peer graph: resolver -> vault (key custody: the vault holds the clients'
+data keys, GetWrappedDataKeys); vault -> resolver (feed, erasure);
+search -> resolver; channels -> resolver, vault. Vault and resolver call each
+other; either may start first (the vault retries the feed, the resolver
+answers UNAVAILABLE for writes that need a key until the vault is up).
 */}}
 {{- define "c360.workloads" -}}
 {{- $fullname := include "c360.fullname" . -}}
@@ -75,8 +79,8 @@ The peer graph: vault -> resolver; search -> resolver; channels -> resolver, vau
 {{- if eq .Values.mode "single" -}}
 {{- $list = append $list (dict "component" "all" "name" $fullname "services" "all" "block" "single" "health" "" "peers" (list) "callers" (list)) -}}
 {{- else -}}
-{{- $list = append $list (dict "component" "resolver" "name" (printf "%s-resolver" $fullname) "services" "resolver" "block" "resolver" "health" "c360.resolver.v1.ResolverService" "peers" (list) "callers" (list "vault" "search" "channels")) -}}
-{{- $list = append $list (dict "component" "vault" "name" (printf "%s-vault" $fullname) "services" "vault" "block" "vault" "health" "c360.vault.v1.VaultService" "peers" (list "resolver") "callers" (list "channels")) -}}
+{{- $list = append $list (dict "component" "resolver" "name" (printf "%s-resolver" $fullname) "services" "resolver" "block" "resolver" "health" "c360.resolver.v1.ResolverService" "peers" (list "vault") "callers" (list "vault" "search" "channels")) -}}
+{{- $list = append $list (dict "component" "vault" "name" (printf "%s-vault" $fullname) "services" "vault" "block" "vault" "health" "c360.vault.v1.VaultService" "peers" (list "resolver") "callers" (list "resolver" "channels")) -}}
 {{- $list = append $list (dict "component" "search" "name" (printf "%s-search" $fullname) "services" "search" "block" "search" "health" "c360.search.v1.SearchService" "peers" (list "resolver") "callers" (list)) -}}
 {{- $list = append $list (dict "component" "channels" "name" (printf "%s-channels" $fullname) "services" "channels" "block" "channels" "health" "c360.channels.v1.ChannelService" "peers" (list "resolver" "vault") "callers" (list)) -}}
 {{- end -}}
