@@ -109,7 +109,7 @@ fn main() {
         // 3. Restart: reopen the store and rebuild the in-memory index.
         let started = Instant::now();
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-        let reopened = open_resolver(&dir, ResolverConfig::default(), kek).expect("reopen");
+        let reopened = open_resolver(&dir, ResolverConfig::default(), kek, None).expect("reopen");
         println!(
             "restart to serving: {:.1} s for {} records",
             started.elapsed().as_secs_f64(),

@@ -134,7 +134,11 @@ impl TestServer {
         }
     }
 
+    /// Stops the server. Once every clone of its channels is dropped too,
+    /// its connections close and the stores are released when this returns.
     pub async fn stop(mut self) {
+        // Our own connection would keep the graceful shutdown waiting.
+        self.client = ResolverServiceClient::new(c360_rpc::LatePeer::default().channel());
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

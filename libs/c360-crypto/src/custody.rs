@@ -22,4 +22,23 @@ pub trait KeyCustodian: Send + Sync + fmt::Debug {
     /// The data key for `key_id` if one exists; `None` when it never
     /// existed or was destroyed.
     fn existing_data_key(&self, key_id: &str) -> Result<Option<Arc<DataKey>>>;
+
+    /// [`data_key`](Self::data_key) for many ids at once, in order (one
+    /// round trip and one durable write for a remote custodian).
+    fn data_keys(&self, key_ids: &[String]) -> Result<Vec<Arc<DataKey>>> {
+        key_ids.iter().map(|id| self.data_key(id)).collect()
+    }
+
+    /// [`existing_data_key`](Self::existing_data_key) for many ids, in order.
+    fn existing_data_keys(&self, key_ids: &[String]) -> Result<Vec<Option<Arc<DataKey>>>> {
+        key_ids
+            .iter()
+            .map(|id| self.existing_data_key(id))
+            .collect()
+    }
+
+    /// Drops any cached copy of these keys (their client was erased).
+    fn forget(&self, key_ids: &[String]) {
+        let _ = key_ids;
+    }
 }

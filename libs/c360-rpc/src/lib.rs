@@ -18,7 +18,7 @@ mod peer;
 
 pub use auth::{Caller, Role, authorize, with_caller};
 pub use feed::{FeedHandler, FeedProgress, follow_feed};
-pub use peer::{BoxError, HeaderHook, PeerChannel, PeerError, in_process, remote};
+pub use peer::{BoxError, HeaderHook, LatePeer, PeerChannel, PeerError, in_process, remote};
 
 /// Runs blocking domain work (locks, durable commits) on tokio's blocking
 /// pool and maps the domain error to a gRPC status, for the adapters.

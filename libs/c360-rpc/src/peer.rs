@@ -85,3 +85,39 @@ pub fn remote(
         .map_err(|e| PeerError(e.into()));
     Ok(BoxCloneSyncService::new(svc))
 }
+
+/// A channel handed out before its peer exists: two co-located services
+/// that need each other at start (the vault calls the resolver; the
+/// resolver's keys are the vault's). Calls before [`LatePeer::bind`] fail
+/// as a transport error, which callers retry like any unavailable peer.
+#[derive(Clone, Default)]
+pub struct LatePeer(Arc<std::sync::OnceLock<PeerChannel>>);
+
+impl std::fmt::Debug for LatePeer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatePeer")
+            .field("bound", &self.0.get().is_some())
+            .finish()
+    }
+}
+
+impl LatePeer {
+    /// The channel; it reaches the peer once bound.
+    pub fn channel(&self) -> PeerChannel {
+        let cell = self.0.clone();
+        BoxCloneSyncService::new(tower::service_fn(move |req: http::Request<Body>| {
+            let peer = cell.get().cloned();
+            async move {
+                match peer {
+                    Some(peer) => peer.oneshot(req).await,
+                    None => Err(PeerError("the peer is not started yet".into())),
+                }
+            }
+        }))
+    }
+
+    /// Binds the peer (once; later calls are ignored).
+    pub fn bind(&self, channel: PeerChannel) {
+        let _ = self.0.set(channel);
+    }
+}

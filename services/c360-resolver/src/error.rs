@@ -37,7 +37,8 @@ impl Error {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
-            Error::Poisoned => Code::Unavailable,
+            // The key custodian (the vault) could not be reached.
+            Error::Poisoned | Error::Crypto(c360_crypto::Error::Custody(_)) => Code::Unavailable,
             Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => Code::Internal,
         }
     }

@@ -314,16 +314,17 @@ impl ResolverService for ResolverGrpc {
                     Err(_) => return,
                 };
                 if page.is_empty() {
-                    if tx.is_closed() {
-                        return;
-                    }
                     let watch = resolver.events().watch();
                     let seen = next.saturating_sub(1);
-                    let _ = tokio::task::spawn_blocking(move || {
+                    let waiting = tokio::task::spawn_blocking(move || {
                         watch.wait_beyond(seen, Duration::from_millis(500))
-                    })
-                    .await;
-                    continue;
+                    });
+                    // A watcher that leaves is noticed at once, so this task
+                    // (and the resolver it holds) goes with it.
+                    tokio::select! {
+                        _ = tx.closed() => return,
+                        _ = waiting => continue,
+                    }
                 }
                 for (offset, payload) in page {
                     let mut event = match api::Event::decode(payload.as_slice()) {

@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use c360_crypto::{BlindIndexer, DataKey, FieldContext, KekProvider, KeyMaterial, WrappedKey};
+use c360_crypto::{
+    BlindIndexer, DataKey, FieldContext, KekProvider, KeyCustodian, KeyMaterial, WrappedKey,
+};
 use c360_matching::{
     BlockIndex, Explanation, MatchConfig, Matcher, PairDecision, Prepared, Preparer,
 };
@@ -17,6 +19,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use crate::number::ClientNumber;
 use crate::stored::{self, *};
 use crate::{Error, Result, convert};
+
+/// Candidates from which a decision scores them on every core.
+const PARALLEL_SCORING_MIN: usize = 24;
 
 /// Settings of the resolver.
 #[derive(Clone, Debug)]
@@ -73,7 +78,8 @@ struct State {
     clients: FxHashMap<u64, ClientState>,
     cannot_link: FxHashSet<(u32, u32)>,
     reviews: std::collections::BTreeMap<u64, StoredReview>,
-    /// Unwrapped data keys by id (erasure removes them).
+    /// The resolver's own unwrapped data keys by id (erasure removes
+    /// them); keys held by a custodian are not kept here.
     keys: FxHashMap<String, Arc<DataKey>>,
     counters: Counters,
     poisoned: bool,
@@ -94,6 +100,9 @@ pub struct Resolver {
     store: Arc<dyn Store>,
     events: EventLog,
     kek: Arc<dyn KekProvider>,
+    /// The holder of client data keys (the vault). Without one, the
+    /// resolver keeps its own, wrapped by the KEK in its store.
+    custodian: Option<Arc<dyn KeyCustodian>>,
     indexer: BlindIndexer,
     preparer: Preparer,
     config: ResolverConfig,
@@ -120,16 +129,36 @@ fn key_of(seq: u64) -> [u8; 8] {
     seq.to_be_bytes()
 }
 
+/// Whether a key id is one of the resolver's own (`k<sequence>`), rather
+/// than a custodian's (a client number).
+fn state_owns_key(key_id: &str) -> bool {
+    key_id.starts_with('k')
+}
+
 fn pair(a: u32, b: u32) -> (u32, u32) {
     if a < b { (a, b) } else { (b, a) }
 }
 
 impl Resolver {
-    /// Opens (or creates) a resolver over a store.
+    /// Opens (or creates) a resolver over a store, keeping its own data
+    /// keys.
     pub fn open(
         store: Arc<dyn Store>,
         kek: Arc<dyn KekProvider>,
         config: ResolverConfig,
+    ) -> Result<Self> {
+        Self::open_with_custodian(store, kek, config, None)
+    }
+
+    /// Opens (or creates) a resolver whose new clients' data keys are held
+    /// by `custodian` (the vault), so that an erasure there makes their
+    /// records unreadable here and in every backup of this store. Records
+    /// written under the resolver's own keys before stay readable.
+    pub fn open_with_custodian(
+        store: Arc<dyn Store>,
+        kek: Arc<dyn KekProvider>,
+        config: ResolverConfig,
+        custodian: Option<Arc<dyn KeyCustodian>>,
     ) -> Result<Self> {
         let events = EventLog::open(store.as_ref(), EVENTS)?;
         let counters: Counters = match store.get(META, META_COUNTERS)? {
@@ -192,6 +221,7 @@ impl Resolver {
             store,
             events,
             kek,
+            custodian,
             indexer,
             preparer,
             config,
@@ -241,6 +271,23 @@ impl Resolver {
         // every core, then insert in store order.
         use rayon::prelude::*;
         let stored_records = scan_all(self.store.as_ref(), RECORDS)?;
+        if let Some(custodian) = &self.custodian {
+            // The other keys are the custodian's: ask for them all at once
+            // (a destroyed one stays absent and its records unreadable).
+            let mut wanted: Vec<String> = Vec::new();
+            let mut seen = FxHashSet::default();
+            for (_, v) in &stored_records {
+                let sr = stored::decode_record(v)?;
+                if !keys.contains_key(&sr.key_id) && seen.insert(sr.key_id.clone()) {
+                    wanted.push(sr.key_id);
+                }
+            }
+            for (id, key) in wanted.iter().zip(custodian.existing_data_keys(&wanted)?) {
+                if let Some(key) = key {
+                    keys.insert(id.clone(), key);
+                }
+            }
+        }
         let loaded: Vec<Option<Loaded>> = stored_records
             .par_iter()
             .map(|(_, v)| -> Result<_> {
@@ -263,6 +310,10 @@ impl Resolver {
             })
             .collect::<Result<_>>()?;
         drop(stored_records);
+        if self.custodian.is_some() {
+            // Keep only the resolver's own keys; the custodian caches its.
+            keys.retain(|id, _| state_owns_key(id));
+        }
         state.keys = keys;
         for (sr, record, tag, prepared) in loaded.into_iter().flatten() {
             state.insert_slot(
@@ -332,6 +383,17 @@ impl Resolver {
             })
             .collect();
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(custodian) = &self.custodian {
+            // Every new record may create a client: have the custodian
+            // create the keys of the next numbers in one call (numbers are
+            // never reused, so a key made ahead is used by a later chunk).
+            let fresh = prepared.iter().filter(|p| p.is_ok()).count() as u64;
+            let next = self.read().counters.next_client;
+            let ids: Vec<String> = (next..next + fresh)
+                .map(|n| ClientNumber::from_sequence(n).to_string())
+                .collect();
+            custodian.data_keys(&ids)?;
+        }
         let mut state = self.write();
         if state.poisoned {
             return Err(Error::Poisoned);
@@ -454,14 +516,26 @@ impl Resolver {
     fn create_client(&self, state: &mut State, tx: &mut Tx, now: i64) -> Result<u64> {
         let number = state.counters.next_client;
         state.counters.next_client += 1;
-        let key_id = format!("k{number}");
-        let key = DataKey::generate(&key_id, 1)?;
-        tx.batch.put(
-            KEYS,
-            key_id.clone().into_bytes(),
-            key.wrap(self.kek.as_ref())?.to_bytes(),
-        );
-        state.keys_cache_insert(key_id.clone(), key);
+        let key_id = match &self.custodian {
+            Some(custodian) => {
+                // The vault's key for this number (created there, durably,
+                // before any record is written under it).
+                let key_id = ClientNumber::from_sequence(number).to_string();
+                custodian.data_key(&key_id)?;
+                key_id
+            }
+            None => {
+                let key_id = format!("k{number}");
+                let key = DataKey::generate(&key_id, 1)?;
+                tx.batch.put(
+                    KEYS,
+                    key_id.clone().into_bytes(),
+                    key.wrap(self.kek.as_ref())?.to_bytes(),
+                );
+                state.keys_cache_insert(key_id.clone(), key);
+                key_id
+            }
+        };
         state.clients.insert(
             number,
             ClientState {
@@ -490,9 +564,22 @@ impl Resolver {
         Ok(number)
     }
 
+    /// The data key `key_id` names: the resolver's own, or the custodian's.
+    fn data_key(&self, state: &State, key_id: &str) -> Result<Arc<DataKey>> {
+        if let Some(k) = state.keys.get(key_id) {
+            return Ok(k.clone());
+        }
+        match &self.custodian {
+            Some(c) if !state_owns_key(key_id) => Ok(c.data_key(key_id)?),
+            _ => Err(Error::FailedPrecondition(
+                "the data key of this record was destroyed".into(),
+            )),
+        }
+    }
+
     fn persist_record(&self, state: &mut State, tx: &mut Tx, slot: u32) -> Result<()> {
         let s = &state.slots[slot as usize];
-        let key = state.data_key(&s.key_id)?;
+        let key = self.data_key(state, &s.key_id)?;
         let s = &state.slots[slot as usize];
         let ctx = FieldContext {
             client: &s.key_id,
@@ -795,8 +882,14 @@ impl Resolver {
             tx.batch.delete(RECORDS, record_id.clone().into_bytes());
         }
         for key_id in &client.key_ids {
-            state.keys.remove(key_id);
-            tx.batch.delete(KEYS, key_id.clone().into_bytes());
+            if state.keys.remove(key_id).is_some() || state_owns_key(key_id) {
+                tx.batch.delete(KEYS, key_id.clone().into_bytes());
+            }
+        }
+        if let Some(c) = &self.custodian {
+            // The vault destroys its keys itself (it asked for this
+            // erasure); drop any copy cached on this side.
+            c.forget(&client.key_ids);
         }
         let closed: Vec<u64> = state
             .reviews
@@ -1227,17 +1320,27 @@ impl State {
     ) -> (Resolution, Vec<u64>, Option<u32>) {
         let keys = self.matcher.keys(prepared);
         let candidates = self.index.candidates(&keys, config.max_postings);
+        // Scoring is most of the work of a decision: spread it over the
+        // cores when there is enough of it (the scores, and so the
+        // decision, do not depend on how it is spread).
+        let score = |&c: &u32| {
+            let slot = &self.slots[c as usize];
+            slot.alive.then(|| {
+                let s = self
+                    .matcher
+                    .score_prepared(prepared, &self.matcher.records[c as usize]);
+                (c, self.resolve_alias(slot.client), s)
+            })
+        };
+        let scores: Vec<_> = if candidates.len() >= PARALLEL_SCORING_MIN {
+            use rayon::prelude::*;
+            candidates.par_iter().filter_map(score).collect()
+        } else {
+            candidates.iter().filter_map(score).collect()
+        };
         // Best score per client, and whether any member conflicts.
         let mut per_client: FxHashMap<u64, (f64, u32, Option<&'static str>)> = FxHashMap::default();
-        for &c in &candidates {
-            let slot = &self.slots[c as usize];
-            if !slot.alive {
-                continue;
-            }
-            let client = self.resolve_alias(slot.client);
-            let score = self
-                .matcher
-                .score_prepared(prepared, &self.matcher.records[c as usize]);
+        for (c, client, score) in scores {
             let probability = 1.0 / (1.0 + (-score.log_odds).exp2());
             let conflict = score
                 .veto
@@ -1350,11 +1453,5 @@ impl State {
 
     fn keys_cache_insert(&mut self, key_id: String, key: DataKey) {
         self.keys.insert(key_id, Arc::new(key));
-    }
-
-    fn data_key(&self, key_id: &str) -> Result<Arc<DataKey>> {
-        self.keys.get(key_id).cloned().ok_or_else(|| {
-            Error::FailedPrecondition("the data key of this record was destroyed".into())
-        })
     }
 }

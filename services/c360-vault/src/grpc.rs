@@ -529,6 +529,35 @@ impl VaultService for VaultGrpc {
             already_current: out.already_current,
         }))
     }
+
+    async fn get_wrapped_data_keys(
+        &self,
+        request: Request<api::GetWrappedDataKeysRequest>,
+    ) -> Result<Response<api::GetWrappedDataKeysResponse>, Status> {
+        authorize(&request, &[Role::Service])?;
+        let req = request.into_inner();
+        let vault = self.vault.clone();
+        let ids = req.key_ids.clone();
+        let found = blocking(move || vault.wrapped_data_keys(&ids, req.create)).await?;
+        let keys = req
+            .key_ids
+            .into_iter()
+            .zip(found)
+            .map(|(key_id, w)| match w {
+                Some((version, wrapped)) => api::WrappedDataKey {
+                    key_id,
+                    version,
+                    wrapped,
+                    present: true,
+                },
+                None => api::WrappedDataKey {
+                    key_id,
+                    ..Default::default()
+                },
+            })
+            .collect();
+        Ok(Response::new(api::GetWrappedDataKeysResponse { keys }))
+    }
 }
 
 /// `Decision` from the proto number (for tests and the CLI).

@@ -16,6 +16,7 @@
 //! [`Error`] maps once to gRPC codes.
 
 mod config;
+pub mod custody;
 mod error;
 pub mod grpc;
 pub mod ledger;
@@ -25,12 +26,13 @@ mod vault;
 use std::sync::Arc;
 
 pub use config::VaultConfig;
+pub use custody::RemoteCustodian;
 pub use error::{Error, Result};
 pub use grpc::VaultGrpc;
 pub use vault::{
     AccessQuery, AccessRecord, CheckInput, CheckOutcome, ConsentInput, ConsentsView, EraseOutcome,
     ExportFormat, FieldRef, FieldResult, LegalHold, PROFILE_RECORD, Plain, ReadOutcome,
-    RotateOutcome, Vault, VaultPeers, VerifyReport,
+    RotateOutcome, Vault, VaultCustodian, VaultPeers, VerifyReport,
 };
 
 impl Vault {

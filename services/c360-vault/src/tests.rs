@@ -1445,3 +1445,87 @@ fn the_vault_is_the_key_custodian() {
     let out = vault.decrypt(&caller, "service", &[(r, env)]).unwrap();
     assert!(matches!(&out[0], FieldResult::Error(e) if e.contains("destroyed")));
 }
+
+/// Custody for other processes: `GetWrappedDataKeys` hands out keys
+/// wrapped by the KEK (never in clear) to the `service` role only; a
+/// `RemoteCustodian` unwraps them with the same keyring, creates many in one
+/// call, and an erased client's key comes back absent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_custody_hands_out_wrapped_keys_to_services_only() {
+    use c360_crypto::{FieldContext, KeyCustodian};
+    let (vault, _) = memory_vault();
+    let request = || api::GetWrappedDataKeysRequest {
+        key_ids: vec!["C7".into(), "C8".into()],
+        create: true,
+    };
+    for role in [Role::App, Role::Steward, Role::Compliance] {
+        let err = client(&vault, role)
+            .get_wrapped_data_keys(request())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied, "{role:?}");
+    }
+    let mut svc = client(&vault, Role::Service);
+    let err = svc
+        .get_wrapped_data_keys(api::GetWrappedDataKeysRequest {
+            key_ids: vec!["C7".into(), "no good".into()],
+            create: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_field(&err), "key_ids[1]");
+    let absent = svc
+        .get_wrapped_data_keys(api::GetWrappedDataKeysRequest {
+            create: false,
+            ..request()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        absent
+            .keys
+            .iter()
+            .all(|k| !k.present && k.wrapped.is_empty())
+    );
+    let made = svc
+        .get_wrapped_data_keys(request())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(made.keys.len(), 2);
+    let c7 = &made.keys[0];
+    assert!(c7.present && c7.key_id == "C7");
+    assert!(c7.wrapped.len() > 32, "wrapped, with its KEK id and tag");
+
+    let custodian = crate::RemoteCustodian::new(client(&vault, Role::Service), kek(), 100);
+    let local = vault.clone();
+    let erased = tokio::task::spawn_blocking(move || {
+        // The remote copy and the vault's own open each other's envelopes.
+        let remote = custodian.data_key("C7").unwrap();
+        let own = KeyCustodian::data_key(&local, "C7").unwrap();
+        let ctx = FieldContext {
+            client: "C7",
+            record: "r1",
+            field: "phone",
+        };
+        let env = remote.encrypt(&ctx, b"+2250701020378").unwrap();
+        assert_eq!(own.decrypt(&ctx, &env).unwrap(), b"+2250701020378");
+        // Many at once, created in one call.
+        let ids: Vec<String> = (100..400).map(|n| format!("C{n}")).collect();
+        assert_eq!(custodian.data_keys(&ids).unwrap().len(), 300);
+        assert!(local.existing_data_key("C399").unwrap().is_some());
+        local
+            .erase_client(&Caller::new("dpo", Role::Compliance), "C8", "request 2")
+            .unwrap();
+        custodian.forget(&["C8".to_string()]);
+        (
+            custodian.existing_data_key("C8").unwrap().is_none(),
+            custodian.data_key("C8").unwrap_err().to_string(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(erased.0, "an erased client's key is absent");
+    assert!(erased.1.contains("destroyed"), "{}", erased.1);
+}

@@ -2273,6 +2273,94 @@ impl Vault {
     }
 }
 
+/// The vault as the custodian of a service in the same process, without
+/// keeping the vault alive: the vault calls that service back (erasure), so
+/// a strong reference both ways would be a cycle that never closes its
+/// store. Fails with a custody error once the vault is closed.
+#[derive(Clone, Debug)]
+pub struct VaultCustodian(std::sync::Weak<Inner>);
+
+impl Vault {
+    pub fn custodian(&self) -> VaultCustodian {
+        VaultCustodian(Arc::downgrade(&self.inner))
+    }
+}
+
+impl VaultCustodian {
+    fn vault(&self) -> c360_crypto::Result<Vault> {
+        self.0
+            .upgrade()
+            .map(|inner| Vault { inner })
+            .ok_or_else(|| c360_crypto::Error::Custody("the vault is closed".into()))
+    }
+}
+
+impl c360_crypto::KeyCustodian for VaultCustodian {
+    fn data_key(&self, key_id: &str) -> c360_crypto::Result<Arc<DataKey>> {
+        self.vault()?.data_key(key_id)
+    }
+
+    fn existing_data_key(&self, key_id: &str) -> c360_crypto::Result<Option<Arc<DataKey>>> {
+        self.vault()?.existing_data_key(key_id)
+    }
+
+    fn data_keys(&self, key_ids: &[String]) -> c360_crypto::Result<Vec<Arc<DataKey>>> {
+        self.vault()?.data_keys(key_ids)
+    }
+}
+
+/// A data key's version and its KEK-wrapped bytes.
+pub type WrappedDek = (u32, Vec<u8>);
+
+/// Most data keys one custody call hands out.
+pub const MAX_KEYS_PER_CALL: usize = 4096;
+
+impl Vault {
+    /// The wrapped data keys of `key_ids` (client numbers), in order: the
+    /// custody service behind `GetWrappedDataKeys`. With `create`, missing
+    /// keys are created, all in one durable write; an erased client's key
+    /// stays absent (`None`) either way.
+    pub fn wrapped_data_keys(
+        &self,
+        key_ids: &[String],
+        create: bool,
+    ) -> Result<Vec<Option<WrappedDek>>> {
+        if key_ids.len() > MAX_KEYS_PER_CALL {
+            return Err(Error::invalid(
+                "key_ids",
+                format!("at most {MAX_KEYS_PER_CALL} per call"),
+            ));
+        }
+        for (i, id) in key_ids.iter().enumerate() {
+            check_number(&format!("key_ids[{i}]"), id)?;
+        }
+        let store = self.inner.store.as_ref();
+        let mut out = Vec::with_capacity(key_ids.len());
+        for id in key_ids {
+            out.push(store.get(KEYS, &dek_key(id))?.map(|b| (DEK_VERSION, b)));
+        }
+        if !create || out.iter().all(Option::is_some) {
+            return Ok(out);
+        }
+        let kek = self.inner.kek.as_ref();
+        self.write(|tx| {
+            let mut out = Vec::with_capacity(key_ids.len());
+            for id in key_ids {
+                if let Some(b) = tx.get(KEYS, &dek_key(id))? {
+                    out.push(Some((DEK_VERSION, b)));
+                } else if is_erased(tx, id)? {
+                    out.push(None);
+                } else {
+                    let wrapped = DataKey::generate(id, DEK_VERSION)?.wrap(kek)?.to_bytes();
+                    tx.put(KEYS, dek_key(id), wrapped.clone());
+                    out.push(Some((DEK_VERSION, wrapped)));
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
 /// The vault is the custodian of the per-client data keys: co-located
 /// services get them through this trait, so that an erasure here destroys
 /// the keys they use too.
@@ -2296,6 +2384,30 @@ impl c360_crypto::KeyCustodian for Vault {
         let custody = |e: Error| c360_crypto::Error::Custody(e.to_string());
         check_number("key_id", key_id).map_err(custody)?;
         self.load_dek(key_id).map_err(custody)
+    }
+
+    fn data_keys(&self, key_ids: &[String]) -> c360_crypto::Result<Vec<Arc<DataKey>>> {
+        let custody = |e: Error| c360_crypto::Error::Custody(e.to_string());
+        let mut out = Vec::with_capacity(key_ids.len());
+        for chunk in key_ids.chunks(MAX_KEYS_PER_CALL) {
+            // Creates the missing ones in one write, then unwraps through
+            // the cache like any other read.
+            let wrapped = self.wrapped_data_keys(chunk, true).map_err(custody)?;
+            for (id, w) in chunk.iter().zip(wrapped) {
+                if w.is_none() {
+                    return Err(c360_crypto::Error::Custody(format!(
+                        "the data key of {id} was destroyed (client erased)"
+                    )));
+                }
+                let key = self.load_dek(id).map_err(custody)?.ok_or_else(|| {
+                    c360_crypto::Error::Custody(format!(
+                        "the data key of {id} was destroyed (client erased)"
+                    ))
+                })?;
+                out.push(key);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use c360_channels::{Channels, ChannelsPeers};
-use c360_crypto::{KekProvider, LocalKeyring};
+use c360_crypto::{KekProvider, KeyCustodian, LocalKeyring};
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_resolver::Resolver;
@@ -20,7 +20,7 @@ use c360_resolver::grpc::ResolverGrpc;
 use c360_rpc::{Caller, PeerChannel, Role};
 use c360_search::{Search, SearchPeers};
 use c360_storage::SledStore;
-use c360_vault::{Vault, VaultPeers};
+use c360_vault::{RemoteCustodian, Vault, VaultPeers};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 
@@ -97,12 +97,13 @@ pub fn open_resolver(
     data_dir: &Path,
     config: c360_resolver::ResolverConfig,
     kek: Arc<dyn KekProvider>,
+    custodian: Option<Arc<dyn KeyCustodian>>,
 ) -> anyhow::Result<Arc<Resolver>> {
     let dir = data_dir.join("resolver");
     let store = SledStore::open(&dir, c360_resolver::SPACES)
         .with_context(|| format!("cannot open the store in {}", dir.display()))?;
-    let resolver =
-        Resolver::open(Arc::new(store), kek, config).context("cannot open the resolver")?;
+    let resolver = Resolver::open_with_custodian(Arc::new(store), kek, config, custodian)
+        .context("cannot open the resolver")?;
     Ok(Arc::new(resolver))
 }
 
@@ -195,25 +196,17 @@ impl Platform {
             default_timeout: Duration::from_secs(config.limits.default_timeout_secs),
         });
 
-        let resolver = if services.contains(&ServiceKind::Resolver) {
-            let rc = config.resolver.to_resolver_config()?;
-            let k = kek.clone();
-            let dir = data_dir.clone();
-            let r = tokio::task::spawn_blocking(move || open_resolver(&dir, rc, k)).await??;
-            let probe = r.clone();
-            metrics.watch_review_queue(move || probe.open_reviews() as i64);
-            Some(r)
-        } else {
-            None
-        };
-        // The peer channel to the resolver: in process or remote.
-        let resolver_peer = match (&resolver, &config.peers.resolver) {
-            (Some(r), _) => Some(c360_rpc::in_process(
-                limited!(ResolverGrpc::new(r.clone()).into_server(), config),
-                internal_caller(),
-            )),
-            (None, Some(url)) => Some(remote_peer(url, &config).await?),
-            (None, None) => None,
+        // The vault opens first: it holds the data keys the resolver writes
+        // its records under. It calls the resolver back (erasure) through a
+        // channel bound once the resolver is open.
+        let late_resolver = c360_rpc::LatePeer::default();
+        let resolver_peer: Option<PeerChannel> = match (
+            services.contains(&ServiceKind::Resolver),
+            &config.peers.resolver,
+        ) {
+            (true, _) => Some(late_resolver.channel()),
+            (false, Some(url)) => Some(remote_peer(url, &config).await?),
+            (false, None) => None,
         };
         let resolver_client = resolver_peer.clone().map(ResolverServiceClient::new);
         let needs_resolver = |service: &str| {
@@ -232,6 +225,34 @@ impl Platform {
                 .await?
                 .context("cannot open the vault")?;
             Some(v)
+        } else {
+            None
+        };
+
+        let resolver = if services.contains(&ServiceKind::Resolver) {
+            // Key custody: the vault in this process, else the remote vault
+            // when one is configured, else the resolver keeps its own keys.
+            let custodian: Option<Arc<dyn KeyCustodian>> = match (&vault, &config.peers.vault) {
+                (Some(v), _) => Some(Arc::new(v.custodian())),
+                (None, Some(url)) => Some(Arc::new(RemoteCustodian::new(
+                    VaultServiceClient::new(remote_peer(url, &config).await?),
+                    kek.clone(),
+                    config.vault.key_cache_entries,
+                ))),
+                (None, None) => None,
+            };
+            let rc = config.resolver.to_resolver_config()?;
+            let k = kek.clone();
+            let dir = data_dir.clone();
+            let r = tokio::task::spawn_blocking(move || open_resolver(&dir, rc, k, custodian))
+                .await??;
+            let probe = r.clone();
+            metrics.watch_review_queue(move || probe.open_reviews() as i64);
+            late_resolver.bind(c360_rpc::in_process(
+                limited!(ResolverGrpc::new(r.clone()).into_server(), config),
+                internal_caller(),
+            ));
+            Some(r)
         } else {
             None
         };
@@ -336,7 +357,7 @@ impl Platform {
     /// in-flight calls (up to `server.shutdown_grace_secs`), stop the
     /// followers, flush the stores.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         metrics_listener: Option<TcpListener>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -434,8 +455,13 @@ impl Platform {
                 Ok(())
             }
         };
+        // Stop the followers and wait until they are gone: they hold the
+        // services (and so their stores) until dropped.
         for (_, _, task) in &self.followers {
             task.abort();
+        }
+        for (_, _, task) in std::mem::take(&mut self.followers) {
+            let _ = task.await;
         }
         let _ = stop_metrics.send(());
         if let Some(t) = metrics_task {
