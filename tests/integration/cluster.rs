@@ -465,6 +465,45 @@ async fn services_as_processes_survive_a_restart() {
     .await;
     assert_eq!(hits[0].display_name, "TRAORÉ Aminata");
 
+    // kill -9 the resolver; back on its address with the vault as its key
+    // custodian. Its older clients stay readable under its own keys; a new
+    // client's records go under a key the vault process holds and hands
+    // out (wrapped) to services only.
+    let resolver_addr = cluster.kill("resolver");
+    let back = cluster.start(
+        "resolver",
+        &resolver_addr,
+        &[("C360__PEERS__VAULT", vault_url.clone())],
+    );
+    assert_eq!(back, resolver_url);
+    let mut resolver = ResolverServiceClient::new(channel_to(&resolver_url, ADMIN).await);
+    let kept = resolver
+        .get_client(api::GetClientRequest {
+            client_number: survivor.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.records.len(), 2);
+    let newcomer = resolve(&mut resolver, crate::server::moussa(), false).await;
+    assert_eq!(newcomer.decision(), api::Decision::New);
+    let mut as_peer = VaultServiceClient::new(channel_to(&vault_url, &cluster.peer_token).await);
+    let key_of = |number: &str| va::GetWrappedDataKeysRequest {
+        key_ids: vec![number.to_string()],
+        create: false,
+    };
+    let held = as_peer
+        .get_wrapped_data_keys(key_of(&newcomer.client_number))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(held.keys[0].present, "the vault holds the newcomer's key");
+    let err = vault
+        .get_wrapped_data_keys(key_of(&newcomer.client_number))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "keys are for services");
+
     // Erasure, asked of the vault, reaches every process.
     let erased = vault
         .erase_client(va::EraseClientRequest {
@@ -522,6 +561,22 @@ async fn services_as_processes_survive_a_restart() {
         "no consent outlives the erasure: {}",
         after.reason
     );
+    // The newcomer's erasure destroys the key the resolver wrote under.
+    let erased = vault
+        .erase_client(va::EraseClientRequest {
+            client_number: newcomer.client_number.clone(),
+            reason: "erasure request 2026-119".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(erased.resolver_notified);
+    let gone = as_peer
+        .get_wrapped_data_keys(key_of(&newcomer.client_number))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!gone.keys[0].present, "destroyed with the erasure");
     drop(cluster);
     eprintln!(
         "services_as_processes_survive_a_restart: {:?}",

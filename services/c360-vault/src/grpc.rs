@@ -534,7 +534,13 @@ impl VaultService for VaultGrpc {
         &self,
         request: Request<api::GetWrappedDataKeysRequest>,
     ) -> Result<Response<api::GetWrappedDataKeysResponse>, Status> {
-        authorize(&request, &[Role::Service])?;
+        // Key material (even wrapped) goes to the services that encrypt
+        // with it and to no one else, administrators included.
+        if authorize(&request, &[Role::Service])?.role != Role::Service {
+            return Err(Status::permission_denied(
+                "data keys are handed to services only (role service)",
+            ));
+        }
         let req = request.into_inner();
         let vault = self.vault.clone();
         let ids = req.key_ids.clone();

@@ -1458,7 +1458,7 @@ async fn remote_custody_hands_out_wrapped_keys_to_services_only() {
         key_ids: vec!["C7".into(), "C8".into()],
         create: true,
     };
-    for role in [Role::App, Role::Steward, Role::Compliance] {
+    for role in [Role::App, Role::Steward, Role::Compliance, Role::Admin] {
         let err = client(&vault, role)
             .get_wrapped_data_keys(request())
             .await

@@ -107,6 +107,16 @@ pub fn open_resolver(
     Ok(Arc::new(resolver))
 }
 
+/// Whether opening the resolver failed for want of its key custodian.
+fn custody_failed(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<c360_resolver::Error>(),
+            Some(c360_resolver::Error::Crypto(c360_crypto::Error::Custody(_)))
+        )
+    })
+}
+
 /// The identity co-located services call each other with.
 fn internal_caller() -> Caller {
     Caller::new("internal", Role::Service)
@@ -241,11 +251,27 @@ impl Platform {
                 ))),
                 (None, None) => None,
             };
-            let rc = config.resolver.to_resolver_config()?;
-            let k = kek.clone();
-            let dir = data_dir.clone();
-            let r = tokio::task::spawn_blocking(move || open_resolver(&dir, rc, k, custodian))
-                .await??;
+            // Stored records are decrypted at open: with a remote vault
+            // that is not up yet, wait for it rather than exit.
+            let mut backoff = Duration::from_millis(500);
+            let r = loop {
+                let rc = config.resolver.to_resolver_config()?;
+                let (k, c) = (kek.clone(), custodian.clone());
+                let dir = data_dir.clone();
+                match tokio::task::spawn_blocking(move || open_resolver(&dir, rc, k, c)).await? {
+                    Ok(r) => break r,
+                    Err(e)
+                        if config.peers.vault.is_some()
+                            && vault.is_none()
+                            && custody_failed(&e) =>
+                    {
+                        tracing::warn!(error = %format!("{e:#}"), "the vault holding the resolver's keys is not reachable yet; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
             let probe = r.clone();
             metrics.watch_review_queue(move || probe.open_reviews() as i64);
             late_resolver.bind(c360_rpc::in_process(
