@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! C360_BENCH_RECORDS=100000 cargo bench -p c360-benches --bench resolver
+//! C360_BENCH_SERVICES=resolver,vault ...   # keys held by the vault
 //! ```
 
 use c360_benches::{env_usize, percentile};
@@ -33,7 +34,10 @@ fn main() {
         let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
         let mut config = Config::default();
         config.server.data_dir = dir.clone();
-        config.server.services = "resolver".into();
+        // `resolver,vault` measures the resolver with the vault as the
+        // custodian of its keys (the all-in-one default).
+        let services = std::env::var("C360_BENCH_SERVICES").unwrap_or_else(|_| "resolver".into());
+        config.server.services = services.clone();
         config.limits.requests_per_second_per_caller = 0;
         let token = c360::auth::create_token(&dir, "bench", c360_rpc::Role::Admin).expect("token");
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
@@ -109,7 +113,15 @@ fn main() {
         // 3. Restart: reopen the store and rebuild the in-memory index.
         let started = Instant::now();
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-        let reopened = open_resolver(&dir, ResolverConfig::default(), kek, None).expect("reopen");
+        // With the vault as custodian, its keys are fetched in one batch.
+        let vault = services.contains("vault").then(|| {
+            c360_vault::Vault::open(&dir.join("vault"), Default::default(), kek.clone(), Default::default())
+                .expect("vault reopens")
+        });
+        let custodian = vault
+            .as_ref()
+            .map(|v| Arc::new(v.custodian()) as Arc<dyn c360_crypto::KeyCustodian>);
+        let reopened = open_resolver(&dir, ResolverConfig::default(), kek, custodian).expect("reopen");
         println!(
             "restart to serving: {:.1} s for {} records",
             started.elapsed().as_secs_f64(),

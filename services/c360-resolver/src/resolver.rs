@@ -20,6 +20,9 @@ use crate::number::ClientNumber;
 use crate::stored::{self, *};
 use crate::{Error, Result, convert};
 
+/// Client keys the custodian is asked to create ahead of need.
+const KEYS_AHEAD: u64 = 2048;
+
 /// Candidates from which a decision scores them on every core.
 const PARALLEL_SCORING_MIN: usize = 24;
 
@@ -110,6 +113,8 @@ pub struct Resolver {
     state: RwLock<State>,
     /// Serialises writers so offsets and decisions follow one order.
     writer: Mutex<()>,
+    /// Client numbers below this have a key at the custodian already.
+    keys_ready_until: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -228,6 +233,7 @@ impl Resolver {
             model_version,
             state: RwLock::new(state),
             writer: Mutex::new(()),
+            keys_ready_until: std::sync::atomic::AtomicU64::new(0),
         };
         resolver.load()?;
         Ok(resolver)
@@ -385,14 +391,24 @@ impl Resolver {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(custodian) = &self.custodian {
             // Every new record may create a client: have the custodian
-            // create the keys of the next numbers in one call (numbers are
-            // never reused, so a key made ahead is used by a later chunk).
+            // create the keys of the next numbers ahead, many per call (one
+            // durable write there for several chunks here). Numbers are
+            // never reused, so a key made ahead is used by a later client.
             let fresh = prepared.iter().filter(|p| p.is_ok()).count() as u64;
             let next = self.read().counters.next_client;
-            let ids: Vec<String> = (next..next + fresh)
-                .map(|n| ClientNumber::from_sequence(n).to_string())
-                .collect();
-            custodian.data_keys(&ids)?;
+            let ready = self
+                .keys_ready_until
+                .load(std::sync::atomic::Ordering::SeqCst);
+            if next + fresh > ready {
+                let from = next.max(ready);
+                let until = next + fresh + KEYS_AHEAD;
+                let ids: Vec<String> = (from..until)
+                    .map(|n| ClientNumber::from_sequence(n).to_string())
+                    .collect();
+                custodian.data_keys(&ids)?;
+                self.keys_ready_until
+                    .store(until, std::sync::atomic::Ordering::SeqCst);
+            }
         }
         let mut state = self.write();
         if state.poisoned {
