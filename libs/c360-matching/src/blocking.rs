@@ -47,6 +47,10 @@ enum KeyKind {
     SurnameLocality,
     AddressLocality,
     IdHalf,
+    NamesAddress,
+    NameInitialYear,
+    DobInitial,
+    InitialsYearLocality,
 }
 
 /// A part of a blocking key.
@@ -119,6 +123,58 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
                 &[Part::Text(lo), Part::Text(hi), Part::Text(&p.locality)],
             ));
         }
+        // The names with a street or landmark word, for records without a
+        // locality or birth date ("Yopougon Sicogi").
+        for w in address_words(p).into_iter().take(2) {
+            out.push(key_hash(
+                KeyKind::NamesAddress,
+                &[Part::Text(lo), Part::Text(hi), Part::Text(w)],
+            ));
+        }
+    }
+    // One name exact enough for its phonetic key, the other only by its
+    // initial ("Aminata Baryr", born 1956), with the birth year. Given and surname play both roles, so a swap does not
+    // matter.
+    let tokens = (p.given.first(), p.surname.first());
+    for (keyed, initialled) in [(tokens.0, tokens.1), (tokens.1, tokens.0)] {
+        let Some(keyed) = keyed else { continue };
+        if let (Some(year), Some(i)) = (p.dob.year, initialled.and_then(|t| t.text.chars().next()))
+        {
+            out.push(key_hash(
+                KeyKind::NameInitialYear,
+                &[
+                    Part::Text(&keyed.key),
+                    Part::Number(u64::from(i)),
+                    Part::Number(u64::from(year)),
+                ],
+            ));
+        }
+    }
+    // Initials survive typos that change a phonetic key ("Ainata Babma").
+    let initial = |t: Option<&crate::prepare::NameToken>| t.and_then(|t| t.text.chars().next());
+    let initials = (initial(p.given.first()), initial(p.surname.first()));
+    if p.dob.is_complete() {
+        let dob = p.dob.to_iso();
+        for i in [initials.0, initials.1].into_iter().flatten() {
+            out.push(key_hash(
+                KeyKind::DobInitial,
+                &[Part::Text(&dob), Part::Number(u64::from(i))],
+            ));
+        }
+    }
+    if let (Some(i), Some(j), Some(year)) = (initials.0, initials.1, p.dob.year)
+        && !p.locality.is_empty()
+    {
+        let (lo, hi) = if i <= j { (i, j) } else { (j, i) };
+        out.push(key_hash(
+            KeyKind::InitialsYearLocality,
+            &[
+                Part::Number(u64::from(lo)),
+                Part::Number(u64::from(hi)),
+                Part::Number(u64::from(year)),
+                Part::Text(&p.locality),
+            ],
+        ));
     }
     if !p.locality.is_empty() {
         if let Some(s) = surname {
@@ -127,15 +183,7 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
                 &[Part::Text(s), Part::Text(&p.locality)],
             ));
         }
-        // The two longest words of the address (street or landmark names).
-        let mut words: Vec<&str> = p
-            .address
-            .iter()
-            .map(|t| &**t)
-            .filter(|t| t.len() >= 5 && t.bytes().all(|b| b.is_ascii_alphabetic()))
-            .collect();
-        words.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-        for w in words.into_iter().take(2) {
+        for w in address_words(p).into_iter().take(2) {
             out.push(key_hash(
                 KeyKind::AddressLocality,
                 &[Part::Text(w), Part::Text(&p.locality)],
@@ -157,6 +205,18 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
             ));
         }
     }
+}
+
+/// The words of the address longest first (street or landmark names).
+fn address_words(p: &Prepared) -> Vec<&str> {
+    let mut words: Vec<&str> = p
+        .address
+        .iter()
+        .map(|t| &**t)
+        .filter(|t| t.len() >= 5 && t.bytes().all(|b| b.is_ascii_alphabetic()))
+        .collect();
+    words.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    words
 }
 
 /// Packs a pair of record indices (smaller first).

@@ -5,6 +5,8 @@
 use c360_standardise::date::PartialDate;
 use strsim::jaro_winkler;
 
+use crate::edit::osa_within;
+
 use crate::prepare::{NameToken, Prepared};
 
 /// The compared fields, in the order of a [`Levels`] vector.
@@ -78,11 +80,19 @@ impl CompareField {
     }
 
     /// Whether the exact level's weight is adjusted by how frequent the
-    /// shared value is (a common name weighs less than a rare one).
+    /// shared value is (a common name weighs less than a rare one; an ID
+    /// held by one person's records weighs more as the data grows, which a
+    /// level's average agreement estimated from a sample of random pairs
+    /// cannot show).
     pub fn term_frequency_adjusted(self) -> bool {
         matches!(
             self,
-            CompareField::Surname | CompareField::GivenName | CompareField::Phone
+            CompareField::Surname
+                | CompareField::GivenName
+                | CompareField::Phone
+                | CompareField::NationalId
+                | CompareField::Email
+                | CompareField::DateOfBirth
         )
     }
 }
@@ -120,8 +130,26 @@ pub struct Comparison {
     pub levels: Levels,
     /// Given name and surname matched crosswise (one record has them swapped).
     pub swapped: bool,
+    /// How the names were aligned (which words counted as the surname).
+    pub alignment: NameAlignment,
     /// The shared phone with the fewest holders, when phones agree.
     pub shared_phone: Option<u64>,
+}
+
+/// Which words of the two records were compared as surnames.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NameAlignment {
+    /// Each record's surname with the other's surname.
+    #[default]
+    AsWritten,
+    /// Given name and surname crossed (one record has them swapped).
+    Crossed,
+    /// The first record's name was a guessed split of a full name: its
+    /// word at this position (given words first, then surname words) is the
+    /// surname, the others the given name.
+    FirstResplit(u8),
+    /// The same for the second record.
+    SecondResplit(u8),
 }
 
 /// Phone numbers held by more records than this are "hot" (an agent's or a
@@ -143,8 +171,8 @@ impl PhoneHeat<'_> {
 }
 
 pub fn compare(a: &Prepared, b: &Prepared, heat: PhoneHeat<'_>) -> Comparison {
-    let (levels, swapped) = person_levels(a, b);
-    complete(a, b, heat, levels, swapped)
+    let (levels, alignment) = person_levels(a, b);
+    complete(a, b, heat, levels, alignment)
 }
 
 /// Compares the person-level fields first (names, birth date, national ID,
@@ -156,16 +184,16 @@ pub fn compare_unless_vetoed(
     heat: PhoneHeat<'_>,
     rules: &crate::Rules,
 ) -> Result<Comparison, crate::Veto> {
-    let (levels, swapped) = person_levels(a, b);
+    let (levels, alignment) = person_levels(a, b);
     if let Some(veto) = crate::rules::veto(&Levels(levels), rules) {
         return Err(veto);
     }
-    Ok(complete(a, b, heat, levels, swapped))
+    Ok(complete(a, b, heat, levels, alignment))
 }
 
-fn person_levels(a: &Prepared, b: &Prepared) -> ([u8; FIELD_COUNT], bool) {
+fn person_levels(a: &Prepared, b: &Prepared) -> ([u8; FIELD_COUNT], NameAlignment) {
     let mut levels = [0u8; FIELD_COUNT];
-    let (surname, given, swapped) = compare_names(a, b);
+    let (surname, given, alignment) = compare_names(a, b);
     levels[CompareField::Surname as usize] = surname;
     levels[CompareField::GivenName as usize] = given;
     levels[CompareField::DateOfBirth as usize] = compare_dates(&a.dob, &b.dob);
@@ -180,7 +208,7 @@ fn person_levels(a: &Prepared, b: &Prepared) -> ([u8; FIELD_COUNT], bool) {
     } else {
         2
     };
-    (levels, swapped)
+    (levels, alignment)
 }
 
 fn complete(
@@ -188,7 +216,7 @@ fn complete(
     b: &Prepared,
     heat: PhoneHeat<'_>,
     mut levels: [u8; FIELD_COUNT],
-    swapped: bool,
+    alignment: NameAlignment,
 ) -> Comparison {
     levels[CompareField::Sex as usize] = match (a.sex, b.sex) {
         (Some(x), Some(y)) => 1 + u8::from(x != y),
@@ -204,23 +232,73 @@ fn complete(
     };
     Comparison {
         levels: Levels(levels),
-        swapped,
+        swapped: alignment == NameAlignment::Crossed,
+        alignment,
         shared_phone,
     }
 }
 
 /// Compares the names in both alignments (as written, and given name and
-/// surname crossed) and keeps the better one.
-fn compare_names(a: &Prepared, b: &Prepared) -> (u8, u8, bool) {
+/// surname crossed) and keeps the better one. A name that was a guessed
+/// split of a full name of three words or more is also tried with each of
+/// its words as the surname ("DIENG Aminata Ngoné" may have been split as
+/// given "dieng aminata", surname "ngone").
+fn compare_names(a: &Prepared, b: &Prepared) -> (u8, u8, NameAlignment) {
+    let (surname, given, alignment) = compare_written_names(a, b);
+    if surname + given <= 2 {
+        return (surname, given, alignment);
+    }
+    let mut best = (surname, given, alignment);
+    let sum = |x: &(u8, u8, NameAlignment)| u16::from(x.0) + u16::from(x.1);
+    for (guessed, other, first) in [(a, b, true), (b, a, false)] {
+        let words = guessed.given.len() + guessed.surname.len();
+        if !guessed.split_guessed || !(3..=MAX_RESPLIT_WORDS).contains(&words) {
+            continue;
+        }
+        let all: Vec<&NameToken> = guessed.given.iter().chain(&guessed.surname).collect();
+        for k in 0..words {
+            let surname = [all[k].clone()];
+            let given: Vec<NameToken> = all
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != k)
+                .map(|(_, t)| (*t).clone())
+                .collect();
+            let given_joined: String = given.iter().map(|t| &*t.text).collect();
+            let s = name_level(
+                &surname,
+                &surname[0].text,
+                &other.surname,
+                &other.surname_joined,
+            );
+            let g = name_level(&given, &given_joined, &other.given, &other.given_joined);
+            let alignment = if first {
+                NameAlignment::FirstResplit(k as u8)
+            } else {
+                NameAlignment::SecondResplit(k as u8)
+            };
+            let candidate = (s, g, alignment);
+            if sum(&candidate) < sum(&best) {
+                best = candidate;
+            }
+        }
+    }
+    best
+}
+
+/// Longest guessed full name whose other splits are tried.
+const MAX_RESPLIT_WORDS: usize = 4;
+
+fn compare_written_names(a: &Prepared, b: &Prepared) -> (u8, u8, NameAlignment) {
     let straight_surname = name_level(&a.surname, &a.surname_joined, &b.surname, &b.surname_joined);
     let straight_given = name_level(&a.given, &a.given_joined, &b.given, &b.given_joined);
-    let straight = (straight_surname, straight_given);
+    let straight = (straight_surname, straight_given, NameAlignment::AsWritten);
     // Crossing only helps when both sides have both parts.
     if a.given.is_empty() || a.surname.is_empty() || b.given.is_empty() || b.surname.is_empty() {
-        return (straight.0, straight.1, false);
+        return straight;
     }
     if straight_surname == 1 && straight_given == 1 {
-        return (1, 1, false);
+        return straight;
     }
     let crossed_a = name_level(&a.surname, &a.surname_joined, &b.given, &b.given_joined);
     let crossed_b = name_level(&a.given, &a.given_joined, &b.surname, &b.surname_joined);
@@ -228,12 +306,17 @@ fn compare_names(a: &Prepared, b: &Prepared) -> (u8, u8, bool) {
         < u16::from(straight_surname) + u16::from(straight_given)
     {
         // Which record has its names swapped is unknown, so which crossed
-        // comparison is "the given name" is too. Keep the result symmetric:
-        // the better agreement counts as the given name, the worse as the
-        // surname (a surname changes, at marriage; a given name does not).
-        (crossed_a.max(crossed_b), crossed_a.min(crossed_b), true)
+        // comparison is "the given name" is too. Keep the result symmetric
+        // and cautious: the worse agreement counts as the given name. "Yao
+        // Josiane" against "Franck Yao" is a shared family name with two
+        // given names (a household), not one given name with two surnames.
+        (
+            crossed_a.min(crossed_b),
+            crossed_a.max(crossed_b),
+            NameAlignment::Crossed,
+        )
     } else {
-        (straight.0, straight.1, false)
+        straight
     }
 }
 
@@ -253,13 +336,8 @@ pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &s
         return 2;
     }
     let shortest = a_joined.len().min(b_joined.len());
-    let length_gap = a_joined.len().abs_diff(b_joined.len());
-    // Edit distance only when the lengths allow a small one.
-    let edits = if length_gap <= 3 {
-        strsim::osa_distance(a_joined, b_joined)
-    } else {
-        usize::MAX
-    };
+    // Only "at most 1, 2 or 3 edits" matters: a bounded check.
+    let edits = osa_within(a_joined, b_joined, 3).unwrap_or(usize::MAX);
     if edits <= 1 && shortest >= 5 {
         return 2;
     }
@@ -290,12 +368,12 @@ fn similar_tokens(a: &str, b: &str) -> bool {
     }
     let same_start = a.as_bytes().first() == b.as_bytes().first();
     if same_start && shortest >= 2 && a.len().max(b.len()) <= 4 {
-        return strsim::osa_distance(a, b) <= 2;
+        return osa_within(a, b, 2).is_some();
     }
     if shortest < 4 || a.len().abs_diff(b.len()) > 2 {
         return false;
     }
-    (same_start && jaro_winkler(a, b) >= 0.85) || (shortest >= 5 && strsim::osa_distance(a, b) <= 2)
+    (same_start && jaro_winkler(a, b) >= 0.85) || (shortest >= 5 && osa_within(a, b, 2).is_some())
 }
 
 fn same_token_set(a: &[NameToken], b: &[NameToken]) -> bool {
@@ -362,7 +440,7 @@ fn compare_ids(a: &str, b: &str) -> u8 {
     if a == b {
         return 1;
     }
-    if a.len().abs_diff(b.len()) <= 1 && strsim::osa_distance(a, b) <= 1 {
+    if osa_within(a, b, 1).is_some() {
         return 2;
     }
     3

@@ -152,8 +152,14 @@ impl Matcher {
 
     /// Whether two records must not share a cluster.
     pub fn conflicts(&self, a: u32, b: u32) -> bool {
-        let s = self.score_pair(a, b);
-        s.veto.is_some() || s.log_odds < self.config.conflict_log_odds
+        self.is_conflict(&self.score_pair(a, b))
+    }
+
+    /// Whether a scored pair is proof of two people: a cannot-link rule
+    /// fired, or the evidence alone (the score without the prior) is below
+    /// `conflict_evidence`.
+    pub fn is_conflict(&self, score: &PairScore) -> bool {
+        score.veto.is_some() || score.log_odds - self.model.prior() < self.config.conflict_evidence
     }
 }
 

@@ -19,6 +19,7 @@ mod blocking;
 mod cluster;
 mod compare;
 mod config;
+mod edit;
 mod engine;
 pub mod eval;
 mod index;
@@ -30,7 +31,7 @@ pub use blocking::{
     BlockingConfig, BlockingStats, candidate_pairs, pack_pair, record_keys, unpack_pair,
 };
 pub use cluster::{ClusterResult, Edge, cluster};
-pub use compare::{CompareField, Comparison, Levels, PhoneHeat, compare};
+pub use compare::{CompareField, Comparison, Levels, NameAlignment, PhoneHeat, compare};
 pub use config::MatchConfig;
 pub use engine::{
     DedupeOutcome, DedupeStats, Explanation, Matcher, PairDecision, PairScore, dedupe,

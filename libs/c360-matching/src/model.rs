@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::compare::{CompareField, Comparison, Levels};
+use crate::compare::{CompareField, Comparison, Levels, NameAlignment};
 
 /// A training session: which candidate pairs it keeps, and the fields of
 /// its rule, whose m it cannot estimate.
@@ -88,21 +88,54 @@ pub struct Frequencies {
     pub surname: FxHashMap<Box<str>, u32>,
     pub given: FxHashMap<Box<str>, u32>,
     pub phone: FxHashMap<u64, u32>,
+    /// National IDs, e-mail addresses (by hash) and full birth dates
+    /// ([`date_key`]): a shared ID held by one person's records is near
+    /// proof, a shared "1 January 1960" is not.
+    pub national_id: FxHashMap<u64, u32>,
+    pub email: FxHashMap<u64, u32>,
+    pub dob: FxHashMap<u32, u32>,
+}
+
+/// The key of a full birth date in [`Frequencies::dob`].
+pub fn date_key(d: &c360_standardise::date::PartialDate) -> Option<u32> {
+    match (d.year, d.month, d.day) {
+        (Some(y), Some(m), Some(day)) => {
+            Some((u32::from(y) << 16) | (u32::from(m) << 8) | u32::from(day))
+        }
+        _ => None,
+    }
+}
+
+/// The key of a text value (an ID or an e-mail) in [`Frequencies`].
+pub fn text_key(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    s.hash(&mut h);
+    h.finish()
 }
 
 impl Frequencies {
     /// Takes a record out of the counts (it was updated or erased).
     pub fn remove(&mut self, p: &crate::Prepared) {
         self.records = self.records.saturating_sub(1);
-        let decrement = |count: Option<&mut u32>| {
-            if let Some(c) = count {
+        fn decrement<K: std::hash::Hash + Eq>(map: &mut FxHashMap<K, u32>, key: &K) {
+            if let Some(c) = map.get_mut(key) {
                 *c = c.saturating_sub(1);
             }
-        };
-        decrement(self.surname.get_mut(&p.surname_joined));
-        decrement(self.given.get_mut(&p.given_joined));
+        }
+        decrement(&mut self.surname, &p.surname_joined);
+        decrement(&mut self.given, &p.given_joined);
         for phone in &p.phones {
-            decrement(self.phone.get_mut(phone));
+            decrement(&mut self.phone, phone);
+        }
+        if let Some(id) = &p.national_id {
+            decrement(&mut self.national_id, &text_key(id));
+        }
+        for email in &p.emails {
+            decrement(&mut self.email, &text_key(email));
+        }
+        if let Some(d) = date_key(&p.dob) {
+            decrement(&mut self.dob, &d);
         }
     }
 
@@ -116,6 +149,15 @@ impl Frequencies {
         }
         for &phone in &p.phones {
             *self.phone.entry(phone).or_default() += 1;
+        }
+        if let Some(id) = &p.national_id {
+            *self.national_id.entry(text_key(id)).or_default() += 1;
+        }
+        for email in &p.emails {
+            *self.email.entry(text_key(email)).or_default() += 1;
+        }
+        if let Some(d) = date_key(&p.dob) {
+            *self.dob.entry(d).or_default() += 1;
         }
     }
 
@@ -416,18 +458,49 @@ fn tf_share(
     if level != 1 {
         return None;
     }
-    // With crossed names, the shared surname is `a`'s given name and vice versa.
-    let (surname, given) = if comparison.swapped {
-        (&a.given_joined, &a.surname_joined)
-    } else {
-        (&a.surname_joined, &a.given_joined)
+    // With crossed names, the shared surname is `a`'s given name and vice
+    // versa; with `a`'s full name split again, it is one of `a`'s words.
+    let resplit;
+    let (surname, given): (&str, &str) = match comparison.alignment {
+        NameAlignment::Crossed => (&a.given_joined, &a.surname_joined),
+        NameAlignment::FirstResplit(k) => {
+            let words: Vec<&str> = a.given.iter().chain(&a.surname).map(|t| &*t.text).collect();
+            let k = usize::from(k).min(words.len().saturating_sub(1));
+            resplit = words
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != k)
+                .map(|(_, w)| *w)
+                .collect::<String>();
+            (words.get(k).copied().unwrap_or(""), resplit.as_str())
+        }
+        NameAlignment::AsWritten | NameAlignment::SecondResplit(_) => {
+            (&a.surname_joined, &a.given_joined)
+        }
     };
+    // A value the counts do not hold (a split that no record was written
+    // with) weighs as the field's average, not as a rare value.
     match field {
-        CompareField::Surname => Some(freqs.share(freqs.surname.get(surname).copied())),
-        CompareField::GivenName => Some(freqs.share(freqs.given.get(given).copied())),
+        CompareField::Surname => freqs.surname.get(surname).map(|&c| freqs.share(Some(c))),
+        CompareField::GivenName => freqs.given.get(given).map(|&c| freqs.share(Some(c))),
         CompareField::Phone => comparison
             .shared_phone
             .map(|p| freqs.share(freqs.phone.get(&p).copied())),
+        CompareField::NationalId => a
+            .national_id
+            .as_deref()
+            .and_then(|id| freqs.national_id.get(&text_key(id)))
+            .map(|&c| freqs.share(Some(c))),
+        // With several addresses, the most common one (the cautious choice).
+        CompareField::Email => a
+            .emails
+            .iter()
+            .filter_map(|e| freqs.email.get(&text_key(e)).copied())
+            .max()
+            .map(|c| freqs.share(Some(c))),
+        CompareField::DateOfBirth => date_key(&a.dob)
+            .and_then(|d| freqs.dob.get(&d))
+            .map(|&c| freqs.share(Some(c))),
         _ => None,
     }
 }

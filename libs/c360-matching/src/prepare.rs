@@ -33,6 +33,9 @@ pub struct Prepared {
     pub surname_joined: Box<str>,
     /// Given name and surname were detected as swapped and put back.
     pub swapped: bool,
+    /// The names came from one `full_name` split by guesswork (which word
+    /// is the surname is not certain): comparisons also try the other splits.
+    pub split_guessed: bool,
     pub dob: PartialDate,
     pub sex: Option<Sex>,
     pub national_id: Option<Box<str>>,
@@ -205,6 +208,7 @@ impl Preparer {
         given.extend(tokens(&record.middle_name));
         if given.is_empty() && surname.is_empty() && !record.full_name.trim().is_empty() {
             (given, surname) = split_full_name(&record.full_name);
+            out.split_guessed = true;
         }
         if looks_swapped(&given, &surname) {
             std::mem::swap(&mut given, &mut surname);
