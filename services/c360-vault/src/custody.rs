@@ -17,6 +17,9 @@ use c360_rpc::PeerChannel;
 
 use crate::vault::MAX_KEYS_PER_CALL;
 
+/// How long a custody call may take before it counts as unavailable.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long an unwrapped key stays cached here.
 pub const REMOTE_KEY_TTL: Duration = Duration::from_secs(300);
 
@@ -68,11 +71,13 @@ impl RemoteCustodian {
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
-            let _ = tx.send(client.get_wrapped_data_keys(request).await);
+            let call = client.get_wrapped_data_keys(request);
+            let _ = tx.send(tokio::time::timeout(CALL_TIMEOUT, call).await);
         });
         let response = rx
             .recv()
             .map_err(|_| custody("the vault call was dropped"))?
+            .map_err(|_| custody("the vault did not answer in time"))?
             .map_err(|s| custody(format!("vault: {}: {}", s.code(), s.message())))?
             .into_inner();
         if response.keys.len() != key_ids.len() {
