@@ -48,9 +48,7 @@ enum KeyKind {
     AddressLocality,
     IdHalf,
     NamesAddress,
-    NameInitialYear,
     DobInitial,
-    InitialsYearLocality,
 }
 
 /// A part of a blocking key.
@@ -132,24 +130,6 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
             ));
         }
     }
-    // One name exact enough for its phonetic key, the other only by its
-    // initial ("Aminata Baryr", born 1956), with the birth year. Given and surname play both roles, so a swap does not
-    // matter.
-    let tokens = (p.given.first(), p.surname.first());
-    for (keyed, initialled) in [(tokens.0, tokens.1), (tokens.1, tokens.0)] {
-        let Some(keyed) = keyed else { continue };
-        if let (Some(year), Some(i)) = (p.dob.year, initialled.and_then(|t| t.text.chars().next()))
-        {
-            out.push(key_hash(
-                KeyKind::NameInitialYear,
-                &[
-                    Part::Text(&keyed.key),
-                    Part::Number(u64::from(i)),
-                    Part::Number(u64::from(year)),
-                ],
-            ));
-        }
-    }
     // Initials survive typos that change a phonetic key ("Ainata Babma").
     let initial = |t: Option<&crate::prepare::NameToken>| t.and_then(|t| t.text.chars().next());
     let initials = (initial(p.given.first()), initial(p.surname.first()));
@@ -161,20 +141,6 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
                 &[Part::Text(&dob), Part::Number(u64::from(i))],
             ));
         }
-    }
-    if let (Some(i), Some(j), Some(year)) = (initials.0, initials.1, p.dob.year)
-        && !p.locality.is_empty()
-    {
-        let (lo, hi) = if i <= j { (i, j) } else { (j, i) };
-        out.push(key_hash(
-            KeyKind::InitialsYearLocality,
-            &[
-                Part::Number(u64::from(lo)),
-                Part::Number(u64::from(hi)),
-                Part::Number(u64::from(year)),
-                Part::Text(&p.locality),
-            ],
-        ));
     }
     if !p.locality.is_empty() {
         if let Some(s) = surname {

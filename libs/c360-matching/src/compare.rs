@@ -83,7 +83,9 @@ impl CompareField {
     /// shared value is (a common name weighs less than a rare one; an ID
     /// held by one person's records weighs more as the data grows, which a
     /// level's average agreement estimated from a sample of random pairs
-    /// cannot show).
+    /// cannot show). Not e-mails: one address is often written for a whole
+    /// family, and it is built from the names, so a shared address adds
+    /// little to shared names.
     pub fn term_frequency_adjusted(self) -> bool {
         matches!(
             self,
@@ -91,7 +93,6 @@ impl CompareField {
                 | CompareField::GivenName
                 | CompareField::Phone
                 | CompareField::NationalId
-                | CompareField::Email
                 | CompareField::DateOfBirth
         )
     }
@@ -370,6 +371,10 @@ fn similar_tokens(a: &str, b: &str) -> bool {
     if same_start && shortest >= 2 && a.len().max(b.len()) <= 4 {
         return osa_within(a, b, 2).is_some();
     }
+    // A typo on each side of a short name ("ftou", "fatuo").
+    if same_start && shortest >= 4 && osa_within(a, b, 2).is_some() {
+        return true;
+    }
     if shortest < 4 || a.len().abs_diff(b.len()) > 2 {
         return false;
     }
@@ -406,10 +411,24 @@ pub fn compare_dates(a: &PartialDate, b: &PartialDate) -> u8 {
     let rest_agrees = opt_agree(a.month, b.month) && opt_agree(a.day, b.day);
     if ya == yb && rest_agrees {
         3
+    } else if ya == yb && partial_month_is_swapped_day(a, b) {
+        // "01/1989" against 01/12/1989 written with day and month swapped
+        // (the person was born on 12 January).
+        2
     } else if ya.abs_diff(yb) == 1 && rest_agrees {
         2
     } else {
         4
+    }
+}
+
+/// One date has only a month and year, the other is full, and the month
+/// is the full date's day (which could be a month): a day/month swap.
+fn partial_month_is_swapped_day(a: &PartialDate, b: &PartialDate) -> bool {
+    let (partial, full) = if a.is_complete() { (b, a) } else { (a, b) };
+    match (partial.month, partial.day, full.day) {
+        (Some(m), None, Some(d)) => full.is_complete() && m == d && d <= 12,
+        _ => false,
     }
 }
 
@@ -552,6 +571,15 @@ mod tests {
         assert_eq!(compare_dates(&full, &date(1986, None, None)), 2);
         assert_eq!(compare_dates(&full, &date(1987, None, None)), 4);
         assert_eq!(compare_dates(&full, &date(1990, Some(11), Some(21))), 4);
+        // Month and year only, against a full date with day and month swapped.
+        assert_eq!(
+            compare_dates(&date(1989, Some(1), None), &date(1989, Some(12), Some(1))),
+            2
+        );
+        assert_eq!(
+            compare_dates(&date(1989, Some(2), None), &date(1989, Some(12), Some(1))),
+            4
+        );
         assert_eq!(compare_dates(&full, &PartialDate::default()), 0);
     }
 

@@ -14,13 +14,14 @@ pub struct MatchConfig {
     /// Match probability from which a pair goes to a steward for review
     /// (below `link_threshold`).
     pub review_threshold: f64,
-    /// A pair scoring below this log2-odds is proof of two people (used by
-    /// one-at-a-time resolution, whose prior is fixed by a population floor).
+    /// A pair scoring below this log2-odds is proof of two people: two
+    /// clusters holding such a pair are never joined. The prior is part of
+    /// the score, so the bar rises with the number of records (at a million
+    /// records a pair needs some positive evidence not to conflict).
     pub conflict_log_odds: f64,
-    /// A pair whose evidence (log2 Bayes factor: its score without the
-    /// prior) is below this is proof of two people: batch clustering never
-    /// joins two clusters holding such a pair. Without the prior, the bar
-    /// does not move with the number of records.
+    /// A pair whose evidence alone (log2 Bayes factor: its score without
+    /// the prior) is below this is proof of two people too, however few
+    /// the records.
     pub conflict_evidence: f64,
     /// A phone held by more records than this is ignored (agent or shop phone).
     pub hot_phone_records: u32,
@@ -42,7 +43,7 @@ impl Default for MatchConfig {
     fn default() -> Self {
         MatchConfig {
             default_country: "CI".to_string(),
-            link_threshold: 0.95,
+            link_threshold: 0.97,
             review_threshold: 0.5,
             conflict_log_odds: -14.0,
             conflict_evidence: -5.0,
