@@ -14,14 +14,17 @@ pub struct MatchConfig {
     /// Match probability from which a pair goes to a steward for review
     /// (below `link_threshold`).
     pub review_threshold: f64,
-    /// A pair scoring below this log2-odds is proof of two people: two
-    /// clusters holding such a pair are never joined. The prior is part of
-    /// the score, so the bar rises with the number of records (at a million
-    /// records a pair needs some positive evidence not to conflict).
+    /// A pair scoring below this log2-odds is proof of two people for
+    /// one-at-a-time resolution (the resolver), whose prior is fixed by its
+    /// population floor.
     pub conflict_log_odds: f64,
-    /// A pair whose evidence alone (log2 Bayes factor: its score without
-    /// the prior) is below this is proof of two people too, however few
-    /// the records.
+    /// A pair whose evidence (log2 Bayes factor: its score without the
+    /// prior) is below this is proof of two people: batch clustering never
+    /// joins two clusters holding such a pair. Without the prior, the bar
+    /// does not move with the number of records (with `conflict_log_odds`
+    /// at a million records, any pair short of 3.5 bits of evidence for a
+    /// match was a conflict: measured, recall 0.911 instead of 0.918 at
+    /// the same precision).
     pub conflict_evidence: f64,
     /// A phone held by more records than this is ignored (agent or shop phone).
     pub hot_phone_records: u32,

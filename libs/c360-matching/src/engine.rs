@@ -156,12 +156,10 @@ impl Matcher {
     }
 
     /// Whether a scored pair is proof of two people: a cannot-link rule
-    /// fired, the score is below `conflict_log_odds`, or the evidence alone
-    /// (the score without the prior) is below `conflict_evidence`.
+    /// fired, or the evidence alone (the score without the prior) is below
+    /// `conflict_evidence`.
     pub fn is_conflict(&self, score: &PairScore) -> bool {
-        score.veto.is_some()
-            || score.log_odds < self.config.conflict_log_odds
-            || score.log_odds - self.model.prior() < self.config.conflict_evidence
+        score.veto.is_some() || score.log_odds - self.model.prior() < self.config.conflict_evidence
     }
 }
 
