@@ -301,7 +301,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
         eprintln!("  {n:>7}  {class}");
     }
     let mut top: Vec<_> = patterns.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     eprintln!("never-candidate level patterns (sur giv dob id ph em):");
     for (p, n) in top.iter().take(25) {
         eprintln!("  {n:>7}  {p}");
@@ -345,7 +345,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     }
     eprintln!("false pairs {false_pairs}");
     let mut top: Vec<_> = false_patterns.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     for (p, n) in top.iter().take(20) {
         eprintln!("  {n:>7}  {p}");
     }
