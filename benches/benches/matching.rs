@@ -67,6 +67,7 @@ fn main() {
             "review_threshold" => generated_config.review_threshold = value,
             "conflict_log_odds" => generated_config.conflict_log_odds = value,
             "conflict_evidence" => generated_config.conflict_evidence = value,
+            "u_sample_pairs" => generated_config.u_sample_pairs = value as usize,
             other => panic!("C360_BENCH_MATCHING: unknown setting {other}"),
         }
     }
