@@ -128,6 +128,10 @@ impl std::fmt::Debug for Resolver {
 struct Tx {
     batch: Batch,
     events: Vec<api::Event>,
+    /// The counters moved: stored once at commit, not once per record.
+    counters_changed: bool,
+    /// Clients whose state changed, stored once each at commit.
+    dirty_clients: Vec<u64>,
 }
 
 fn key_of(seq: u64) -> [u8; 8] {
@@ -519,11 +523,7 @@ impl Resolver {
                 .put(REVIEWS, key_of(task_id).to_vec(), stored::encode(&review));
             state.reviews.insert(task_id, review);
         }
-        tx.batch.put(
-            META,
-            META_COUNTERS.to_vec(),
-            stored::encode(&state.counters),
-        );
+        tx.counters_changed = true;
         resolution.client = Some(ClientNumber::from_sequence(survivor));
         resolution.record_id = record_id;
         Ok(resolution)
@@ -572,11 +572,7 @@ impl Resolver {
                 created_ms: now,
             },
         );
-        tx.batch.put(
-            META,
-            META_COUNTERS.to_vec(),
-            stored::encode(&state.counters),
-        );
+        tx.counters_changed = true;
         Ok(number)
     }
 
@@ -682,7 +678,26 @@ impl Resolver {
     /// Commits a write durably with its events; on failure the in-memory
     /// state may be ahead of the disk, so the resolver stops accepting writes.
     fn commit(&self, state: &mut State, tx: Tx) -> Result<()> {
-        let Tx { mut batch, events } = tx;
+        let Tx {
+            mut batch,
+            events,
+            counters_changed,
+            mut dirty_clients,
+        } = tx;
+        dirty_clients.sort_unstable();
+        dirty_clients.dedup();
+        for seq in dirty_clients {
+            if let Some(c) = state.clients.get(&seq) {
+                batch.put(CLIENTS, key_of(seq).to_vec(), stored::encode(c));
+            }
+        }
+        if counters_changed {
+            batch.put(
+                META,
+                META_COUNTERS.to_vec(),
+                stored::encode(&state.counters),
+            );
+        }
         if batch.is_empty() && events.is_empty() {
             return Ok(());
         }
@@ -1311,11 +1326,10 @@ impl State {
         s.updated_ms = now;
     }
 
+    /// Marks a client's state to be stored at commit (once, however many
+    /// of the transaction's records touched it).
     fn persist_client(&self, tx: &mut Tx, seq: u64) {
-        if let Some(c) = self.clients.get(&seq) {
-            tx.batch
-                .put(CLIENTS, key_of(seq).to_vec(), stored::encode(c));
-        }
+        tx.dirty_clients.push(seq);
     }
 
     fn conflicts(&self, a: u32, b: u32) -> bool {
