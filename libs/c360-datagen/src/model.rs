@@ -173,6 +173,9 @@ pub struct Population {
     pub world: World,
     next_entity: u64,
     next_group: u64,
+    /// Addresses handed out: a mail provider gives each one to one person,
+    /// so a namesake gets `aminata.traore2@...`, never the same address.
+    emails: std::collections::HashSet<String>,
 }
 
 impl World {
@@ -424,6 +427,20 @@ impl World {
     }
 }
 
+/// `email`, or the same with the first free number before the `@`.
+fn unique_email(taken: &mut std::collections::HashSet<String>, email: String) -> String {
+    if taken.insert(email.clone()) {
+        return email;
+    }
+    let (user, domain) = email.split_once('@').unwrap_or((email.as_str(), ""));
+    let free = (2u32..)
+        .map(|n| format!("{user}{n}@{domain}"))
+        .find(|e| !taken.contains(e))
+        .unwrap_or_default();
+    taken.insert(free.clone());
+    free
+}
+
 /// A birth year for an adult client: mostly 1975-2002, some older.
 fn birth_year<R: Rng + ?Sized>(rng: &mut R) -> u16 {
     if rng.random_bool(0.7) {
@@ -445,6 +462,7 @@ impl Population {
             world,
             next_entity: 0,
             next_group: 0,
+            emails: std::collections::HashSet::new(),
         }
     }
 
@@ -511,7 +529,8 @@ impl Population {
         };
         let email = rng
             .random_bool(if dob.y > 1980 { 0.5 } else { 0.28 })
-            .then(|| w.email(rng, given, surname, dob));
+            .then(|| w.email(rng, given, surname, dob))
+            .map(|e| unique_email(&mut self.emails, e));
         let phone = rng.random_bool(0.97).then(|| w.phone(rng, country));
         let second_phone = rng.random_bool(0.3).then(|| w.phone(rng, country));
         let new_phone = w.phone(rng, country);

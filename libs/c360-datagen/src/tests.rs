@@ -287,3 +287,21 @@ fn formats_look_right() {
         }
     }
 }
+
+/// An e-mail address belongs to one person: namesakes get numbered
+/// addresses, never the same one (a provider would not allow it).
+#[test]
+fn no_two_people_share_an_email_address() {
+    let mut owner: HashMap<String, String> = HashMap::new();
+    let mut checked = 0;
+    for g in all(60_000, 11) {
+        for e in &g.record.emails {
+            let e = e.trim().to_lowercase();
+            if let Some(other) = owner.insert(e.clone(), g.entity_id.clone()) {
+                assert_eq!(other, g.entity_id, "two people share {e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 5_000, "{checked}");
+}
