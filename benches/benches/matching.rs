@@ -104,6 +104,24 @@ fn main() {
 
 /// Error analysis (`C360_BENCH_ANALYSE=N`): where the missed and the false
 /// pairs are, with `N` examples of each printed to stderr.
+/// A pair's score and what became of it: vetoed, a candidate with its
+/// decision, or not a candidate (with the decision it would have had).
+fn classify(
+    matcher: &c360_matching::Matcher,
+    candidates: &std::collections::HashSet<u64>,
+    a: u32,
+    b: u32,
+) -> (c360_matching::PairScore, String) {
+    let s = matcher.score_pair(a, b);
+    let decision = matcher.decide(&s);
+    let class = match (candidates.contains(&pack_pair(a, b)), s.veto) {
+        (_, Some(v)) => format!("vetoed {}", v.name()),
+        (false, None) => format!("not candidate, would be {decision:?}"),
+        (true, None) => format!("candidate, {decision:?}"),
+    };
+    (s, class)
+}
+
 fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, examples: usize) {
     use std::collections::{BTreeMap, HashMap, HashSet};
     let outcome = dedupe(records, config).expect("valid config");
@@ -177,13 +195,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
                 if outcome.assignment[a as usize] == outcome.assignment[b as usize] {
                     continue;
                 }
-                let s = matcher.score_pair(a, b);
-                let decision = matcher.decide(&s);
-                let class = match (candidates.contains(&pack_pair(a, b)), s.veto) {
-                    (_, Some(v)) => format!("vetoed {}", v.name()),
-                    (false, None) => format!("not candidate, would be {decision:?}"),
-                    (true, None) => format!("candidate, {decision:?}"),
-                };
+                let (s, class) = classify(matcher, &candidates, a, b);
                 *missed.entry(class.clone()).or_default() += 1;
                 if class.starts_with("not candidate") {
                     let l = s.comparison.levels.0;
@@ -238,13 +250,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
                 let mut best = (7usize, String::new(), 0u32, 0u32);
                 for &a in x {
                     for &b in y {
-                        let s = matcher.score_pair(a, b);
-                        let decision = matcher.decide(&s);
-                        let class = match (candidates.contains(&pack_pair(a, b)), s.veto) {
-                            (_, Some(v)) => format!("vetoed {}", v.name()),
-                            (false, None) => format!("not candidate, would be {decision:?}"),
-                            (true, None) => format!("candidate, {decision:?}"),
-                        };
+                        let (_, class) = classify(matcher, &candidates, a, b);
                         let r = rank(&class);
                         if r < best.0 {
                             best = (r, class, a, b);
