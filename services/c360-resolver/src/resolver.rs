@@ -280,16 +280,18 @@ impl Resolver {
         // Decrypting and standardising is the bulk of a restart: do it on
         // every core, then insert in store order.
         use rayon::prelude::*;
-        let stored_records = scan_all(self.store.as_ref(), RECORDS)?;
+        let stored_records: Vec<StoredRecord> = scan_all(self.store.as_ref(), RECORDS)?
+            .par_iter()
+            .map(|(_, v)| stored::decode_record(v))
+            .collect::<Result<_>>()?;
         if let Some(custodian) = &self.custodian {
             // The other keys are the custodian's: ask for them all at once
             // (a destroyed one stays absent and its records unreadable).
             let mut wanted: Vec<String> = Vec::new();
             let mut seen = FxHashSet::default();
-            for (_, v) in &stored_records {
-                let sr = stored::decode_record(v)?;
-                if !keys.contains_key(&sr.key_id) && seen.insert(sr.key_id.clone()) {
-                    wanted.push(sr.key_id);
+            for sr in &stored_records {
+                if !keys.contains_key(&sr.key_id) && seen.insert(sr.key_id.as_str()) {
+                    wanted.push(sr.key_id.clone());
                 }
             }
             for (id, key) in wanted.iter().zip(custodian.existing_data_keys(&wanted)?) {
@@ -299,9 +301,8 @@ impl Resolver {
             }
         }
         let loaded: Vec<Option<Loaded>> = stored_records
-            .par_iter()
-            .map(|(_, v)| -> Result<_> {
-                let sr = stored::decode_record(v)?;
+            .into_par_iter()
+            .map(|sr| -> Result<_> {
                 let Some(key) = keys.get(&sr.key_id) else {
                     // The key was destroyed (erasure): the record is unreadable.
                     return Ok(None);
@@ -319,7 +320,6 @@ impl Resolver {
                 Ok(Some((sr, record, tag, prepared)))
             })
             .collect::<Result<_>>()?;
-        drop(stored_records);
         if self.custodian.is_some() {
             // Keep only the resolver's own keys; the custodian caches its.
             keys.retain(|id, _| state_owns_key(id));
@@ -913,13 +913,15 @@ impl Resolver {
             tx.batch.delete(RECORDS, record_id.clone().into_bytes());
         }
         for key_id in &client.key_ids {
-            if state.keys.remove(key_id).is_some() || state_owns_key(key_id) {
+            // Only the resolver's own keys live here; the vault destroys
+            // its own itself (it asked for this erasure).
+            if state_owns_key(key_id) {
+                state.keys.remove(key_id);
                 tx.batch.delete(KEYS, key_id.clone().into_bytes());
             }
         }
         if let Some(c) = &self.custodian {
-            // The vault destroys its keys itself (it asked for this
-            // erasure); drop any copy cached on this side.
+            // Drop any copy of the vault's keys cached on this side.
             c.forget(&client.key_ids);
         }
         let closed: Vec<u64> = state

@@ -242,6 +242,7 @@ impl Platform {
         let resolver = if services.contains(&ServiceKind::Resolver) {
             // Key custody: the vault in this process, else the remote vault
             // when one is configured, else the resolver keeps its own keys.
+            let remote_custody = vault.is_none() && config.peers.vault.is_some();
             let custodian: Option<Arc<dyn KeyCustodian>> = match (&vault, &config.peers.vault) {
                 (Some(v), _) => Some(Arc::new(v.custodian())),
                 (None, Some(url)) => Some(Arc::new(RemoteCustodian::new(
@@ -260,11 +261,7 @@ impl Platform {
                 let dir = data_dir.clone();
                 match tokio::task::spawn_blocking(move || open_resolver(&dir, rc, k, c)).await? {
                     Ok(r) => break r,
-                    Err(e)
-                        if config.peers.vault.is_some()
-                            && vault.is_none()
-                            && custody_failed(&e) =>
-                    {
+                    Err(e) if remote_custody && custody_failed(&e) => {
                         tracing::warn!(error = %format!("{e:#}"), "the vault holding the resolver's keys is not reachable yet; retrying");
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(10));

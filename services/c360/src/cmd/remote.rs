@@ -375,10 +375,14 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     if records.is_empty() {
         bail!("{}: no valid record", args.file.display());
     }
-    let keys: Vec<(String, String)> = records
-        .iter()
-        .map(|r| (r.source_system.clone(), r.source_record_id.clone()))
-        .collect();
+    // Each record's source identity, for the output file only.
+    let keys: Vec<(String, String)> = match &args.output {
+        Some(_) => records
+            .iter()
+            .map(|r| (r.source_system.clone(), r.source_record_id.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
     let mut out = match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
