@@ -42,3 +42,10 @@ pub trait KeyCustodian: Send + Sync + fmt::Debug {
         let _ = key_ids;
     }
 }
+
+/// The error for a key that no longer exists: its client was erased.
+pub fn key_destroyed(key_id: &str) -> crate::Error {
+    crate::Error::Custody(format!(
+        "the data key of {key_id} was destroyed (client erased)"
+    ))
+}

@@ -98,7 +98,7 @@ use std::path::PathBuf;
 
 pub use blind::{BlindIndexer, TAG_LEN as BLIND_TAG_LEN};
 pub use cache::DataKeyCache;
-pub use custody::KeyCustodian;
+pub use custody::{KeyCustodian, key_destroyed};
 pub use envelope::{
     ALG_AES_256_GCM, DataKey, ENVELOPE_VERSION, FieldContext, MAX_KEY_ID_LEN, envelope_key,
 };

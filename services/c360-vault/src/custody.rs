@@ -135,13 +135,7 @@ impl KeyCustodian for RemoteCustodian {
         self.many(key_ids, true)?
             .into_iter()
             .zip(key_ids)
-            .map(|(k, id)| {
-                k.ok_or_else(|| {
-                    custody(format!(
-                        "the data key of {id} was destroyed (client erased)"
-                    ))
-                })
-            })
+            .map(|(k, id)| k.ok_or_else(|| c360_crypto::key_destroyed(id)))
             .collect()
     }
 

@@ -2394,17 +2394,11 @@ impl c360_crypto::KeyCustodian for Vault {
             // the cache like any other read.
             let wrapped = self.wrapped_data_keys(chunk, true).map_err(custody)?;
             for (id, w) in chunk.iter().zip(wrapped) {
-                if w.is_none() {
-                    return Err(c360_crypto::Error::Custody(format!(
-                        "the data key of {id} was destroyed (client erased)"
-                    )));
-                }
-                let key = self.load_dek(id).map_err(custody)?.ok_or_else(|| {
-                    c360_crypto::Error::Custody(format!(
-                        "the data key of {id} was destroyed (client erased)"
-                    ))
-                })?;
-                out.push(key);
+                let key = match w {
+                    Some(_) => self.load_dek(id).map_err(custody)?,
+                    None => None,
+                };
+                out.push(key.ok_or_else(|| c360_crypto::key_destroyed(id))?);
             }
         }
         Ok(out)
