@@ -68,7 +68,9 @@
 //!
 //! Fields are missing by system (see `render.rs`), but every record keeps a
 //! name plus a birth date or year, the person's own phone, or the national
-//! id, so a careful human could link it.
+//! id, so a careful human could link it. A new SIM does not count as the
+//! person's own phone here: no other record of theirs has that number, so a
+//! record whose only phone is the new one also gets a birth date.
 //!
 //! # Hard negatives (distinct entities that must stay apart)
 //!

@@ -266,13 +266,10 @@ pub fn render<R: Rng + ?Sized>(
         r.group_id = g.clone();
     }
     // Keep every record linkable by a careful human: a name plus a birth
-    // date, the person's own phone or the national id.
+    // date, a phone the person's other records also carry, or the national
+    // id. A new SIM alone is not enough: no other record has that number.
     if !has_dob && !own_phone && r.national_id.is_empty() {
-        r.date_of_birth = if source == Source::MobileMoney || yes(rng, 0.5) {
-            person.dob.y.to_string()
-        } else {
-            render_dob(rng, person, source, p)
-        };
+        r.date_of_birth = render_dob(rng, person, source, p);
     }
     r
 }
@@ -636,8 +633,10 @@ fn render_phones<R: Rng + ?Sized>(
     r: &mut Record,
 ) -> bool {
     let mut phones: Vec<Phone> = Vec::with_capacity(2);
+    let mut new_sim = false;
     if yes(rng, p.phone) {
-        let primary = if k > 0 && yes(rng, P_NEW_PHONE) {
+        new_sim = k > 0 && yes(rng, P_NEW_PHONE);
+        let primary = if new_sim {
             Some(person.new_phone)
         } else {
             match (person.phone, person.family_phone) {
@@ -665,7 +664,8 @@ fn render_phones<R: Rng + ?Sized>(
                 .unwrap_or(person.new_phone),
         );
     }
-    let own = !phones.is_empty();
+    // The new SIM alone does not link the record to the person's others.
+    let own = phones.len() > usize::from(new_sim);
     let mut written: Vec<String> = phones
         .iter()
         .map(|&ph| format_phone(rng, ph, source))

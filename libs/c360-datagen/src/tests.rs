@@ -305,3 +305,34 @@ fn no_two_people_share_an_email_address() {
     }
     assert!(checked > 5_000, "{checked}");
 }
+
+#[test]
+fn a_new_sim_alone_never_carries_a_record() {
+    // A record whose only phone is the person's new SIM (a number none of
+    // their other records has) must carry a birth date or the national id,
+    // or nobody could link it.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut population = Population::new(World::new(&mut rng, 10_000));
+    let mut new_sim_only = 0;
+    while new_sim_only < 200 {
+        for person in population.cluster(&mut rng) {
+            // Without a phone of their own, a person's mobile-money account
+            // is always on that number: it is not a change of SIM.
+            if person.phone.is_none() && person.family_phone.is_none() {
+                continue;
+            }
+            let new_sim = phone_key(&person.new_phone.digits());
+            for _ in 0..20 {
+                let r =
+                    render::render(&population.world, &mut rng, &person, 1, Source::MobileMoney);
+                if !r.phones.is_empty() && r.phones.iter().all(|p| phone_key(p) == new_sim) {
+                    new_sim_only += 1;
+                    assert!(
+                        !r.date_of_birth.is_empty() || !r.national_id.is_empty(),
+                        "a record with only the new SIM and nothing else to link it"
+                    );
+                }
+            }
+        }
+    }
+}
