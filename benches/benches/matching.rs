@@ -67,6 +67,7 @@ fn main() {
             "review_threshold" => generated_config.review_threshold = value,
             "conflict_log_odds" => generated_config.conflict_log_odds = value,
             "conflict_evidence" => generated_config.conflict_evidence = value,
+            "soft_conflict_share" => generated_config.soft_conflict_share = value,
             "u_sample_pairs" => generated_config.u_sample_pairs = value as usize,
             other => panic!("C360_BENCH_MATCHING: unknown setting {other}"),
         }
@@ -184,6 +185,34 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
             r.group_id
         )
     };
+    // C360_BENCH_ENTITIES=E0000001,E0000002: every pair of those entities.
+    for wanted in std::env::var("C360_BENCH_ENTITIES")
+        .unwrap_or_default()
+        .split(',')
+    {
+        let Some(members) = by_entity.get(wanted) else {
+            continue;
+        };
+        eprintln!("ENTITY {wanted}");
+        for &m in members {
+            eprintln!(
+                "  #{m} cluster {} {}",
+                outcome.assignment[m as usize],
+                show(m)
+            );
+        }
+        for (k, &a) in members.iter().enumerate() {
+            for &b in &members[k + 1..] {
+                let (s, class) = classify(matcher, &candidates, a, b);
+                eprintln!(
+                    "  #{a} #{b} {class} log_odds {:.1} conflict {} | {}",
+                    s.log_odds,
+                    matcher.conflicts(a, b),
+                    levels_of(a, b)
+                );
+            }
+        }
+    }
     let mut missed: BTreeMap<String, usize> = BTreeMap::new();
     let mut patterns: BTreeMap<String, usize> = BTreeMap::new();
     let mut shown: BTreeMap<String, usize> = BTreeMap::new();

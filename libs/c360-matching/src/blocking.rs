@@ -4,13 +4,14 @@
 //! swap-insensitive phonetic name pair with birth year or locality, surname
 //! or given name with full birth date). Records sharing a key form a block.
 //!
-//! Hot-key protection: a phone held by more than `hot_phone_records`
-//! records (an agent's or a shop's phone) emits no key at all, and any block
-//! larger than `max_block_size` is not expanded into all its pairs: its
-//! members are sorted by name and birth date and only neighbours within a
-//! window of `window` are paired (sorted neighbourhood). So one value shared
-//! by hundreds of records neither explodes the candidate set nor, through
-//! the scoring's own hot-phone rule, glues those people together.
+//! Hot-key protection: a phone held by more than `hot_phone_holders`
+//! people (an agent's or a shop's phone; holders are told apart by their
+//! names) emits no key at all, and any block larger than `max_block_size`
+//! is not expanded into all its pairs: its members are sorted by name and
+//! birth date and only neighbours within a window of `window` are paired
+//! (sorted neighbourhood). So one value shared by hundreds of records
+//! neither explodes the candidate set nor, through the scoring's own
+//! hot-phone rule, glues those people together.
 
 use std::hash::{Hash, Hasher};
 

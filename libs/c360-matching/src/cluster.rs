@@ -17,13 +17,28 @@ pub struct Edge {
     pub log_odds: f64,
 }
 
+/// How strongly two records say they are two people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    None,
+    /// Evidence against that a typo can produce (two given names far
+    /// apart, the twins pattern, a low score): two clusters holding such a
+    /// pair may still be joined when most of their pairs do not conflict.
+    Soft,
+    /// Two different national IDs or birth dates: never in one cluster.
+    Hard,
+}
+
 /// Clusters `n` records. `conflicts(a, b)` says whether two records must not
-/// share a cluster. Returns a dense cluster index per record.
+/// share a cluster. Two clusters are joined only if no pair across them is
+/// a hard conflict and at most `soft_share` of the pairs across them are
+/// soft conflicts (0: none at all). Returns a dense cluster index per record.
 pub fn cluster(
     n: usize,
     mut edges: Vec<Edge>,
     max_cluster_size: usize,
-    mut conflicts: impl FnMut(u32, u32) -> bool,
+    soft_share: f64,
+    mut conflicts: impl FnMut(u32, u32) -> Conflict,
 ) -> ClusterResult {
     edges.sort_unstable_by(|x, y| {
         y.log_odds
@@ -48,12 +63,26 @@ pub fn cluster(
         // The edge itself was already checked; singletons need no more.
         let must_check = size_a > 1 || size_b > 1;
         if must_check {
-            let conflict = members[ca as usize].iter().any(|&x| {
-                members[cb as usize]
-                    .iter()
-                    .any(|&y| !(x == edge.a && y == edge.b) && conflicts(x, y))
-            });
-            if conflict {
+            // Soft conflicts allowed across the two clusters.
+            let allowed = (soft_share * (size_a * size_b) as f64).floor() as usize;
+            let mut soft = 0usize;
+            let mut refused = false;
+            'pairs: for &x in &members[ca as usize] {
+                for &y in &members[cb as usize] {
+                    if x == edge.a && y == edge.b {
+                        continue;
+                    }
+                    match conflicts(x, y) {
+                        Conflict::None => {}
+                        Conflict::Soft if soft < allowed => soft += 1,
+                        Conflict::Soft | Conflict::Hard => {
+                            refused = true;
+                            break 'pairs;
+                        }
+                    }
+                }
+            }
+            if refused {
                 rejected_by_conflict += 1;
                 continue;
             }
@@ -107,8 +136,12 @@ mod tests {
     #[test]
     fn does_not_chain_through_a_conflict() {
         // 0-1 and 1-2 are strong, but 0 and 2 conflict.
-        let r = cluster(3, vec![e(0, 1, 20.0), e(1, 2, 15.0)], 10, |a, b| {
-            (a, b) == (0, 2) || (a, b) == (2, 0)
+        let r = cluster(3, vec![e(0, 1, 20.0), e(1, 2, 15.0)], 10, 0.0, |a, b| {
+            if (a, b) == (0, 2) || (a, b) == (2, 0) {
+                Conflict::Soft
+            } else {
+                Conflict::None
+            }
         });
         assert_eq!(r.assignment[0], r.assignment[1]);
         assert_ne!(r.assignment[1], r.assignment[2]);
@@ -116,9 +149,40 @@ mod tests {
     }
 
     #[test]
+    fn a_few_soft_conflicts_do_not_keep_a_record_out() {
+        // Records 0..4 are one cluster; 4 links to 0 strongly but conflicts
+        // softly with 3 (a mistyped given name, say).
+        let mut edges: Vec<Edge> = (1..4).map(|i| e(0, i, 30.0)).collect();
+        edges.push(e(0, 4, 20.0));
+        let soft = |a: u32, b: u32| {
+            if (a.min(b), a.max(b)) == (3, 4) {
+                Conflict::Soft
+            } else {
+                Conflict::None
+            }
+        };
+        let r = cluster(5, edges.clone(), 10, 0.25, soft);
+        assert_eq!(r.clusters, 1);
+        // None tolerated: 4 stays out.
+        let r = cluster(5, edges.clone(), 10, 0.0, soft);
+        assert_eq!(r.clusters, 2);
+        // A hard conflict always keeps it out.
+        let hard = |a: u32, b: u32| {
+            if (a.min(b), a.max(b)) == (3, 4) {
+                Conflict::Hard
+            } else {
+                Conflict::None
+            }
+        };
+        let r = cluster(5, edges, 10, 0.25, hard);
+        assert_eq!(r.clusters, 2);
+        assert_eq!(r.rejected_by_conflict, 1);
+    }
+
+    #[test]
     fn size_cap_holds() {
         let edges = (0..9).map(|i| e(i, i + 1, 10.0)).collect();
-        let r = cluster(10, edges, 4, |_, _| false);
+        let r = cluster(10, edges, 4, 0.0, |_, _| Conflict::None);
         let mut sizes = vec![0usize; r.clusters];
         for &c in &r.assignment {
             sizes[c as usize] += 1;
@@ -146,7 +210,9 @@ mod tests {
                 let (lo, hi) = if a < b { (a, b) } else { (b, a) };
                 (u64::from(lo) * 31 + u64::from(hi)).wrapping_mul(conflict_seed | 1) % 7 == 0
             };
-            let r = cluster(n, edges.clone(), cap, conflicts);
+            let r = cluster(n, edges.clone(), cap, 0.0, |a, b| {
+                if conflicts(a, b) { Conflict::Soft } else { Conflict::None }
+            });
             let mut by_cluster: Vec<Vec<u32>> = vec![Vec::new(); r.clusters];
             for (i, &c) in r.assignment.iter().enumerate() {
                 by_cluster[c as usize].push(i as u32);
@@ -163,7 +229,7 @@ mod tests {
                 }
             }
             // Without conflicts or a cap, clusters are connected components.
-            let free = cluster(n, edges.clone(), usize::MAX, |_, _| false);
+            let free = cluster(n, edges.clone(), usize::MAX, 0.0, |_, _| Conflict::None);
             let mut parent: Vec<usize> = (0..n).collect();
             fn find(p: &mut [usize], x: usize) -> usize {
                 let mut x = x;

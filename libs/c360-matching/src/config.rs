@@ -26,8 +26,17 @@ pub struct MatchConfig {
     /// match was a conflict: measured, recall 0.911 instead of 0.918 at
     /// the same precision).
     pub conflict_evidence: f64,
-    /// A phone held by more records than this is ignored (agent or shop phone).
-    pub hot_phone_records: u32,
+    /// Batch clustering: the share of pairs across two clusters that may be
+    /// soft conflicts (a given name two typos away, the twins pattern on a
+    /// mistyped name, a low score) when the two are joined; 0 refuses any.
+    /// Different national IDs or birth dates always refuse.
+    pub soft_conflict_share: f64,
+    /// A phone held by more people than this is ignored (an agent's or a
+    /// shop's phone). Holders are told apart by their names
+    /// ([`crate::model::holder_signature`]), so one person's many records
+    /// with their own phone do not make it hot.
+    #[serde(alias = "hot_phone_records")]
+    pub hot_phone_holders: u32,
     /// Blocks larger than this are paired by sorted neighbourhood.
     pub max_block_size: usize,
     /// Window of the sorted neighbourhood in oversized blocks.
@@ -50,7 +59,8 @@ impl Default for MatchConfig {
             review_threshold: 0.5,
             conflict_log_odds: -14.0,
             conflict_evidence: -5.0,
-            hot_phone_records: 15,
+            soft_conflict_share: 0.25,
+            hot_phone_holders: 15,
             max_block_size: 40,
             window: 12,
             max_cluster_size: 40,
@@ -91,6 +101,12 @@ impl MatchConfig {
             return Err(crate::Error::Config(
                 "review_threshold must not exceed link_threshold".to_string(),
             ));
+        }
+        if !(0.0..1.0).contains(&self.soft_conflict_share) {
+            return Err(crate::Error::Config(format!(
+                "soft_conflict_share must be in [0, 1), got {}",
+                self.soft_conflict_share
+            )));
         }
         if self.max_cluster_size < 1 || self.max_block_size < 2 || self.window < 1 {
             return Err(crate::Error::Config(

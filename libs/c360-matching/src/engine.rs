@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::blocking::{BlockingConfig, BlockingStats, candidate_pairs, unpack_pair};
-use crate::cluster::{ClusterResult, Edge, cluster};
+use crate::cluster::{ClusterResult, Conflict, Edge, cluster};
 use crate::compare::{Comparison, Levels, PhoneHeat, compare, compare_unless_vetoed};
 use crate::model::{FieldWeight, Frequencies, FsModel};
 use crate::prepare::{Prepared, Preparer};
@@ -101,8 +101,8 @@ impl Matcher {
 
     pub fn heat(&self) -> PhoneHeat<'_> {
         PhoneHeat {
-            counts: &self.freqs.phone,
-            hot_threshold: self.config.hot_phone_records,
+            counts: &self.freqs.phone_holders,
+            hot_threshold: self.config.hot_phone_holders,
         }
     }
 
@@ -153,6 +153,16 @@ impl Matcher {
     /// Whether two records must not share a cluster.
     pub fn conflicts(&self, a: u32, b: u32) -> bool {
         self.is_conflict(&self.score_pair(a, b))
+    }
+
+    /// How strongly two records say they are two people (batch clustering).
+    pub fn conflict(&self, a: u32, b: u32) -> Conflict {
+        let score = self.score_pair(a, b);
+        match score.veto {
+            Some(Veto::NationalIdConflict | Veto::BirthDateConflict) => Conflict::Hard,
+            _ if self.is_conflict(&score) => Conflict::Soft,
+            _ => Conflict::None,
+        }
     }
 
     /// Whether a scored pair is proof of two people: a cannot-link rule
@@ -212,8 +222,8 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
 
     let started = Instant::now();
     let heat = PhoneHeat {
-        counts: &freqs.phone,
-        hot_threshold: config.hot_phone_records,
+        counts: &freqs.phone_holders,
+        hot_threshold: config.hot_phone_holders,
     };
     let (pairs, blocking) = candidate_pairs(
         &prepared,
@@ -324,7 +334,8 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
         matcher.records.len(),
         edges,
         config.max_cluster_size,
-        |a, b| matcher.conflicts(a, b),
+        config.soft_conflict_share,
+        |a, b| matcher.conflict(a, b),
     );
     stats.clusters_from(&assignment, clusters);
     stats.merges_refused_conflict = rejected_by_conflict;

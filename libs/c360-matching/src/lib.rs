@@ -30,7 +30,7 @@ mod rules;
 pub use blocking::{
     BlockingConfig, BlockingStats, candidate_pairs, pack_pair, record_keys, unpack_pair,
 };
-pub use cluster::{ClusterResult, Edge, cluster};
+pub use cluster::{ClusterResult, Conflict, Edge, cluster};
 pub use compare::{CompareField, Comparison, Levels, NameAlignment, PhoneHeat, compare};
 pub use config::MatchConfig;
 pub use engine::{

@@ -88,12 +88,35 @@ pub struct Frequencies {
     pub surname: FxHashMap<Box<str>, u32>,
     pub given: FxHashMap<Box<str>, u32>,
     pub phone: FxHashMap<u64, u32>,
+    /// Distinct holders of each phone (records told apart by their names,
+    /// see [`holder_signature`]): what makes a phone "hot". One person's
+    /// twenty records with one phone are one holder; an agent's phone typed
+    /// into the records of a hundred clients is a hundred.
+    pub phone_holders: FxHashMap<u64, u32>,
+    /// Records per (phone, holder signature), to keep `phone_holders` right
+    /// when records are updated or erased.
+    phone_signatures: FxHashMap<(u64, u32), u32>,
     /// National IDs, e-mail addresses (by hash) and full birth dates
     /// ([`date_key`]): a shared ID held by one person's records is near
     /// proof, a shared "1 January 1960" is not.
     pub national_id: FxHashMap<u64, u32>,
     pub email: FxHashMap<u64, u32>,
     pub dob: FxHashMap<u32, u32>,
+}
+
+/// Who holds a phone, as far as the names tell: the phonetic keys of the
+/// first given-name and surname words, in either order (a record with the
+/// names swapped is the same holder). Typos that change a phonetic key make
+/// a few more "holders" of one person's phone; a household's members, with
+/// their different given names, count one each.
+pub fn holder_signature(p: &crate::Prepared) -> u32 {
+    use std::hash::{Hash, Hasher};
+    let given = p.given.first().map_or("", |t| &*t.key);
+    let surname = p.surname.first().map_or("", |t| &*t.key);
+    let mut h = rustc_hash::FxHasher::default();
+    given.min(surname).hash(&mut h);
+    given.max(surname).hash(&mut h);
+    h.finish() as u32
 }
 
 /// The key of a full birth date in [`Frequencies::dob`].
@@ -125,8 +148,16 @@ impl Frequencies {
         }
         decrement(&mut self.surname, &p.surname_joined);
         decrement(&mut self.given, &p.given_joined);
+        let signature = holder_signature(p);
         for phone in &p.phones {
             decrement(&mut self.phone, phone);
+            if let Some(c) = self.phone_signatures.get_mut(&(*phone, signature)) {
+                *c -= 1;
+                if *c == 0 {
+                    self.phone_signatures.remove(&(*phone, signature));
+                    decrement(&mut self.phone_holders, phone);
+                }
+            }
         }
         if let Some(id) = &p.national_id {
             decrement(&mut self.national_id, &text_key(id));
@@ -147,8 +178,14 @@ impl Frequencies {
         if !p.given_joined.is_empty() {
             *self.given.entry(p.given_joined.clone()).or_default() += 1;
         }
+        let signature = holder_signature(p);
         for &phone in &p.phones {
             *self.phone.entry(phone).or_default() += 1;
+            let c = self.phone_signatures.entry((phone, signature)).or_default();
+            *c += 1;
+            if *c == 1 {
+                *self.phone_holders.entry(phone).or_default() += 1;
+            }
         }
         if let Some(id) = &p.national_id {
             *self.national_id.entry(text_key(id)).or_default() += 1;
@@ -677,5 +714,55 @@ mod tests {
                 model.m[f][1]
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod holder_tests {
+    use c360_core::Record;
+    use c360_standardise::names::NameVariants;
+
+    use super::Frequencies;
+    use crate::Preparer;
+
+    fn record(given: &str, surname: &str, phone: &str) -> crate::Prepared {
+        let preparer = Preparer::new("CI", NameVariants::builtin()).unwrap();
+        preparer.prepare(&Record {
+            given_name: given.to_string(),
+            surname: surname.to_string(),
+            phones: vec![phone.to_string()],
+            ..Record::default()
+        })
+    }
+
+    #[test]
+    fn one_persons_records_are_one_holder_of_their_phone() {
+        let mut freqs = Frequencies::default();
+        // Twenty records of one person, names swapped in some of them.
+        for i in 0..20 {
+            let r = if i % 3 == 0 {
+                record("Kouassi", "Serge", "0708292982")
+            } else {
+                record("Serge", "Kouassi", "0708292982")
+            };
+            freqs.add(&r);
+        }
+        // An agent's phone typed into the records of thirty clients.
+        let given = ["Awa", "Fatou", "Mamadou", "Adama", "Aya", "Ibrahim"];
+        let surnames = ["Traore", "Kone", "Diallo", "Ouattara", "Bamba"];
+        let agent: Vec<_> = (0..30)
+            .map(|i| record(given[i % 6], surnames[i % 5], "0102030405"))
+            .collect();
+        agent.iter().for_each(|r| freqs.add(r));
+        let own = record("Serge", "Kouassi", "0708292982").phones[0];
+        let shop = agent[0].phones[0];
+        assert_eq!(freqs.phone[&own], 20);
+        assert_eq!(freqs.phone_holders[&own], 1);
+        assert_eq!(freqs.phone_holders[&shop], 30);
+        // Updates and erasures keep the holders right.
+        agent.iter().take(29).for_each(|r| freqs.remove(r));
+        assert_eq!(freqs.phone_holders[&shop], 1);
+        freqs.remove(&agent[29]);
+        assert_eq!(freqs.phone_holders[&shop], 0);
     }
 }

@@ -176,10 +176,7 @@ fn write_pairs(
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = BufWriter::new(file);
     let matcher = &outcome.matcher;
-    let heat = c360_matching::PhoneHeat {
-        counts: &matcher.freqs.phone,
-        hot_threshold: matcher.config.hot_phone_records,
-    };
+    let heat = matcher.heat();
     let (pairs, _) =
         c360_matching::candidate_pairs(&matcher.records, heat, blocking_config(&matcher.config));
     for p in pairs {
