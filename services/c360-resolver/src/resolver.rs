@@ -8,7 +8,8 @@ use c360_crypto::{
     BlindIndexer, DataKey, FieldContext, KekProvider, KeyCustodian, KeyMaterial, WrappedKey,
 };
 use c360_matching::{
-    BlockIndex, Explanation, MatchConfig, Matcher, PairDecision, Prepared, Preparer,
+    BlockIndex, Conflict, Explanation, MatchConfig, Matcher, PairDecision, PairScore, Prepared,
+    Preparer, Veto,
 };
 use c360_proto::common::v1 as pb;
 use c360_proto::resolver::v1 as api;
@@ -1334,8 +1335,35 @@ impl State {
         tx.dirty_clients.push(seq);
     }
 
-    fn conflicts(&self, a: u32, b: u32) -> bool {
-        self.cannot_link.contains(&pair(a, b)) || self.matcher.conflicts(a, b)
+    /// How strongly two stored records say they are two people. A
+    /// steward's "not the same person" is as final as two national IDs.
+    fn conflict(&self, a: u32, b: u32) -> Conflict {
+        if self.cannot_link.contains(&pair(a, b)) {
+            return Conflict::Hard;
+        }
+        self.matcher.conflict(a, b)
+    }
+
+    /// The conflict a new record's score against a member shows, and its
+    /// name for `Candidate.excluded_by`. Against one record at a time the
+    /// bar is the score with its prior (`conflict_log_odds`).
+    fn score_conflict(&self, score: &PairScore) -> Option<(Conflict, &'static str)> {
+        match score.veto {
+            Some(v @ (Veto::NationalIdConflict | Veto::BirthDateConflict)) => {
+                Some((Conflict::Hard, v.name()))
+            }
+            Some(v) => Some((Conflict::Soft, v.name())),
+            None if score.log_odds < self.matcher.config.conflict_log_odds => {
+                Some((Conflict::Soft, "conflicting_evidence"))
+            }
+            None => None,
+        }
+    }
+
+    /// Soft conflicts tolerated between a group of `pairs` record pairs,
+    /// as in batch clustering (`soft_conflict_share`).
+    fn soft_conflicts_allowed(&self, pairs: usize) -> usize {
+        (self.matcher.config.soft_conflict_share * pairs as f64).floor() as usize
     }
 
     fn explain(&self, a: u32, b: u32) -> Explanation {
@@ -1370,44 +1398,75 @@ impl State {
         } else {
             candidates.iter().filter_map(score).collect()
         };
-        // Best score per client, and whether any member conflicts.
-        let mut per_client: FxHashMap<u64, (f64, u32, Option<&'static str>)> = FxHashMap::default();
+        // Best score per client, and its members' conflicts with the
+        // record: any hard one, or more soft ones than batch clustering
+        // tolerates, keeps the record out of that client.
+        #[derive(Default)]
+        struct Evidence {
+            probability: f64,
+            best: u32,
+            hard: Option<&'static str>,
+            soft: usize,
+            soft_reason: Option<&'static str>,
+        }
+        impl Evidence {
+            fn add(&mut self, conflict: Option<(Conflict, &'static str)>) {
+                match conflict {
+                    Some((Conflict::Hard, reason)) => {
+                        self.hard.get_or_insert(reason);
+                    }
+                    Some((_, reason)) => {
+                        self.soft += 1;
+                        self.soft_reason.get_or_insert(reason);
+                    }
+                    None => {}
+                }
+            }
+        }
+        let mut per_client: FxHashMap<u64, Evidence> = FxHashMap::default();
         for (c, client, score) in scores {
             let probability = 1.0 / (1.0 + (-score.log_odds).exp2());
-            let conflict = score
-                .veto
-                .map(|v| v.name())
-                .or((score.log_odds < self.matcher.config.conflict_log_odds)
-                    .then_some("conflicting_evidence"));
-            let entry = per_client.entry(client).or_insert((0.0, c, None));
-            if probability > entry.0 {
-                entry.0 = probability;
-                entry.1 = c;
+            let entry = per_client.entry(client).or_insert_with(|| Evidence {
+                best: c,
+                ..Evidence::default()
+            });
+            let conflict = self.score_conflict(&score);
+            // A member the record conflicts with does not vouch for it.
+            if conflict.is_none() && probability > entry.probability {
+                entry.probability = probability;
+                entry.best = c;
             }
-            if entry.2.is_none() {
-                entry.2 = conflict;
-            }
+            entry.add(conflict);
         }
         // Members that were not candidates can still conflict.
         let scored: FxHashSet<u32> = candidates.iter().copied().collect();
         let mut ranked: Vec<(u64, f64, u32, Option<&'static str>)> = per_client
             .into_iter()
-            .map(|(client, (p, best, conflict))| {
-                let conflict = conflict.or_else(|| {
-                    let members = &self.clients[&client].members;
-                    members
-                        .iter()
-                        .filter_map(|id| self.by_record.get(id))
-                        .filter(|m| !scored.contains(m))
-                        .any(|&m| {
-                            let s = self
-                                .matcher
-                                .score_prepared(prepared, &self.matcher.records[m as usize]);
-                            s.veto.is_some() || s.log_odds < self.matcher.config.conflict_log_odds
-                        })
-                        .then_some("conflict_with_a_member")
+            .map(|(client, mut evidence)| {
+                let members = &self.clients[&client].members;
+                if evidence.hard.is_none() {
+                    for &m in members.iter().filter_map(|id| self.by_record.get(id)) {
+                        if scored.contains(&m) {
+                            continue;
+                        }
+                        let s = self
+                            .matcher
+                            .score_prepared(prepared, &self.matcher.records[m as usize]);
+                        evidence.add(
+                            self.score_conflict(&s)
+                                .map(|(kind, _)| (kind, "conflict_with_a_member")),
+                        );
+                        if evidence.hard.is_some() {
+                            break;
+                        }
+                    }
+                }
+                let conflict = evidence.hard.or_else(|| {
+                    (evidence.soft > self.soft_conflicts_allowed(members.len()))
+                        .then_some(evidence.soft_reason)
+                        .flatten()
                 });
-                (client, p, best, conflict)
+                (client, evidence.probability, evidence.best, conflict)
             })
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -1480,7 +1539,18 @@ impl State {
                 .unwrap_or_default()
         };
         let (ma, mb) = (members(a), members(b));
-        ma.iter().any(|&x| mb.iter().any(|&y| self.conflicts(x, y)))
+        let allowed = self.soft_conflicts_allowed(ma.len() * mb.len());
+        let mut soft = 0usize;
+        for &x in &ma {
+            for &y in &mb {
+                match self.conflict(x, y) {
+                    Conflict::None => {}
+                    Conflict::Soft if soft < allowed => soft += 1,
+                    Conflict::Soft | Conflict::Hard => return true,
+                }
+            }
+        }
+        false
     }
 
     fn keys_cache_insert(&mut self, key_id: String, key: DataKey) {
