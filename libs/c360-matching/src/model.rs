@@ -87,6 +87,11 @@ pub struct Frequencies {
     pub records: u64,
     pub surname: FxHashMap<Box<str>, u32>,
     pub given: FxHashMap<Box<str>, u32>,
+    /// Surname and given name together ([`full_name_key`]): given names
+    /// run in families and peoples ("Serge" is far more common among the
+    /// Gnahoré than overall), so a shared given name weighs by how common
+    /// it is among holders of the shared surname.
+    pub full_name: FxHashMap<u64, u32>,
     pub phone: FxHashMap<u64, u32>,
     /// Distinct holders of each phone (records told apart by their names,
     /// see [`holder_signature`]): what makes a phone "hot". One person's
@@ -119,6 +124,15 @@ pub fn holder_signature(p: &crate::Prepared) -> u32 {
     h.finish() as u32
 }
 
+/// The key of a surname and given name pair in [`Frequencies::full_name`].
+pub fn full_name_key(surname: &str, given: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    surname.hash(&mut h);
+    given.hash(&mut h);
+    h.finish()
+}
+
 /// The key of a full birth date in [`Frequencies::dob`].
 pub fn date_key(d: &c360_standardise::date::PartialDate) -> Option<u32> {
     match (d.year, d.month, d.day) {
@@ -148,6 +162,12 @@ impl Frequencies {
         }
         decrement(&mut self.surname, &p.surname_joined);
         decrement(&mut self.given, &p.given_joined);
+        if !p.surname_joined.is_empty() && !p.given_joined.is_empty() {
+            decrement(
+                &mut self.full_name,
+                &full_name_key(&p.surname_joined, &p.given_joined),
+            );
+        }
         let signature = holder_signature(p);
         for phone in &p.phones {
             decrement(&mut self.phone, phone);
@@ -177,6 +197,12 @@ impl Frequencies {
         }
         if !p.given_joined.is_empty() {
             *self.given.entry(p.given_joined.clone()).or_default() += 1;
+        }
+        if !p.surname_joined.is_empty() && !p.given_joined.is_empty() {
+            *self
+                .full_name
+                .entry(full_name_key(&p.surname_joined, &p.given_joined))
+                .or_default() += 1;
         }
         let signature = holder_signature(p);
         for &phone in &p.phones {
@@ -519,6 +545,16 @@ fn tf_share(
     // with) weighs as the field's average, not as a rare value.
     match field {
         CompareField::Surname => freqs.surname.get(surname).map(|&c| freqs.share(Some(c))),
+        // Given the shared surname, how common is this given name with it.
+        CompareField::GivenName if comparison.levels.get(CompareField::Surname) == 1 => {
+            let with_surname = freqs.full_name.get(&full_name_key(surname, given));
+            match (with_surname, freqs.surname.get(surname)) {
+                (Some(&both), Some(&holders)) => {
+                    Some((f64::from(both.max(1)), f64::from(holders.max(both).max(1))))
+                }
+                _ => freqs.given.get(given).map(|&c| freqs.share(Some(c))),
+            }
+        }
         CompareField::GivenName => freqs.given.get(given).map(|&c| freqs.share(Some(c))),
         CompareField::Phone => comparison
             .shared_phone
@@ -764,5 +800,42 @@ mod holder_tests {
         assert_eq!(freqs.phone_holders[&shop], 1);
         freqs.remove(&agent[29]);
         assert_eq!(freqs.phone_holders[&shop], 0);
+    }
+
+    #[test]
+    fn a_given_name_weighs_by_its_frequency_within_the_surname() {
+        use crate::compare::{CompareField, Comparison, Levels};
+        let mut freqs = Frequencies::default();
+        // "Serge" is half the Gnahoré, one in a hundred of the Traoré.
+        for i in 0..20 {
+            let given = if i % 2 == 0 { "Serge" } else { "Awa" };
+            freqs.add(&record(given, "Gnahore", "0708000000"));
+        }
+        freqs.add(&record("Serge", "Traore", "0708000001"));
+        for _ in 0..99 {
+            freqs.add(&record("Mamadou", "Traore", "0708000002"));
+        }
+        let mut levels = [0u8; crate::compare::FIELD_COUNT];
+        levels[CompareField::Surname as usize] = 1;
+        levels[CompareField::GivenName as usize] = 1;
+        let both = Comparison {
+            levels: Levels(levels),
+            ..Comparison::default()
+        };
+        let share = |a: &crate::Prepared, c: &Comparison| {
+            super::tf_share(CompareField::GivenName, 1, c, a, &freqs).unwrap()
+        };
+        assert_eq!(share(&record("Serge", "Gnahore", ""), &both), (10.0, 20.0));
+        assert_eq!(share(&record("Serge", "Traore", ""), &both), (1.0, 100.0));
+        // Without the surname in common, the given name's overall share.
+        levels[CompareField::Surname as usize] = 2;
+        let given_only = Comparison {
+            levels: Levels(levels),
+            ..Comparison::default()
+        };
+        assert_eq!(
+            share(&record("Serge", "Gnahore", ""), &given_only),
+            (11.0, 120.0)
+        );
     }
 }
