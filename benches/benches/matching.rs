@@ -68,6 +68,8 @@ fn main() {
             "conflict_log_odds" => generated_config.conflict_log_odds = value,
             "conflict_evidence" => generated_config.conflict_evidence = value,
             "soft_conflict_share" => generated_config.soft_conflict_share = value,
+            "window" => generated_config.window = value as usize,
+            "max_block_size" => generated_config.max_block_size = value as usize,
             "u_sample_pairs" => generated_config.u_sample_pairs = value as usize,
             other => panic!("C360_BENCH_MATCHING: unknown setting {other}"),
         }
