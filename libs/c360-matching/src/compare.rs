@@ -2,10 +2,9 @@
 //! a few agreement levels. Level 0 always means "missing on one side" and
 //! weighs nothing (missing values are neutral).
 
+use crate::edit::{Pattern, W, osa_within, osa_within_ascii};
+use crate::jaro::{jaro_winkler, jaro_winkler_ascii};
 use c360_standardise::date::PartialDate;
-use strsim::jaro_winkler;
-
-use crate::edit::osa_within;
 
 use crate::prepare::{NameToken, Prepared};
 
@@ -337,12 +336,23 @@ pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &s
         return 2;
     }
     let shortest = a_joined.len().min(b_joined.len());
+    // Both measures look up the bytes of `a` in `b`: index `b` once.
+    let pattern = (a_joined.len() <= W && a_joined.is_ascii())
+        .then(|| Pattern::new(b_joined))
+        .flatten();
     // Only "at most 1, 2 or 3 edits" matters: a bounded check.
-    let edits = osa_within(a_joined, b_joined, 3).unwrap_or(usize::MAX);
+    let edits = match &pattern {
+        Some(p) => osa_within_ascii(a_joined.as_bytes(), p, 3),
+        None => osa_within(a_joined, b_joined, 3),
+    }
+    .unwrap_or(usize::MAX);
     if edits <= 1 && shortest >= 5 {
         return 2;
     }
-    let joined_similarity = jaro_winkler(a_joined, b_joined);
+    let joined_similarity = match &pattern {
+        Some(p) => jaro_winkler_ascii(a_joined.as_bytes(), p),
+        None => jaro_winkler(a_joined, b_joined),
+    };
     if joined_similarity >= 0.92 {
         return 2;
     }
