@@ -16,66 +16,138 @@
 /// Longest string handled bit-parallel (one bit of a `u64` per byte).
 pub(crate) const W: usize = 64;
 
-/// An ASCII string of at most [`W`] bytes with, for each byte value, the
-/// set of positions where it occurs: what both this distance and
-/// [`crate::jaro`] look up for every byte of the other string. Built once
-/// for a pair, it serves both.
-pub(crate) struct Pattern<'a> {
-    pub(crate) bytes: &'a [u8],
-    positions: [u64; 128],
+/// A string of at most [`W`] bytes indexed by byte value: for each byte,
+/// the set of positions where it occurs. That is what both this distance
+/// and [`crate::jaro`] look up for every byte of the other string; built
+/// once for a pair, it serves both.
+pub(crate) trait Pattern {
+    fn bytes(&self) -> &[u8];
+    /// Bit `i` is set when byte `i` of the pattern is `c`.
+    fn positions(&self, c: u8) -> u64;
 }
 
-impl<'a> Pattern<'a> {
-    /// `None` for non-ASCII text or more than [`W`] bytes.
+/// A pattern of bytes 0x60..=0x7f only (lower-case letters, which is what
+/// standardised names are made of): a table of 32 words, cheap to clear.
+pub(crate) struct LetterPattern<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) positions: &'a [u64; 32],
+}
+
+impl LetterPattern<'_> {
+    /// Fills `positions` (zeroed) with the positions of `s`'s bytes; false
+    /// (and `positions` unusable) when `s` is longer than [`W`] or holds
+    /// another byte. (A table filled in place: it is not moved around.)
     #[inline]
-    pub(crate) fn new(s: &'a str) -> Option<Self> {
-        if s.len() > W || !s.is_ascii() {
-            return None;
+    pub(crate) fn fill(positions: &mut [u64; 32], s: &[u8]) -> bool {
+        if s.len() > W {
+            return false;
         }
-        let mut positions = [0u64; 128];
-        for (i, &c) in s.as_bytes().iter().enumerate() {
-            positions[usize::from(c & 0x7f)] |= 1u64 << i;
+        let mut other = 0u8;
+        for (i, &c) in s.iter().enumerate() {
+            other |= (c & 0xe0) ^ 0x60;
+            positions[usize::from(c & 0x1f)] |= 1u64 << i;
         }
-        Some(Pattern {
-            bytes: s.as_bytes(),
-            positions,
-        })
+        other == 0
+    }
+}
+
+impl Pattern for LetterPattern<'_> {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.bytes
     }
 
-    /// Bit `i` is set when byte `i` of the pattern is `c`.
     #[inline]
-    pub(crate) fn positions(&self, c: u8) -> u64 {
+    fn positions(&self, c: u8) -> u64 {
+        let letter = if c & 0xe0 == 0x60 { u64::MAX } else { 0 };
+        self.positions[usize::from(c & 0x1f)] & letter
+    }
+}
+
+/// A pattern of any ASCII bytes.
+pub(crate) struct AsciiPattern<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) positions: &'a [u64; 128],
+}
+
+impl AsciiPattern<'_> {
+    /// As [`LetterPattern::fill`], for any ASCII bytes.
+    #[inline]
+    pub(crate) fn fill(positions: &mut [u64; 128], s: &[u8]) -> bool {
+        if s.len() > W || !s.is_ascii() {
+            return false;
+        }
+        for (i, &c) in s.iter().enumerate() {
+            positions[usize::from(c & 0x7f)] |= 1u64 << i;
+        }
+        true
+    }
+}
+
+impl Pattern for AsciiPattern<'_> {
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        self.bytes
+    }
+
+    #[inline]
+    fn positions(&self, c: u8) -> u64 {
         self.positions[usize::from(c & 0x7f)]
     }
 }
+
+/// `Some(f(a, pattern of b))` when `a` and `b` are ASCII of at most [`W`]
+/// bytes (the cases the byte-level measures handle), else `None`.
+macro_rules! with_ascii_pair {
+    ($a:expr, $b:expr, |$x:ident, $p:ident| $body:expr) => {{
+        let (a, b): (&[u8], &[u8]) = ($a.as_bytes(), $b.as_bytes());
+        let mut letters = [0u64; 32];
+        if a.len() > $crate::edit::W || !a.is_ascii() {
+            None
+        } else if $crate::edit::LetterPattern::fill(&mut letters, b) {
+            let $p = $crate::edit::LetterPattern {
+                bytes: b,
+                positions: &letters,
+            };
+            let $x = a;
+            Some($body)
+        } else {
+            let mut ascii = [0u64; 128];
+            if $crate::edit::AsciiPattern::fill(&mut ascii, b) {
+                let $p = $crate::edit::AsciiPattern {
+                    bytes: b,
+                    positions: &ascii,
+                };
+                let $x = a;
+                Some($body)
+            } else {
+                None
+            }
+        }
+    }};
+}
+pub(crate) use with_ascii_pair;
 
 /// The OSA distance of `a` and `b` when it is at most `k`, else `None`.
 pub fn osa_within(a: &str, b: &str, k: usize) -> Option<usize> {
     if a == b {
         return Some(0);
     }
-    if a.len() > W || !a.is_ascii() {
+    with_ascii_pair!(a, b, |x, p| osa_within_ascii(x, &p, k)).unwrap_or_else(|| {
         let d = strsim::osa_distance(a, b);
-        return (d <= k).then_some(d);
-    }
-    match Pattern::new(b) {
-        Some(pattern) => osa_within_ascii(a.as_bytes(), &pattern, k),
-        None => {
-            let d = strsim::osa_distance(a, b);
-            (d <= k).then_some(d)
-        }
-    }
+        (d <= k).then_some(d)
+    })
 }
 
 /// [`osa_within`] of an ASCII string `a` (at most [`W`] bytes) and a pattern.
 #[inline]
-pub(crate) fn osa_within_ascii(a: &[u8], b: &Pattern<'_>, k: usize) -> Option<usize> {
-    let (n, m) = (a.len(), b.bytes.len());
+pub(crate) fn osa_within_ascii(a: &[u8], b: &impl Pattern, k: usize) -> Option<usize> {
+    let (n, m) = (a.len(), b.bytes().len());
     // Each edit changes the length by at most one.
     if n.abs_diff(m) > k {
         return None;
     }
-    if a == b.bytes {
+    if a == b.bytes() {
         return Some(0);
     }
     if m == 0 {
@@ -147,6 +219,14 @@ mod tests {
 
         #[test]
         fn agrees_at_any_bound(a in "[abnk' ]{0,20}", b in "[abnk' ]{0,20}", k in 0usize..24) {
+            let d = strsim::osa_distance(&a, &b);
+            prop_assert_eq!(osa_within(&a, &b, k), (d <= k).then_some(d));
+        }
+
+        /// Bytes that share a slot of the letter table ('a', 'A', '!',
+        /// 'q', '1', '`', '@', '~') must not be confused.
+        #[test]
+        fn agrees_across_byte_classes(a in "[aA!q1`@~]{0,12}", b in "[aA!q1`@~]{0,12}", k in 0usize..14) {
             let d = strsim::osa_distance(&a, &b);
             prop_assert_eq!(osa_within(&a, &b, k), (d <= k).then_some(d));
         }
