@@ -456,7 +456,7 @@ impl<'a> Words<'a> for &[&'a NameToken] {
 
 /// Level 1 of [`name_level`] (both sides have words).
 fn exact<'a, 'b>(a: impl Words<'a>, a_joined: &str, b: impl Words<'b>, b_joined: &str) -> bool {
-    a_joined == b_joined || same_token_set(a, b)
+    same_text(a_joined, b_joined) || same_token_set(a, b)
 }
 
 /// 1 exact, 2 close, 3 fuzzy, 4 different, 0 missing.
@@ -484,9 +484,10 @@ fn inexact_level<'s, 'l>(
     b_joined: &str,
     shortest: usize,
 ) -> u8 {
-    let all_short_in_long = short
-        .tokens()
-        .all(|s| long.tokens().any(|l| l.text == s.text || l.key == s.key));
+    let all_short_in_long = short.tokens().all(|s| {
+        long.tokens()
+            .any(|l| same_text(&l.text, &s.text) || same_text(&l.key, &s.key))
+    });
     if all_short_in_long {
         return 2;
     }
@@ -536,7 +537,7 @@ fn fuzzy_level<'s, 'l>(
     }
     let shares_token = short.tokens().any(|s| {
         long.tokens()
-            .any(|l| l.key == s.key || similar_tokens(&l.text, &s.text))
+            .any(|l| same_text(&l.key, &s.key) || similar_tokens(&l.text, &s.text))
     });
     if shares_token { 3 } else { 4 }
 }
@@ -545,10 +546,11 @@ fn fuzzy_level<'s, 'l>(
 /// abbreviation ("jea", "k") of the other.
 fn similar_tokens(a: &str, b: &str) -> bool {
     let shortest = a.len().min(b.len());
-    if shortest >= 1 && (a.starts_with(b) || b.starts_with(a)) {
+    let same_start = a.as_bytes().first() == b.as_bytes().first();
+    // (A prefix of the other starts the same: checked first, it is cheap.)
+    if shortest >= 1 && same_start && (a.starts_with(b) || b.starts_with(a)) {
         return true;
     }
-    let same_start = a.as_bytes().first() == b.as_bytes().first();
     if same_start && shortest >= 2 && a.len().max(b.len()) <= 4 {
         return osa_within(a, b, 2).is_some();
     }
@@ -563,7 +565,26 @@ fn similar_tokens(a: &str, b: &str) -> bool {
 }
 
 fn same_token_set<'a, 'b>(a: impl Words<'a>, b: impl Words<'b>) -> bool {
-    a.count() == b.count() && a.tokens().all(|t| b.tokens().any(|u| u.text == t.text))
+    a.count() == b.count()
+        && a.tokens()
+            .all(|t| b.tokens().any(|u| same_text(&u.text, &t.text)))
+}
+
+/// `a == b`, deciding most unequal names by their length and first byte
+/// before comparing the rest (a call to `memcmp`).
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
+/// `a.cmp(b)`, deciding by the first byte when it differs (as it mostly
+/// does) before comparing the rest.
+#[inline]
+fn cmp_text(a: &str, b: &str) -> std::cmp::Ordering {
+    a.as_bytes()
+        .first()
+        .cmp(&b.as_bytes().first())
+        .then_with(|| a.cmp(b))
 }
 
 /// 1 exact, 2 near (day/month swapped, one component off), 3 partial dates
@@ -693,7 +714,7 @@ fn compare_addresses(a: &[Box<str>], b: &[Box<str>]) -> u8 {
     }
     let mut shared = 0usize;
     for t in a {
-        if b.binary_search(t).is_ok() {
+        if b.binary_search_by(|u| cmp_text(u, t)).is_ok() {
             shared += 1;
             continue;
         }
