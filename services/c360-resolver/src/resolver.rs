@@ -1364,15 +1364,22 @@ impl State {
                 (c, self.resolve_alias(slot.client), s)
             })
         };
-        let scores: Vec<_> = if candidates.len() >= PARALLEL_SCORING_MIN {
+        // One allocation of the exact size, in candidate order (not a list
+        // of chunks grown and appended, nor a vector grown one by one).
+        let scores: Vec<Option<_>> = if candidates.len() >= PARALLEL_SCORING_MIN {
             use rayon::prelude::*;
-            candidates.par_iter().filter_map(score).collect()
+            let mut scores = Vec::with_capacity(candidates.len());
+            candidates
+                .par_iter()
+                .map(score)
+                .collect_into_vec(&mut scores);
+            scores
         } else {
-            candidates.iter().filter_map(score).collect()
+            candidates.iter().map(score).collect()
         };
         // Best score per client, and whether any member conflicts.
         let mut per_client: FxHashMap<u64, (f64, u32, Option<&'static str>)> = FxHashMap::default();
-        for (c, client, score) in scores {
+        for (c, client, score) in scores.into_iter().flatten() {
             let probability = 1.0 / (1.0 + (-score.log_odds).exp2());
             let conflict = score
                 .veto
@@ -1388,8 +1395,9 @@ impl State {
                 entry.2 = conflict;
             }
         }
-        // Members that were not candidates can still conflict.
-        let scored: FxHashSet<u32> = candidates.iter().copied().collect();
+        // Members that were not candidates can still conflict (candidates
+        // are sorted: a binary search tells which were).
+        let scored = |m: &u32| candidates.binary_search(m).is_ok();
         let mut ranked: Vec<(u64, f64, u32, Option<&'static str>)> = per_client
             .into_iter()
             .map(|(client, (p, best, conflict))| {
@@ -1398,7 +1406,7 @@ impl State {
                     members
                         .iter()
                         .filter_map(|id| self.by_record.get(id))
-                        .filter(|m| !scored.contains(m))
+                        .filter(|m| !scored(m))
                         .any(|&m| {
                             let s = self
                                 .matcher
