@@ -2,10 +2,9 @@
 //! a few agreement levels. Level 0 always means "missing on one side" and
 //! weighs nothing (missing values are neutral).
 
+use crate::edit::{osa_within, osa_within_ascii, with_ascii_pair};
+use crate::jaro::{jaro_winkler, jaro_winkler_ascii};
 use c360_standardise::date::PartialDate;
-use strsim::jaro_winkler;
-
-use crate::edit::osa_within;
 
 use crate::prepare::{NameToken, Prepared};
 
@@ -244,44 +243,72 @@ fn complete(
 /// split of a full name of three words or more is also tried with each of
 /// its words as the surname ("DIENG Aminata Ngoné" may have been split as
 /// given "dieng aminata", surname "ngone").
+///
+/// An alignment replaces the best one only when its sum of levels is
+/// strictly lower, and a level is at least 1 when both sides have words:
+/// a level that could not make the sum lower is not computed, and one that
+/// could only by being exact is only checked for that.
 fn compare_names(a: &Prepared, b: &Prepared) -> (u8, u8, NameAlignment) {
     let (surname, given, alignment) = compare_written_names(a, b);
     if surname + given <= 2 {
         return (surname, given, alignment);
     }
     let mut best = (surname, given, alignment);
-    let sum = |x: &(u8, u8, NameAlignment)| u16::from(x.0) + u16::from(x.1);
+    let sum = |x: &(u8, u8, NameAlignment)| x.0 + x.1;
     for (guessed, other, first) in [(a, b, true), (b, a, false)] {
         let words = guessed.given.len() + guessed.surname.len();
         if !guessed.split_guessed || !(3..=MAX_RESPLIT_WORDS).contains(&words) {
             continue;
         }
-        let all: Vec<&NameToken> = guessed.given.iter().chain(&guessed.surname).collect();
+        let mut words_of = guessed.given.iter().chain(&guessed.surname);
+        let Some(first_word) = words_of.next() else {
+            continue;
+        };
+        let mut all: [&NameToken; MAX_RESPLIT_WORDS] = [first_word; MAX_RESPLIT_WORDS];
+        for (slot, t) in all[1..].iter_mut().zip(words_of) {
+            *slot = t;
+        }
+        let all = &all[..words];
+        // The given name has two words or more: its level is 0 only when
+        // the other record has no given name.
+        let given_floor = u8::from(!other.given.is_empty());
         for k in 0..words {
-            let surname = [all[k].clone()];
-            let given: Vec<NameToken> = all
-                .iter()
-                .enumerate()
-                .filter(|&(i, _)| i != k)
-                .map(|(_, t)| (*t).clone())
-                .collect();
-            let given_joined: String = given.iter().map(|t| &*t.text).collect();
-            let s = name_level(
-                &surname,
+            let surname = &all[k..=k];
+            let Some(s) = level_below(
+                surname,
                 &surname[0].text,
-                &other.surname,
+                &other.surname[..],
                 &other.surname_joined,
-            );
-            let g = name_level(&given, &given_joined, &other.given, &other.given_joined);
+                sum(&best) - given_floor,
+            ) else {
+                continue;
+            };
+            let mut given: [&NameToken; MAX_RESPLIT_WORDS - 1] = [all[0]; MAX_RESPLIT_WORDS - 1];
+            for (slot, t) in given.iter_mut().zip(
+                all.iter()
+                    .enumerate()
+                    .filter(|&(i, _)| i != k)
+                    .map(|(_, &t)| t),
+            ) {
+                *slot = t;
+            }
+            let given = &given[..words - 1];
+            let joined = Joined::new(given);
+            let Some(g) = level_below(
+                given,
+                joined.as_str(),
+                &other.given[..],
+                &other.given_joined,
+                sum(&best) - s,
+            ) else {
+                continue;
+            };
             let alignment = if first {
                 NameAlignment::FirstResplit(k as u8)
             } else {
                 NameAlignment::SecondResplit(k as u8)
             };
-            let candidate = (s, g, alignment);
-            if sum(&candidate) < sum(&best) {
-                best = candidate;
-            }
+            best = (s, g, alignment);
         }
     }
     best
@@ -290,9 +317,75 @@ fn compare_names(a: &Prepared, b: &Prepared) -> (u8, u8, NameAlignment) {
 /// Longest guessed full name whose other splits are tried.
 const MAX_RESPLIT_WORDS: usize = 4;
 
+/// Words joined without spaces, on the stack when short (as names are).
+enum Joined {
+    Stack([u8; 64], usize),
+    Heap(String),
+}
+
+impl Joined {
+    fn new(words: &[&NameToken]) -> Self {
+        let mut buf = [0u8; 64];
+        let mut len = 0;
+        for w in words {
+            let Some(slot) = buf.get_mut(len..len + w.text.len()) else {
+                return Joined::Heap(words.iter().map(|t| &*t.text).collect());
+            };
+            slot.copy_from_slice(w.text.as_bytes());
+            len += w.text.len();
+        }
+        Joined::Stack(buf, len)
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Whole `str`s, so whole characters, were copied.
+            Joined::Stack(buf, len) => std::str::from_utf8(&buf[..*len]).expect("joined strs"),
+            Joined::Heap(s) => s,
+        }
+    }
+}
+
+/// [`name_level`] when it is below `bound`, else `None`. Nothing more is
+/// computed than what tells: below 1 (missing), below 2 (exact).
+fn level_below<'a, 'b>(
+    a: impl Words<'a>,
+    a_joined: &str,
+    b: impl Words<'b>,
+    b_joined: &str,
+    bound: u8,
+) -> Option<u8> {
+    let level = match bound {
+        0 => return None,
+        1 => {
+            if a.count() == 0 || b.count() == 0 {
+                0
+            } else {
+                return None;
+            }
+        }
+        2 => {
+            if a.count() == 0 || b.count() == 0 {
+                0
+            } else if exact(a, a_joined, b, b_joined) {
+                1
+            } else {
+                return None;
+            }
+        }
+        _ => name_level(a, a_joined, b, b_joined),
+    };
+    (level < bound).then_some(level)
+}
+
 fn compare_written_names(a: &Prepared, b: &Prepared) -> (u8, u8, NameAlignment) {
-    let straight_surname = name_level(&a.surname, &a.surname_joined, &b.surname, &b.surname_joined);
-    let straight_given = name_level(&a.given, &a.given_joined, &b.given, &b.given_joined);
+    let straight_surname = name_level(
+        &a.surname[..],
+        &a.surname_joined,
+        &b.surname[..],
+        &b.surname_joined,
+    );
+    let straight_given = name_level(&a.given[..], &a.given_joined, &b.given[..], &b.given_joined);
     let straight = (straight_surname, straight_given, NameAlignment::AsWritten);
     // Crossing only helps when both sides have both parts.
     if a.given.is_empty() || a.surname.is_empty() || b.given.is_empty() || b.surname.is_empty() {
@@ -301,48 +394,137 @@ fn compare_written_names(a: &Prepared, b: &Prepared) -> (u8, u8, NameAlignment) 
     if straight_surname == 1 && straight_given == 1 {
         return straight;
     }
-    let crossed_a = name_level(&a.surname, &a.surname_joined, &b.given, &b.given_joined);
-    let crossed_b = name_level(&a.given, &a.given_joined, &b.surname, &b.surname_joined);
-    if u16::from(crossed_a) + u16::from(crossed_b)
-        < u16::from(straight_surname) + u16::from(straight_given)
-    {
-        // Which record has its names swapped is unknown, so which crossed
-        // comparison is "the given name" is too. Keep the result symmetric
-        // and cautious: the worse agreement counts as the given name. "Yao
-        // Josiane" against "Franck Yao" is a shared family name with two
-        // given names (a household), not one given name with two surnames.
-        (
-            crossed_a.min(crossed_b),
-            crossed_a.max(crossed_b),
-            NameAlignment::Crossed,
-        )
-    } else {
-        straight
+    // Both crossed levels are at least 1 (every part has words) and only a
+    // lower sum replaces the names as written.
+    let straight_sum = straight_surname + straight_given;
+    let Some(crossed_a) = level_below(
+        &a.surname[..],
+        &a.surname_joined,
+        &b.given[..],
+        &b.given_joined,
+        straight_sum - 1,
+    ) else {
+        return straight;
+    };
+    let Some(crossed_b) = level_below(
+        &a.given[..],
+        &a.given_joined,
+        &b.surname[..],
+        &b.surname_joined,
+        straight_sum - crossed_a,
+    ) else {
+        return straight;
+    };
+    // Which record has its names swapped is unknown, so which crossed
+    // comparison is "the given name" is too. Keep the result symmetric and
+    // cautious: the worse agreement counts as the given name. "Yao Josiane"
+    // against "Franck Yao" is a shared family name with two given names (a
+    // household), not one given name with two surnames.
+    (
+        crossed_a.min(crossed_b),
+        crossed_a.max(crossed_b),
+        NameAlignment::Crossed,
+    )
+}
+
+/// The words of one side of a name comparison: a record's tokens, or some
+/// of them (another split of a guessed full name).
+trait Words<'a>: Copy {
+    fn count(self) -> usize;
+    fn tokens(self) -> impl Iterator<Item = &'a NameToken>;
+}
+
+impl<'a> Words<'a> for &'a [NameToken] {
+    fn count(self) -> usize {
+        self.len()
+    }
+
+    fn tokens(self) -> impl Iterator<Item = &'a NameToken> {
+        self.iter()
     }
 }
 
+impl<'a> Words<'a> for &[&'a NameToken] {
+    fn count(self) -> usize {
+        self.len()
+    }
+
+    fn tokens(self) -> impl Iterator<Item = &'a NameToken> {
+        self.iter().copied()
+    }
+}
+
+/// Level 1 of [`name_level`] (both sides have words).
+fn exact<'a, 'b>(a: impl Words<'a>, a_joined: &str, b: impl Words<'b>, b_joined: &str) -> bool {
+    same_text(a_joined, b_joined) || same_token_set(a, b)
+}
+
 /// 1 exact, 2 close, 3 fuzzy, 4 different, 0 missing.
-pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &str) -> u8 {
-    if a.is_empty() || b.is_empty() {
+fn name_level<'a, 'b>(a: impl Words<'a>, a_joined: &str, b: impl Words<'b>, b_joined: &str) -> u8 {
+    if a.count() == 0 || b.count() == 0 {
         return 0;
     }
-    if a_joined == b_joined || same_token_set(a, b) {
+    if exact(a, a_joined, b, b_joined) {
         return 1;
     }
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let all_short_in_long = short
-        .iter()
-        .all(|s| long.iter().any(|l| l.text == s.text || l.key == s.key));
+    let shortest = a_joined.len().min(b_joined.len());
+    if a.count() <= b.count() {
+        inexact_level(a, b, a_joined, b_joined, shortest)
+    } else {
+        inexact_level(b, a, a_joined, b_joined, shortest)
+    }
+}
+
+/// The rest of [`name_level`], with the side with fewer words as `short`.
+#[inline]
+fn inexact_level<'s, 'l>(
+    short: impl Words<'s>,
+    long: impl Words<'l>,
+    a_joined: &str,
+    b_joined: &str,
+    shortest: usize,
+) -> u8 {
+    let all_short_in_long = short.tokens().all(|s| {
+        long.tokens()
+            .any(|l| same_text(&l.text, &s.text) || same_text(&l.key, &s.key))
+    });
     if all_short_in_long {
         return 2;
     }
-    let shortest = a_joined.len().min(b_joined.len());
-    // Only "at most 1, 2 or 3 edits" matters: a bounded check.
-    let edits = osa_within(a_joined, b_joined, 3).unwrap_or(usize::MAX);
+    // Both measures look up the bytes of `a` in `b`: index `b` once.
+    with_ascii_pair!(a_joined, b_joined, |x, p| {
+        let edits = osa_within_ascii(x, &p, 3);
+        fuzzy_level(edits, shortest, || jaro_winkler_ascii(x, &p), short, long)
+    })
+    .unwrap_or_else(|| {
+        let edits = osa_within(a_joined, b_joined, 3);
+        fuzzy_level(
+            edits,
+            shortest,
+            || jaro_winkler(a_joined, b_joined),
+            short,
+            long,
+        )
+    })
+}
+
+/// The end of [`name_level`], for names that are neither equal nor one
+/// contained in the other: by the edit distance of the joined names (when
+/// at most 3), their Jaro-Winkler similarity (computed only when needed),
+/// and whether a token is shared.
+#[inline(always)]
+fn fuzzy_level<'s, 'l>(
+    edits: Option<usize>,
+    shortest: usize,
+    jaro_winkler: impl FnOnce() -> f64,
+    short: impl Words<'s>,
+    long: impl Words<'l>,
+) -> u8 {
+    let edits = edits.unwrap_or(usize::MAX);
     if edits <= 1 && shortest >= 5 {
         return 2;
     }
-    let joined_similarity = jaro_winkler(a_joined, b_joined);
+    let joined_similarity = jaro_winkler();
     if joined_similarity >= 0.92 {
         return 2;
     }
@@ -353,9 +535,9 @@ pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &s
     {
         return 3;
     }
-    let shares_token = short.iter().any(|s| {
-        long.iter()
-            .any(|l| l.key == s.key || similar_tokens(&l.text, &s.text))
+    let shares_token = short.tokens().any(|s| {
+        long.tokens()
+            .any(|l| same_text(&l.key, &s.key) || similar_tokens(&l.text, &s.text))
     });
     if shares_token { 3 } else { 4 }
 }
@@ -364,10 +546,11 @@ pub fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &s
 /// abbreviation ("jea", "k") of the other.
 fn similar_tokens(a: &str, b: &str) -> bool {
     let shortest = a.len().min(b.len());
-    if shortest >= 1 && (a.starts_with(b) || b.starts_with(a)) {
+    let same_start = a.as_bytes().first() == b.as_bytes().first();
+    // (A prefix of the other starts the same: checked first, it is cheap.)
+    if shortest >= 1 && same_start && (a.starts_with(b) || b.starts_with(a)) {
         return true;
     }
-    let same_start = a.as_bytes().first() == b.as_bytes().first();
     if same_start && shortest >= 2 && a.len().max(b.len()) <= 4 {
         return osa_within(a, b, 2).is_some();
     }
@@ -381,8 +564,27 @@ fn similar_tokens(a: &str, b: &str) -> bool {
     (same_start && jaro_winkler(a, b) >= 0.85) || (shortest >= 5 && osa_within(a, b, 2).is_some())
 }
 
-fn same_token_set(a: &[NameToken], b: &[NameToken]) -> bool {
-    a.len() == b.len() && a.iter().all(|t| b.iter().any(|u| u.text == t.text))
+fn same_token_set<'a, 'b>(a: impl Words<'a>, b: impl Words<'b>) -> bool {
+    a.count() == b.count()
+        && a.tokens()
+            .all(|t| b.tokens().any(|u| same_text(&u.text, &t.text)))
+}
+
+/// `a == b`, deciding most unequal names by their length and first byte
+/// before comparing the rest (a call to `memcmp`).
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
+/// `a.cmp(b)`, deciding by the first byte when it differs (as it mostly
+/// does) before comparing the rest.
+#[inline]
+fn cmp_text(a: &str, b: &str) -> std::cmp::Ordering {
+    a.as_bytes()
+        .first()
+        .cmp(&b.as_bytes().first())
+        .then_with(|| a.cmp(b))
 }
 
 /// 1 exact, 2 near (day/month swapped, one component off), 3 partial dates
@@ -512,7 +714,7 @@ fn compare_addresses(a: &[Box<str>], b: &[Box<str>]) -> u8 {
     }
     let mut shared = 0usize;
     for t in a {
-        if b.binary_search(t).is_ok() {
+        if b.binary_search_by(|u| cmp_text(u, t)).is_ok() {
             shared += 1;
             continue;
         }
@@ -549,8 +751,12 @@ fn compare_localities(a: &str, b: &str) -> u8 {
 }
 
 #[cfg(test)]
+mod reference;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn date(y: u16, m: Option<u8>, d: Option<u8>) -> PartialDate {
         PartialDate {
@@ -594,5 +800,88 @@ mod tests {
     fn levels_pack_round_trip() {
         let l = Levels([1, 2, 3, 4, 0, 1, 2, 3, 4, 0]);
         assert_eq!(Levels::unpack(l.pack()), l);
+    }
+
+    /// Names, variants, typos, abbreviations and a non-ASCII one, so that
+    /// every level and alignment occurs.
+    const WORDS: &[&str] = &[
+        "aminata",
+        "aminatou",
+        "amina",
+        "dieng",
+        "diop",
+        "ngone",
+        "ngoné",
+        "kouassi",
+        "kouasi",
+        "koffi",
+        "kofi",
+        "yao",
+        "jean",
+        "marc",
+        "jean-marc",
+        "jeanmarc",
+        "fatou",
+        "ftou",
+        "fatuo",
+        "traore",
+        "taroer",
+        "n'guessan",
+        "nguessan",
+        "k",
+        "jea",
+        "mohamed",
+        "mouhamed",
+        "mamadou",
+        "mamadu",
+        "ba",
+        "sy",
+        "konan",
+        "abdoulaye",
+        "abdoul",
+        "ouedraogo",
+        "ouedrago",
+        "wedraogo",
+        "awa",
+        "adjoua",
+        "josiane",
+        "franck",
+        "ßéŋ",
+    ];
+
+    fn words(max: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(WORDS), 0..=max).prop_map(|w| w.join(" "))
+    }
+
+    /// A record with given name and surname, or only a full name (split
+    /// by guesswork, 1 to 5 words).
+    fn record() -> impl Strategy<Value = c360_core::Record> {
+        (any::<bool>(), words(2), words(2), words(5)).prop_map(|(full, given, surname, all)| {
+            let mut r = c360_core::Record::default();
+            if full {
+                r.full_name = all;
+            } else {
+                r.given_name = given;
+                r.surname = surname;
+            }
+            r
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        /// The same levels and alignment as the comparison first written.
+        #[test]
+        fn names_compare_as_first_written(a in record(), b in record()) {
+            thread_local! {
+                static PREPARER: crate::Preparer = crate::Preparer::new(
+                    "CI",
+                    c360_standardise::names::NameVariants::builtin(),
+                ).expect("preparer");
+            }
+            let (a, b) = PREPARER.with(|p| (p.prepare(&a), p.prepare(&b)));
+            prop_assert_eq!(compare_names(&a, &b), reference::compare_names(&a, &b));
+            prop_assert_eq!(compare_names(&b, &a), reference::compare_names(&b, &a));
+        }
     }
 }

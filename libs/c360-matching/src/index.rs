@@ -31,11 +31,14 @@ impl BlockIndex {
     /// pipeline pairs such blocks by sorted neighbourhood instead; this is
     /// the one difference between resolving one by one and in batch).
     pub fn candidates(&self, keys: &[u64], max_postings: usize) -> Vec<u32> {
-        let mut out = Vec::new();
-        for k in keys {
-            if let Some(list) = self.postings.get(k).filter(|l| l.len() <= max_postings) {
-                out.extend_from_slice(list);
-            }
+        let lists = || {
+            keys.iter()
+                .filter_map(|k| self.postings.get(k))
+                .filter(|l| l.len() <= max_postings)
+        };
+        let mut out = Vec::with_capacity(lists().map(Vec::len).sum());
+        for list in lists() {
+            out.extend_from_slice(list);
         }
         out.sort_unstable();
         out.dedup();

@@ -23,6 +23,7 @@ mod edit;
 mod engine;
 pub mod eval;
 mod index;
+mod jaro;
 mod model;
 mod prepare;
 mod rules;

@@ -1392,11 +1392,18 @@ impl State {
                 (c, self.resolve_alias(slot.client), s)
             })
         };
-        let scores: Vec<_> = if candidates.len() >= PARALLEL_SCORING_MIN {
+        // One allocation of the exact size, in candidate order (not a list
+        // of chunks grown and appended, nor a vector grown one by one).
+        let scores: Vec<Option<_>> = if candidates.len() >= PARALLEL_SCORING_MIN {
             use rayon::prelude::*;
-            candidates.par_iter().filter_map(score).collect()
+            let mut scores = Vec::with_capacity(candidates.len());
+            candidates
+                .par_iter()
+                .map(score)
+                .collect_into_vec(&mut scores);
+            scores
         } else {
-            candidates.iter().filter_map(score).collect()
+            candidates.iter().map(score).collect()
         };
         // Best score per client, and its members' conflicts with the
         // record: any hard one, or more soft ones than batch clustering
@@ -1424,7 +1431,7 @@ impl State {
             }
         }
         let mut per_client: FxHashMap<u64, Evidence> = FxHashMap::default();
-        for (c, client, score) in scores {
+        for (c, client, score) in scores.into_iter().flatten() {
             let probability = 1.0 / (1.0 + (-score.log_odds).exp2());
             let entry = per_client.entry(client).or_insert_with(|| Evidence {
                 best: c,
@@ -1438,15 +1445,16 @@ impl State {
             }
             entry.add(conflict);
         }
-        // Members that were not candidates can still conflict.
-        let scored: FxHashSet<u32> = candidates.iter().copied().collect();
+        // Members that were not candidates can still conflict (candidates
+        // are sorted: a binary search tells which were).
+        let scored = |m: &u32| candidates.binary_search(m).is_ok();
         let mut ranked: Vec<(u64, f64, u32, Option<&'static str>)> = per_client
             .into_iter()
             .map(|(client, mut evidence)| {
                 let members = &self.clients[&client].members;
                 if evidence.hard.is_none() {
                     for &m in members.iter().filter_map(|id| self.by_record.get(id)) {
-                        if scored.contains(&m) {
+                        if scored(&m) {
                             continue;
                         }
                         let s = self
