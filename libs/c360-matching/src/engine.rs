@@ -121,6 +121,26 @@ impl Matcher {
         }
     }
 
+    /// Like [`Matcher::score_prepared`], but a pair that a cannot-link rule
+    /// vetoes stops at the person-level fields (names, birth date, ID,
+    /// e-mail): its other levels stay 0 and its log-odds is -inf. For
+    /// deciding, where a vetoed pair's score is never used; not for
+    /// explaining.
+    pub fn screen_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
+        match compare_unless_vetoed(pa, pb, self.heat(), &self.config.rules) {
+            Ok(comparison) => PairScore {
+                log_odds: self.model.score(&comparison, pa, &self.freqs).log_odds,
+                comparison,
+                veto: None,
+            },
+            Err(veto) => PairScore {
+                comparison: Comparison::default(),
+                log_odds: f64::NEG_INFINITY,
+                veto: Some(veto),
+            },
+        }
+    }
+
     pub fn decide(&self, score: &PairScore) -> PairDecision {
         let probability = 1.0 / (1.0 + (-score.log_odds).exp2());
         if score.veto.is_some() || probability < self.config.review_threshold {
@@ -152,12 +172,13 @@ impl Matcher {
 
     /// Whether two records must not share a cluster.
     pub fn conflicts(&self, a: u32, b: u32) -> bool {
-        self.is_conflict(&self.score_pair(a, b))
+        self.conflict(a, b) != Conflict::None
     }
 
     /// How strongly two records say they are two people (batch clustering).
     pub fn conflict(&self, a: u32, b: u32) -> Conflict {
-        let score = self.score_pair(a, b);
+        let (pa, pb) = (&self.records[a as usize], &self.records[b as usize]);
+        let score = self.screen_prepared(pa, pb);
         match score.veto {
             Some(Veto::NationalIdConflict | Veto::BirthDateConflict) => Conflict::Hard,
             _ if self.is_conflict(&score) => Conflict::Soft,

@@ -25,7 +25,7 @@ use crate::{Error, Result, convert};
 const KEYS_AHEAD: u64 = 2048;
 
 /// Candidates from which a decision scores them on every core.
-const PARALLEL_SCORING_MIN: usize = 24;
+const PARALLEL_SCORING_MIN: usize = 256;
 
 /// Settings of the resolver.
 #[derive(Clone, Debug)]
@@ -266,21 +266,26 @@ impl Resolver {
 
     /// Loads clients, keys and records from the store into memory.
     fn load(&self) -> Result<()> {
+        use rayon::prelude::*;
         let mut state = self.write();
-        for (_, v) in scan_all(self.store.as_ref(), CLIENTS)? {
-            let c: ClientState = stored::decode(&v, "client")?;
-            state.clients.insert(c.number, c);
-        }
-        let mut keys: FxHashMap<String, Arc<DataKey>> = FxHashMap::default();
-        for (k, v) in scan_all(self.store.as_ref(), KEYS)? {
-            let key_id = String::from_utf8_lossy(&k).into_owned();
-            let wrapped = WrappedKey::from_bytes(&v)?;
-            let key = DataKey::unwrap(&key_id, 1, &wrapped, self.kek.as_ref())?;
-            keys.insert(key_id, Arc::new(key));
-        }
+        let clients: Vec<ClientState> = scan_all(self.store.as_ref(), CLIENTS)?
+            .par_iter()
+            .map(|(_, v)| stored::decode(v, "client"))
+            .collect::<Result<_>>()?;
+        state
+            .clients
+            .extend(clients.into_iter().map(|c| (c.number, c)));
+        let mut keys: FxHashMap<String, Arc<DataKey>> = scan_all(self.store.as_ref(), KEYS)?
+            .par_iter()
+            .map(|(k, v)| -> Result<_> {
+                let key_id = String::from_utf8_lossy(k).into_owned();
+                let wrapped = WrappedKey::from_bytes(v)?;
+                let key = DataKey::unwrap(&key_id, 1, &wrapped, self.kek.as_ref())?;
+                Ok((key_id, Arc::new(key)))
+            })
+            .collect::<Result<_>>()?;
         // Decrypting and standardising is the bulk of a restart: do it on
         // every core, then insert in store order.
-        use rayon::prelude::*;
         let stored_records: Vec<StoredRecord> = scan_all(self.store.as_ref(), RECORDS)?
             .par_iter()
             .map(|(_, v)| stored::decode_record(v))
@@ -326,22 +331,26 @@ impl Resolver {
             keys.retain(|id, _| state_owns_key(id));
         }
         state.keys = keys;
-        for (sr, record, tag, prepared) in loaded.into_iter().flatten() {
-            state.insert_slot(
-                Slot {
-                    record_id: sr.record_id,
-                    client: sr.client,
-                    key_id: sr.key_id,
-                    source_tag: tag,
-                    record,
-                    keys: Vec::new(),
-                    created_ms: sr.created_ms,
-                    updated_ms: sr.updated_ms,
-                    alive: true,
-                },
-                prepared,
-            );
-        }
+        let slots = loaded
+            .into_iter()
+            .flatten()
+            .map(|(sr, record, tag, prepared)| {
+                (
+                    Slot {
+                        record_id: sr.record_id,
+                        client: sr.client,
+                        key_id: sr.key_id,
+                        source_tag: tag,
+                        record,
+                        keys: Vec::new(),
+                        created_ms: sr.created_ms,
+                        updated_ms: sr.updated_ms,
+                        alive: true,
+                    },
+                    prepared,
+                )
+            });
+        state.load_slots(slots);
         for (k, _) in scan_all(self.store.as_ref(), CONSTRAINTS)? {
             let text = String::from_utf8_lossy(&k).into_owned();
             let Some((a, b)) = text.split_once('|') else {
@@ -1317,6 +1326,32 @@ impl State {
         index
     }
 
+    /// Inserts the stored records at start: all of them first, then their
+    /// blocking keys on every core under the final phone counts (a phone
+    /// that became hot is not indexed), then the index.
+    fn load_slots(&mut self, slots: impl Iterator<Item = (Slot, Prepared)>) {
+        let first = self.slots.len();
+        for (slot, prepared) in slots {
+            self.matcher.push(prepared);
+            self.by_record
+                .insert(slot.record_id.clone(), self.slots.len() as u32);
+            self.by_source
+                .insert(slot.source_tag, self.slots.len() as u32);
+            self.slots.push(slot);
+        }
+        use rayon::prelude::*;
+        let matcher = &self.matcher;
+        let keys: Vec<Vec<u64>> = matcher.records[first..]
+            .par_iter()
+            .map(|p| matcher.keys(p))
+            .collect();
+        for (offset, keys) in keys.into_iter().enumerate() {
+            let index = (first + offset) as u32;
+            self.index.insert(index, &keys);
+            self.slots[first + offset].keys = keys;
+        }
+    }
+
     fn update_slot(&mut self, index: u32, record: pb::Record, prepared: Prepared, now: i64) {
         let old_keys = std::mem::take(&mut self.slots[index as usize].keys);
         self.index.remove(index, &old_keys);
@@ -1388,7 +1423,7 @@ impl State {
             slot.alive.then(|| {
                 let s = self
                     .matcher
-                    .score_prepared(prepared, &self.matcher.records[c as usize]);
+                    .screen_prepared(prepared, &self.matcher.records[c as usize]);
                 (c, self.resolve_alias(slot.client), s)
             })
         };
@@ -1452,25 +1487,28 @@ impl State {
             .into_iter()
             .map(|(client, mut evidence)| {
                 let members = &self.clients[&client].members;
-                if evidence.hard.is_none() {
+                let allowed = self.soft_conflicts_allowed(members.len());
+                let excluded = |e: &Evidence| e.hard.is_some() || e.soft > allowed;
+                // Score the other members only while the answer is open.
+                if !excluded(&evidence) {
                     for &m in members.iter().filter_map(|id| self.by_record.get(id)) {
                         if scored(&m) {
                             continue;
                         }
                         let s = self
                             .matcher
-                            .score_prepared(prepared, &self.matcher.records[m as usize]);
+                            .screen_prepared(prepared, &self.matcher.records[m as usize]);
                         evidence.add(
                             self.score_conflict(&s)
                                 .map(|(kind, _)| (kind, "conflict_with_a_member")),
                         );
-                        if evidence.hard.is_some() {
+                        if excluded(&evidence) {
                             break;
                         }
                     }
                 }
                 let conflict = evidence.hard.or_else(|| {
-                    (evidence.soft > self.soft_conflicts_allowed(members.len()))
+                    (evidence.soft > allowed)
                         .then_some(evidence.soft_reason)
                         .flatten()
                 });
