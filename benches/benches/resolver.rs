@@ -5,6 +5,7 @@
 //! ```text
 //! C360_BENCH_RECORDS=100000 cargo bench -p c360-benches --bench resolver
 //! C360_BENCH_SERVICES=resolver,vault ...   # keys held by the vault
+//! C360_BENCH_MAX_POSTINGS=80 ...            # the resolver's hot-key bar
 //! ```
 
 use c360_benches::{env_usize, percentile};
@@ -39,6 +40,8 @@ fn main() {
         let services = std::env::var("C360_BENCH_SERVICES").unwrap_or_else(|_| "resolver".into());
         config.server.services = services.clone();
         config.limits.requests_per_second_per_caller = 0;
+        // C360_BENCH_MAX_POSTINGS: the resolver's hot-key bar (default 160).
+        config.resolver.max_postings = env_usize("C360_BENCH_MAX_POSTINGS", config.resolver.max_postings);
         let token = c360::auth::create_token(&dir, "bench", c360_rpc::Role::Admin).expect("token");
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
         let platform = Platform::open(config, kek.clone()).await.expect("platform");
@@ -121,7 +124,16 @@ fn main() {
         let custodian = vault
             .as_ref()
             .map(|v| Arc::new(v.custodian()) as Arc<dyn c360_crypto::KeyCustodian>);
-        let reopened = open_resolver(&dir, ResolverConfig::default(), kek, custodian).expect("reopen");
+        let reopened = open_resolver(
+            &dir,
+            ResolverConfig {
+                max_postings: env_usize("C360_BENCH_MAX_POSTINGS", ResolverConfig::default().max_postings),
+                ..ResolverConfig::default()
+            },
+            kek,
+            custodian,
+        )
+        .expect("reopen");
         println!(
             "restart to serving: {:.1} s for {} records",
             started.elapsed().as_secs_f64(),

@@ -145,12 +145,15 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             // Open watch streams keep a graceful shutdown waiting; the test
             // is over, so do not wait for them for long.
-            let abort = task.abort_handle();
-            if tokio::time::timeout(std::time::Duration::from_secs(5), task)
+            let mut task = task;
+            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut task)
                 .await
                 .is_err()
             {
-                abort.abort();
+                // Cancelled, and then awaited: only then are the services
+                // (and their stores' locks) dropped.
+                task.abort();
+                let _ = task.await;
             }
         }
     }

@@ -631,6 +631,9 @@ struct Inner {
     /// Bumped after each erasure commits (see `load_dek`).
     erase_epoch: AtomicU64,
     retry_started: AtomicBool,
+    /// The background retry of pending erasures, stopped by
+    /// [`Vault::stop_background`].
+    retry_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     rng: SystemRandom,
 }
 
@@ -725,6 +728,7 @@ impl Vault {
                 feed_offset: AtomicU64::new(feed_offset),
                 erase_epoch: AtomicU64::new(0),
                 retry_started: AtomicBool::new(false),
+                retry_task: Mutex::new(None),
                 rng: SystemRandom::new(),
             }),
         })
@@ -1985,7 +1989,7 @@ impl Vault {
         };
         let weak = Arc::downgrade(&self.inner);
         let every = Duration::from_secs(self.inner.config.erasure_retry_secs.max(1));
-        handle.spawn(async move {
+        let task = handle.spawn(async move {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
                 let vault = Vault { inner };
@@ -1996,6 +2000,26 @@ impl Vault {
                 tokio::time::sleep(every).await;
             }
         });
+        *self
+            .inner
+            .retry_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// Stops the background retry of erasures and waits until it is gone:
+    /// while a retry runs it holds the vault, and with it the store's lock.
+    pub async fn stop_background(&self) {
+        let task = self
+            .inner
+            .retry_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
     }
 
     // ---------------------------------------------------------- export

@@ -486,6 +486,9 @@ impl Platform {
         for (_, _, task) in std::mem::take(&mut self.followers) {
             let _ = task.await;
         }
+        if let Some(v) = &self.vault {
+            v.stop_background().await;
+        }
         let _ = stop_metrics.send(());
         if let Some(t) = metrics_task {
             let _ = t.await;
