@@ -77,10 +77,16 @@ pub fn check_number(field: &str, number: &str) -> Result<()> {
     if number.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
-    if number.len() > 32
-        || !number
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    // The last character is a mod-37 check symbol: a digit, a letter, or
+    // one of `* ~ $ =`.
+    let bytes = number.as_bytes();
+    let (body, check) = bytes.split_at(bytes.len() - 1);
+    let plain = |b: &u8| b.is_ascii_digit() || b.is_ascii_uppercase();
+    if bytes.len() > 32
+        || !body.iter().all(plain)
+        || !check
+            .iter()
+            .all(|b| plain(b) || matches!(b, b'*' | b'~' | b'$' | b'='))
     {
         return Err(Error::invalid(field, "is not a client number"));
     }

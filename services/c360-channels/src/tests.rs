@@ -986,3 +986,29 @@ fn debug_output_holds_no_contact_data() {
     let shown = format!("{:?} {:?}", w.channels, w.channels.policy());
     assert!(!shown.contains("0707"));
 }
+
+#[test]
+fn client_numbers_with_every_check_symbol_are_accepted() {
+    use crate::service::check_number;
+    // The resolver's check symbols include * ~ $ = (Crockford mod 37).
+    for n in [
+        "C00001BW=",
+        "C00001BW*",
+        "C00001BW~",
+        "C00001BW$",
+        "C00001BWU",
+        "C000001YS",
+    ] {
+        assert!(check_number("client_number", n).is_ok(), "{n}");
+    }
+    for n in [
+        "",
+        "C0000=1BW",
+        "c00001bw",
+        "C00001BWé",
+        "C00 001BW",
+        &"C".repeat(33),
+    ] {
+        assert!(check_number("client_number", n).is_err(), "{n:?}");
+    }
+}
