@@ -54,10 +54,29 @@ pub fn follow_feed(
     client: ResolverServiceClient<PeerChannel>,
     handler: Arc<dyn FeedHandler>,
     name: &'static str,
-) -> (FeedProgress, tokio::task::JoinHandle<()>) {
+) -> (FeedProgress, Follower) {
     let (tx, rx) = watch::channel(handler.applied());
-    let task = tokio::spawn(run(client, handler, tx, name));
-    (FeedProgress { applied: rx }, task)
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(run(client, handler, tx, name, stopped));
+    (FeedProgress { applied: rx }, Follower { stop, task })
+}
+
+/// A running follower. Stop it with [`Follower::stop`]: aborting its task
+/// would leave a batch being applied on a blocking thread, holding the
+/// service (and its store) past the stop.
+#[derive(Debug)]
+pub struct Follower {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Follower {
+    /// Asks the follower to stop at its next wait (never in the middle of
+    /// applying a batch) and waits until it has.
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        let _ = self.task.await;
+    }
 }
 
 async fn run(
@@ -65,15 +84,20 @@ async fn run(
     handler: Arc<dyn FeedHandler>,
     progress: watch::Sender<u64>,
     name: &'static str,
+    mut stopped: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let from = handler.applied() + 1;
-        match stream_once(&mut client, &handler, &progress, from).await {
+        match stream_once(&mut client, &handler, &progress, from, &mut stopped).await {
             Ok(()) => backoff = Duration::from_millis(100),
+            Err(_) if *stopped.borrow() => return,
             Err(e) => {
                 tracing::warn!(follower = name, from, error = %e, "event feed interrupted; retrying");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped.wait_for(|&s| s) => return,
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
@@ -85,19 +109,26 @@ async fn stream_once(
     handler: &Arc<dyn FeedHandler>,
     progress: &watch::Sender<u64>,
     from: u64,
+    stopped: &mut watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let mut stream = client
-        .watch_events(WatchEventsRequest { from_offset: from })
-        .await
-        .map_err(|s| format!("{}: {}", s.code(), s.message()))?
-        .into_inner();
+    const STOPPED: &str = "stopped";
+    let call = client.watch_events(WatchEventsRequest { from_offset: from });
+    let mut stream = tokio::select! {
+        r = call => r.map_err(|s| format!("{}: {}", s.code(), s.message()))?.into_inner(),
+        _ = stopped.wait_for(|&s| s) => return Err(STOPPED.into()),
+    };
     let mut expected = from;
     loop {
         // Wait for one event, then take whatever else is already there.
         // While idle, notice a handler whose checkpoint moved back (a
-        // reindex): reconnect from its new position.
+        // reindex): reconnect from its new position. A stop is taken only
+        // here, between batches.
         let first = loop {
-            match tokio::time::timeout(IDLE_CHECK, stream.next()).await {
+            let next = tokio::select! {
+                next = tokio::time::timeout(IDLE_CHECK, stream.next()) => next,
+                _ = stopped.wait_for(|&s| s) => return Err(STOPPED.into()),
+            };
+            match next {
                 Ok(Some(item)) => break item,
                 Ok(None) => return Err("stream ended".into()),
                 Err(_) => {

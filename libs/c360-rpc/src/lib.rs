@@ -17,7 +17,7 @@ mod feed;
 mod peer;
 
 pub use auth::{Caller, Role, authorize, with_caller};
-pub use feed::{FeedHandler, FeedProgress, follow_feed};
+pub use feed::{FeedHandler, FeedProgress, Follower, follow_feed};
 pub use peer::{BoxError, HeaderHook, LatePeer, PeerChannel, PeerError, in_process, remote};
 
 /// Runs blocking domain work (locks, durable commits) on tokio's blocking

@@ -1131,6 +1131,6 @@ mod resolver_peer {
         );
         assert_eq!(first_hits(&search, "phone:0505123456", 5), ["C1"]);
         assert_eq!(search.stats().clients, 1);
-        task.abort();
+        task.stop().await;
     }
 }

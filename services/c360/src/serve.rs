@@ -160,11 +160,7 @@ pub struct Platform {
     vault: Option<Vault>,
     search: Option<Search>,
     channels: Option<Channels>,
-    followers: Vec<(
-        &'static str,
-        c360_rpc::FeedProgress,
-        tokio::task::JoinHandle<()>,
-    )>,
+    followers: Vec<(&'static str, c360_rpc::FeedProgress, c360_rpc::Follower)>,
     gate: Arc<Gate>,
     metrics: Arc<Metrics>,
     created_admin_token: Option<Secret>,
@@ -480,11 +476,8 @@ impl Platform {
         };
         // Stop the followers and wait until they are gone: they hold the
         // services (and so their stores) until dropped.
-        for (_, _, task) in &self.followers {
-            task.abort();
-        }
-        for (_, _, task) in std::mem::take(&mut self.followers) {
-            let _ = task.await;
+        for (_, _, follower) in std::mem::take(&mut self.followers) {
+            follower.stop().await;
         }
         if let Some(v) = &self.vault {
             v.stop_background().await;
