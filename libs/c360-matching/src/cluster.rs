@@ -29,6 +29,33 @@ pub enum Conflict {
     Hard,
 }
 
+/// Soft conflicts tolerated among `pairs` record pairs (`soft_share` of
+/// them, rounded down).
+pub fn soft_conflicts_allowed(soft_share: f64, pairs: usize) -> usize {
+    (soft_share * pairs as f64).floor() as usize
+}
+
+/// Whether two groups of records must stay apart: a hard conflict across
+/// them, or more than `allowed` soft ones. Stops at the first answer.
+pub fn groups_conflict(
+    xs: &[u32],
+    ys: &[u32],
+    allowed: usize,
+    mut conflict: impl FnMut(u32, u32) -> Conflict,
+) -> bool {
+    let mut soft = 0usize;
+    for &x in xs {
+        for &y in ys {
+            match conflict(x, y) {
+                Conflict::None => {}
+                Conflict::Soft if soft < allowed => soft += 1,
+                Conflict::Soft | Conflict::Hard => return true,
+            }
+        }
+    }
+    false
+}
+
 /// Clusters `n` records. `conflicts(a, b)` says whether two records must not
 /// share a cluster. Two clusters are joined only if no pair across them is
 /// a hard conflict and at most `soft_share` of the pairs across them are
@@ -63,25 +90,19 @@ pub fn cluster(
         // The edge itself was already checked; singletons need no more.
         let must_check = size_a > 1 || size_b > 1;
         if must_check {
-            // Soft conflicts allowed across the two clusters.
-            let allowed = (soft_share * (size_a * size_b) as f64).floor() as usize;
-            let mut soft = 0usize;
-            let mut refused = false;
-            'pairs: for &x in &members[ca as usize] {
-                for &y in &members[cb as usize] {
+            let allowed = soft_conflicts_allowed(soft_share, size_a * size_b);
+            let refused = groups_conflict(
+                &members[ca as usize],
+                &members[cb as usize],
+                allowed,
+                |x, y| {
                     if x == edge.a && y == edge.b {
-                        continue;
+                        Conflict::None
+                    } else {
+                        conflicts(x, y)
                     }
-                    match conflicts(x, y) {
-                        Conflict::None => {}
-                        Conflict::Soft if soft < allowed => soft += 1,
-                        Conflict::Soft | Conflict::Hard => {
-                            refused = true;
-                            break 'pairs;
-                        }
-                    }
-                }
-            }
+                },
+            );
             if refused {
                 rejected_by_conflict += 1;
                 continue;

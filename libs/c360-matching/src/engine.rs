@@ -180,7 +180,7 @@ impl Matcher {
         let (pa, pb) = (&self.records[a as usize], &self.records[b as usize]);
         let score = self.screen_prepared(pa, pb);
         match score.veto {
-            Some(Veto::NationalIdConflict | Veto::BirthDateConflict) => Conflict::Hard,
+            Some(v) if v.is_hard() => Conflict::Hard,
             _ if self.is_conflict(&score) => Conflict::Soft,
             _ => Conflict::None,
         }

@@ -31,7 +31,9 @@ mod rules;
 pub use blocking::{
     BlockingConfig, BlockingStats, candidate_pairs, pack_pair, record_keys, unpack_pair,
 };
-pub use cluster::{ClusterResult, Conflict, Edge, cluster};
+pub use cluster::{
+    ClusterResult, Conflict, Edge, cluster, groups_conflict, soft_conflicts_allowed,
+};
 pub use compare::{CompareField, Comparison, Levels, NameAlignment, PhoneHeat, compare};
 pub use config::MatchConfig;
 pub use engine::{

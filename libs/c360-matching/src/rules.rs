@@ -47,6 +47,13 @@ pub enum Veto {
 }
 
 impl Veto {
+    /// Whether the rule proves two people whatever else agrees (different
+    /// national IDs or birth dates), rather than showing what a typo can
+    /// also produce (given names far apart, the twins pattern).
+    pub fn is_hard(self) -> bool {
+        matches!(self, Veto::NationalIdConflict | Veto::BirthDateConflict)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Veto::NationalIdConflict => "national_id_conflict",

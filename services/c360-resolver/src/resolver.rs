@@ -9,7 +9,7 @@ use c360_crypto::{
 };
 use c360_matching::{
     BlockIndex, Conflict, Explanation, MatchConfig, Matcher, PairDecision, PairScore, Prepared,
-    Preparer, Veto,
+    Preparer, groups_conflict, soft_conflicts_allowed,
 };
 use c360_proto::common::v1 as pb;
 use c360_proto::resolver::v1 as api;
@@ -1315,11 +1315,17 @@ impl State {
         seq
     }
 
-    fn insert_slot(&mut self, mut slot: Slot, prepared: Prepared) -> u32 {
-        let index = self.matcher.push(prepared);
+    fn insert_slot(&mut self, slot: Slot, prepared: Prepared) -> u32 {
+        let index = self.push_slot(slot, prepared);
         let keys = self.matcher.keys(&self.matcher.records[index as usize]);
         self.index.insert(index, &keys);
-        slot.keys = keys;
+        self.slots[index as usize].keys = keys;
+        index
+    }
+
+    /// Adds a record to the matcher and the lookups, not yet to the index.
+    fn push_slot(&mut self, slot: Slot, prepared: Prepared) -> u32 {
+        let index = self.matcher.push(prepared);
         self.by_record.insert(slot.record_id.clone(), index);
         self.by_source.insert(slot.source_tag, index);
         self.slots.push(slot);
@@ -1332,12 +1338,7 @@ impl State {
     fn load_slots(&mut self, slots: impl Iterator<Item = (Slot, Prepared)>) {
         let first = self.slots.len();
         for (slot, prepared) in slots {
-            self.matcher.push(prepared);
-            self.by_record
-                .insert(slot.record_id.clone(), self.slots.len() as u32);
-            self.by_source
-                .insert(slot.source_tag, self.slots.len() as u32);
-            self.slots.push(slot);
+            self.push_slot(slot, prepared);
         }
         use rayon::prelude::*;
         let matcher = &self.matcher;
@@ -1384,9 +1385,7 @@ impl State {
     /// bar is the score with its prior (`conflict_log_odds`).
     fn score_conflict(&self, score: &PairScore) -> Option<(Conflict, &'static str)> {
         match score.veto {
-            Some(v @ (Veto::NationalIdConflict | Veto::BirthDateConflict)) => {
-                Some((Conflict::Hard, v.name()))
-            }
+            Some(v) if v.is_hard() => Some((Conflict::Hard, v.name())),
             Some(v) => Some((Conflict::Soft, v.name())),
             None if score.log_odds < self.matcher.config.conflict_log_odds => {
                 Some((Conflict::Soft, "conflicting_evidence"))
@@ -1395,10 +1394,10 @@ impl State {
         }
     }
 
-    /// Soft conflicts tolerated between a group of `pairs` record pairs,
-    /// as in batch clustering (`soft_conflict_share`).
+    /// Soft conflicts tolerated among `pairs` record pairs, as in batch
+    /// clustering (`soft_conflict_share`).
     fn soft_conflicts_allowed(&self, pairs: usize) -> usize {
-        (self.matcher.config.soft_conflict_share * pairs as f64).floor() as usize
+        soft_conflicts_allowed(self.matcher.config.soft_conflict_share, pairs)
     }
 
     fn explain(&self, a: u32, b: u32) -> Explanation {
@@ -1464,6 +1463,12 @@ impl State {
                     None => {}
                 }
             }
+
+            /// What keeps the record out of the client, if anything.
+            fn exclusion(&self, allowed: usize) -> Option<&'static str> {
+                self.hard
+                    .or(self.soft_reason.filter(|_| self.soft > allowed))
+            }
         }
         let mut per_client: FxHashMap<u64, Evidence> = FxHashMap::default();
         for (c, client, score) in scores.into_iter().flatten() {
@@ -1488,9 +1493,8 @@ impl State {
             .map(|(client, mut evidence)| {
                 let members = &self.clients[&client].members;
                 let allowed = self.soft_conflicts_allowed(members.len());
-                let excluded = |e: &Evidence| e.hard.is_some() || e.soft > allowed;
                 // Score the other members only while the answer is open.
-                if !excluded(&evidence) {
+                if evidence.exclusion(allowed).is_none() {
                     for &m in members.iter().filter_map(|id| self.by_record.get(id)) {
                         if scored(&m) {
                             continue;
@@ -1502,17 +1506,17 @@ impl State {
                             self.score_conflict(&s)
                                 .map(|(kind, _)| (kind, "conflict_with_a_member")),
                         );
-                        if excluded(&evidence) {
+                        if evidence.exclusion(allowed).is_some() {
                             break;
                         }
                     }
                 }
-                let conflict = evidence.hard.or_else(|| {
-                    (evidence.soft > allowed)
-                        .then_some(evidence.soft_reason)
-                        .flatten()
-                });
-                (client, evidence.probability, evidence.best, conflict)
+                (
+                    client,
+                    evidence.probability,
+                    evidence.best,
+                    evidence.exclusion(allowed),
+                )
             })
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -1586,17 +1590,7 @@ impl State {
         };
         let (ma, mb) = (members(a), members(b));
         let allowed = self.soft_conflicts_allowed(ma.len() * mb.len());
-        let mut soft = 0usize;
-        for &x in &ma {
-            for &y in &mb {
-                match self.conflict(x, y) {
-                    Conflict::None => {}
-                    Conflict::Soft if soft < allowed => soft += 1,
-                    Conflict::Soft | Conflict::Hard => return true,
-                }
-            }
-        }
-        false
+        groups_conflict(&ma, &mb, allowed, |x, y| self.conflict(x, y))
     }
 
     fn keys_cache_insert(&mut self, key_id: String, key: DataKey) {
