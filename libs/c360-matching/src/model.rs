@@ -115,22 +115,14 @@ pub struct Frequencies {
 /// a few more "holders" of one person's phone; a household's members, with
 /// their different given names, count one each.
 pub fn holder_signature(p: &crate::Prepared) -> u32 {
-    use std::hash::{Hash, Hasher};
     let given = p.given.first().map_or("", |t| &*t.key);
     let surname = p.surname.first().map_or("", |t| &*t.key);
-    let mut h = rustc_hash::FxHasher::default();
-    given.min(surname).hash(&mut h);
-    given.max(surname).hash(&mut h);
-    h.finish() as u32
+    fx_hash(&(given.min(surname), given.max(surname))) as u32
 }
 
 /// The key of a surname and given name pair in [`Frequencies::full_name`].
 pub fn full_name_key(surname: &str, given: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    surname.hash(&mut h);
-    given.hash(&mut h);
-    h.finish()
+    fx_hash(&(surname, given))
 }
 
 /// The key of a full birth date in [`Frequencies::dob`].
@@ -145,9 +137,14 @@ pub fn date_key(d: &c360_standardise::date::PartialDate) -> Option<u32> {
 
 /// The key of a text value (an ID or an e-mail) in [`Frequencies`].
 pub fn text_key(s: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
+    fx_hash(s)
+}
+
+/// One hash for the keys of [`Frequencies`] (in memory only).
+fn fx_hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::Hasher;
     let mut h = rustc_hash::FxHasher::default();
-    s.hash(&mut h);
+    value.hash(&mut h);
     h.finish()
 }
 
