@@ -355,24 +355,12 @@ fn level_below<'a, 'b>(
     b_joined: &str,
     bound: u8,
 ) -> Option<u8> {
+    let missing = a.count() == 0 || b.count() == 0;
     let level = match bound {
         0 => return None,
-        1 => {
-            if a.count() == 0 || b.count() == 0 {
-                0
-            } else {
-                return None;
-            }
-        }
-        2 => {
-            if a.count() == 0 || b.count() == 0 {
-                0
-            } else if exact(a, a_joined, b, b_joined) {
-                1
-            } else {
-                return None;
-            }
-        }
+        1 | 2 if missing => 0,
+        2 if exact(a, a_joined, b, b_joined) => 1,
+        1 | 2 => return None,
         _ => name_level(a, a_joined, b, b_joined),
     };
     (level < bound).then_some(level)
