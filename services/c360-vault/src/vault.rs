@@ -41,7 +41,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -630,8 +630,7 @@ struct Inner {
     feed_offset: AtomicU64,
     /// Bumped after each erasure commits (see `load_dek`).
     erase_epoch: AtomicU64,
-    retry_started: AtomicBool,
-    /// The background retry of pending erasures, stopped by
+    /// The background retry of pending erasures, once started; stopped by
     /// [`Vault::stop_background`].
     retry_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     rng: SystemRandom,
@@ -727,7 +726,6 @@ impl Vault {
                 }),
                 feed_offset: AtomicU64::new(feed_offset),
                 erase_epoch: AtomicU64::new(0),
-                retry_started: AtomicBool::new(false),
                 retry_task: Mutex::new(None),
                 rng: SystemRandom::new(),
             }),
@@ -1978,13 +1976,18 @@ impl Vault {
     /// Starts (once) a background task retrying pending erasures, when a
     /// resolver is configured and a tokio runtime is running.
     pub(crate) fn start_erasure_retries(&self) {
-        if self.inner.peers.resolver.is_none()
-            || self.inner.retry_started.swap(true, Ordering::SeqCst)
-        {
+        if self.inner.peers.resolver.is_none() {
+            return;
+        }
+        let mut running = self
+            .inner
+            .retry_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if running.is_some() {
             return;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            self.inner.retry_started.store(false, Ordering::SeqCst);
             return;
         };
         let weak = Arc::downgrade(&self.inner);
@@ -2000,11 +2003,7 @@ impl Vault {
                 tokio::time::sleep(every).await;
             }
         });
-        *self
-            .inner
-            .retry_task
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(task);
+        *running = Some(task);
     }
 
     /// Stops the background retry of erasures and waits until it is gone:
