@@ -33,6 +33,7 @@ pub fn conformance(store: &dyn Store) {
     }
     get_put_delete(store);
     batch_order_and_atomicity(store);
+    apply_is_visible_before_flush(store);
     unknown_keyspace(store);
     clear(store);
     prefix_scans(store);
@@ -125,6 +126,30 @@ fn batch_order_and_atomicity(store: &dyn Store) {
         );
         assert_eq!(store.get("beta", b"o1").unwrap(), Some(b"beta".to_vec()));
     }
+}
+
+/// `apply` is atomic and visible at once, like `commit`; `flush` makes it
+/// durable (checked by the crash tests) and changes nothing visible.
+fn apply_is_visible_before_flush(store: &dyn Store) {
+    let mut batch = Batch::new();
+    batch.put("alpha", "applied", "1");
+    batch.put("beta", "applied", "2");
+    store.apply(batch).unwrap();
+    assert_eq!(store.get("alpha", b"applied").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(store.get("beta", b"applied").unwrap(), Some(b"2".to_vec()));
+    let mut bad = Batch::new();
+    bad.delete("alpha", "applied");
+    bad.put("gamma", "x", "x");
+    let err = store.apply(bad).unwrap_err();
+    assert_eq!(err, Error::Backend("unknown keyspace `gamma`".into()));
+    assert_eq!(store.get("alpha", b"applied").unwrap(), Some(b"1".to_vec()));
+    store.apply(Batch::new()).unwrap();
+    store.flush().unwrap();
+    assert_eq!(store.get("alpha", b"applied").unwrap(), Some(b"1".to_vec()));
+    let mut batch = Batch::new();
+    batch.delete("alpha", "applied");
+    batch.delete("beta", "applied");
+    store.commit(batch).unwrap();
 }
 
 fn unknown_keyspace(store: &dyn Store) {

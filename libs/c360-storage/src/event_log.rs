@@ -14,8 +14,11 @@ use crate::{Batch, Error, Result, Store};
 ///
 /// Writers are serialised by [`EventLog::append_guard`]: while a guard is
 /// held no other writer of this `EventLog` can reserve offsets, so offsets
-/// become visible in order and without gaps. The head (last committed
-/// offset) is recovered with [`Store::last`] at open.
+/// become visible in order and without gaps. A writer may apply its batch
+/// and make it durable later ([`AppendGuard::apply`],
+/// [`EventLog::make_durable`], a group commit); events are published to
+/// readers only once durable. The head (last durable offset) is recovered
+/// with [`Store::last`] at open.
 ///
 /// One `EventLog` value per keyspace per process: a second writer (another
 /// `EventLog` on the same keyspace, or another process) is detected by
@@ -27,12 +30,36 @@ pub struct EventLog {
     /// committed ones are accounted for (`head + 1`).
     writer: Mutex<Writer>,
     head: Arc<Head>,
+    durability: Mutex<Durability>,
+    /// Signalled when a flush ends (or fails).
+    flushed: Condvar,
 }
 
 #[derive(Debug)]
 struct Writer {
     next: u64,
 }
+
+/// The group commit's bookkeeping: batches are numbered by [`Ticket`] in
+/// the order they were applied.
+#[derive(Debug, Default)]
+struct Durability {
+    /// The last ticket handed out, and the last offset its batch holds.
+    applied: u64,
+    applied_offset: u64,
+    /// The last ticket known durable.
+    durable: u64,
+    /// A flush is running (its caller is the group's leader).
+    flushing: bool,
+    /// A flush failed: what is applied may not be on disk, and nothing
+    /// applied later can be made durable in order. Sticky.
+    failed: Option<Error>,
+}
+
+/// A batch applied by [`AppendGuard::apply`]: pass it to
+/// [`EventLog::make_durable`] before acknowledging the write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Ticket(u64);
 
 /// The published head, shared with every [`HeadWatch`].
 #[derive(Debug)]
@@ -95,6 +122,11 @@ impl EventLog {
                 offset: Mutex::new(head),
                 advanced: Condvar::new(),
             }),
+            durability: Mutex::new(Durability {
+                applied_offset: head,
+                ..Durability::default()
+            }),
+            flushed: Condvar::new(),
         })
     }
 
@@ -103,21 +135,74 @@ impl EventLog {
         &self.space
     }
 
-    /// The last committed offset (0 if none).
+    /// The last committed (durable) offset (0 if none).
     pub fn head(&self) -> u64 {
         *self.head.lock()
+    }
+
+    fn durability(&self) -> MutexGuard<'_, Durability> {
+        // Every update leaves the fields consistent: poisoning is harmless.
+        self.durability
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until the batch of `ticket` (and every batch applied before
+    /// it) is durable, then publishes their events to [`HeadWatch`]ers and
+    /// [`EventLog::read_from`].
+    ///
+    /// A group commit: if no flush is running, the caller flushes `store`
+    /// for every batch applied so far; otherwise it waits for the running
+    /// flush and, if that did not cover its ticket, leads the next one. A
+    /// writer applying batch after batch from one thread and making each
+    /// durable from another overlaps its work with the flushes.
+    ///
+    /// A failed flush fails this call and every later one (sticky): the
+    /// store may then hold less than what was applied.
+    pub fn make_durable(&self, store: &dyn Store, ticket: Ticket) -> Result<()> {
+        let mut state = self.durability();
+        loop {
+            if let Some(err) = &state.failed {
+                return Err(err.clone());
+            }
+            if state.durable >= ticket.0 {
+                return Ok(());
+            }
+            if state.flushing {
+                state = self
+                    .flushed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            // Lead a flush covering every batch applied before it starts.
+            state.flushing = true;
+            let (covers, offset) = (state.applied, state.applied_offset);
+            drop(state);
+            let flushed = store.flush();
+            state = self.durability();
+            state.flushing = false;
+            match flushed {
+                Ok(()) => {
+                    state.durable = state.durable.max(covers);
+                    self.head.publish(offset);
+                }
+                Err(err) => state.failed = Some(err),
+            }
+            self.flushed.notify_all();
+        }
     }
 
     /// Takes the writer lock (blocking while another writer holds it).
     ///
     /// Append with [`AppendGuard::append`], then commit the same batch with
-    /// [`AppendGuard::commit`]; dropping the guard without committing
-    /// releases the reserved offsets. The guard is held across the commit,
-    /// including its flush, so writers of one log are serialised on
-    /// durability. Do not hold it across an `.await` (it is not `Send`):
-    /// use it inside `spawn_blocking`.
+    /// [`AppendGuard::commit`] (durable on return) or
+    /// [`AppendGuard::apply`] (durable once [`EventLog::make_durable`]
+    /// returns for its ticket); dropping the guard without either releases
+    /// the reserved offsets. Do not hold it across an `.await` (it is not
+    /// `Send`): use it inside `spawn_blocking`.
     pub fn append_guard(&self) -> AppendGuard<'_> {
-        // `Writer::next` only changes after a successful commit, so a panic
+        // `Writer::next` only changes after a successful apply, so a panic
         // while the lock was held leaves it consistent with the store.
         let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let next = writer.next;
@@ -131,19 +216,27 @@ impl EventLog {
     /// Reads events with offset >= `from` (0 reads from the start), at most
     /// `limit`, in offset order.
     ///
-    /// May return events committed a moment before the head is published,
-    /// never events of an uncommitted batch.
+    /// Only events up to the published head: never events of a batch that
+    /// is applied but not yet durable (a crash could take them back, and a
+    /// consumer would then see other events under the same offsets).
     pub fn read_from(
         &self,
         store: &dyn Store,
         from: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>> {
-        let after = offset_key(from.saturating_sub(1));
+        let head = self.head();
+        let from = from.max(1);
+        if from > head {
+            return Ok(Vec::new());
+        }
+        let limit = limit.min(usize::try_from(head - from + 1).unwrap_or(usize::MAX));
+        let after = offset_key(from - 1);
         let items = store.scan_prefix(&self.space, &[], Some(&after), limit)?;
         items
             .into_iter()
             .map(|(key, payload)| Ok((decode_offset(&self.space, &key)?, payload)))
+            .take_while(|item| item.as_ref().map_or(true, |(offset, _)| *offset <= head))
             .collect()
     }
 
@@ -174,38 +267,54 @@ impl AppendGuard<'_> {
         offset
     }
 
-    /// Commits `batch` (which should hold this guard's appends), then
-    /// publishes the new head and releases the writer lock.
+    /// Commits `batch` (which should hold this guard's appends) durably,
+    /// publishes the new head and releases the writer lock:
+    /// [`AppendGuard::apply`] then [`EventLog::make_durable`].
+    pub fn commit(self, store: &dyn Store, batch: Batch) -> Result<()> {
+        let log = self.log;
+        let ticket = self.apply(store, batch)?;
+        log.make_durable(store, ticket)
+    }
+
+    /// Applies `batch` (which should hold this guard's appends) atomically
+    /// and releases the writer lock, without waiting for it to be durable:
+    /// its events are published, and the write may be acknowledged, once
+    /// [`EventLog::make_durable`] returns for the ticket. The next writer
+    /// can apply its batch meanwhile.
     ///
-    /// Before committing, checks that the store's last offset is still the
+    /// Before applying, checks that the store's last offset is still the
     /// head this guard started from; if not, another writer appended to the
-    /// log: nothing is committed, the log adopts the stored head, and the
+    /// log: nothing is applied, the log adopts the stored head, and the
     /// result is [`Error::Conflict`] (rebuild the batch and retry).
     ///
-    /// If the commit fails the reserved offsets are released: the next
+    /// If the apply fails the reserved offsets are released: the next
     /// append reuses them. If the failure was ambiguous (the engine applied
-    /// the batch but reported an error, e.g. a failed flush after a sled
-    /// transaction, or a lost connection during a SQL `COMMIT`), the head is
-    /// re-read from the store so offsets are never reused; the caller cannot
-    /// tell, so events are at least once on such failures.
-    pub fn commit(mut self, store: &dyn Store, batch: Batch) -> Result<()> {
+    /// the batch but reported an error, or a lost connection during a SQL
+    /// `COMMIT`), the writer re-reads the stored head so offsets are never
+    /// reused; the caller cannot tell, so events are at least once on such
+    /// failures.
+    pub fn apply(mut self, store: &dyn Store, batch: Batch) -> Result<Ticket> {
         let space = self.log.space.as_str();
-        let committed = self.writer.next - 1;
+        let applied = self.writer.next - 1;
         let reserved_last = self.next - 1;
-        if reserved_last > committed {
+        if reserved_last > applied {
             let stored = stored_head(store, space)?;
-            if stored != committed {
+            if stored != applied {
+                // Another writer's events: committed, so published too.
                 self.adopt(stored)?;
+                self.log.head.publish(stored);
                 return Err(Error::Conflict(format!(
-                    "event log `{space}` is at offset {stored}, this writer expected {committed}: another writer appended"
+                    "event log `{space}` is at offset {stored}, this writer expected {applied}: another writer appended"
                 )));
             }
         }
-        match store.commit(batch) {
+        match store.apply(batch) {
             Ok(()) => {
                 self.writer.next = self.next;
-                self.log.head.publish(reserved_last);
-                Ok(())
+                let mut durability = self.log.durability();
+                durability.applied += 1;
+                durability.applied_offset = durability.applied_offset.max(reserved_last);
+                Ok(Ticket(durability.applied))
             }
             Err(err) => {
                 if let Ok(stored) = stored_head(store, space) {
@@ -218,17 +327,19 @@ impl AppendGuard<'_> {
         }
     }
 
-    /// Moves the writer to what the store actually holds (forward only).
+    /// Moves the writer to what the store actually holds (forward only);
+    /// the next flush publishes it.
     fn adopt(&mut self, stored: u64) -> Result<()> {
-        let committed = self.writer.next - 1;
-        if stored < committed {
+        let applied = self.writer.next - 1;
+        if stored < applied {
             return Err(Error::Corrupt(format!(
-                "event log `{}` lost events: the store ends at offset {stored}, {committed} were committed",
+                "event log `{}` lost events: the store ends at offset {stored}, {applied} were applied",
                 self.log.space
             )));
         }
         self.writer.next = stored + 1;
-        self.log.head.publish(stored);
+        let mut durability = self.log.durability();
+        durability.applied_offset = durability.applied_offset.max(stored);
         Ok(())
     }
 }
@@ -344,6 +455,67 @@ mod tests {
             assert_eq!(log.read_from(store, u64::MAX, 10).unwrap(), []);
             assert_eq!(log.read_from(store, 5, 0).unwrap(), []);
         });
+    }
+
+    /// Applied but not durable: invisible to readers and watchers until
+    /// `make_durable` (a crash could still take the events back).
+    #[test]
+    fn applied_events_are_published_once_durable() {
+        on_both(|store| {
+            let log = EventLog::open(store, "events").unwrap();
+            append_one(&log, store, b"one");
+            let mut tickets = Vec::new();
+            for payload in [b"two", b"six"] {
+                let mut guard = log.append_guard();
+                let mut batch = Batch::new();
+                guard.append(&mut batch, payload.to_vec());
+                batch.put("state", payload.to_vec(), "x");
+                tickets.push(guard.apply(store, batch).unwrap());
+            }
+            assert!(tickets[0] < tickets[1]);
+            // The state is there, the events are not yet published.
+            assert!(store.get("state", b"six").unwrap().is_some());
+            assert_eq!(log.head(), 1);
+            assert_eq!(log.watch().current(), 1);
+            assert_eq!(log.read_from(store, 1, 10).unwrap().len(), 1);
+            assert_eq!(log.read_from(store, 2, 10).unwrap(), []);
+            // One flush covers both.
+            log.make_durable(store, tickets[0]).unwrap();
+            assert_eq!(log.head(), 3);
+            log.make_durable(store, tickets[1]).unwrap();
+            let events = log.read_from(store, 2, 10).unwrap();
+            assert_eq!(events, [(2, b"two".to_vec()), (3, b"six".to_vec())]);
+        });
+    }
+
+    /// Writers on several threads apply and wait for durability at once:
+    /// every wait returns, every event is published once, in order.
+    #[test]
+    fn concurrent_group_commits_make_everything_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), SPACES).unwrap();
+        let log = EventLog::open(&store, "events").unwrap();
+        thread::scope(|s| {
+            for t in 0..4u8 {
+                let (log, store) = (&log, &store);
+                s.spawn(move || {
+                    for i in 0..50u8 {
+                        let mut guard = log.append_guard();
+                        let mut batch = Batch::new();
+                        guard.append(&mut batch, vec![t, i]);
+                        let ticket = guard.apply(store, batch).unwrap();
+                        log.make_durable(store, ticket).unwrap();
+                        assert!(log.head() >= 1);
+                    }
+                });
+            }
+        });
+        assert_eq!(log.head(), 200);
+        let events = log.read_from(&store, 1, 1000).unwrap();
+        let offsets: Vec<u64> = events.iter().map(|(o, _)| *o).collect();
+        assert_eq!(offsets, (1..=200).collect::<Vec<u64>>());
+        let payloads: BTreeSet<Vec<u8>> = events.into_iter().map(|(_, p)| p).collect();
+        assert_eq!(payloads.len(), 200);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! | [`Store::scan_prefix`]       | `where key >= $prefix and key > $after order by key limit $n` (keyset pagination) |
 //! | [`Store::last`]              | `order by key desc limit 1`                                |
 //! | [`Batch`] + [`Store::commit`]| one transaction of `insert .. on conflict do update` / `delete`, then `COMMIT` |
+//! | [`Store::apply`] / [`Store::flush`] | the same transaction / nothing (a `COMMIT` is durable) |
 //!
 //! Everything is bytes ordered lexicographically (bytea and sled agree on
 //! that order), there are no cursors or iterators that would hold a
@@ -32,7 +33,10 @@
 //! - A [`Batch`] is applied atomically across all the keyspaces it touches,
 //!   in the order its operations were added (a later operation on the same
 //!   key wins), and [`Store::commit`] returns only once it is durable
-//!   (sled: a multi-tree transaction followed by `flush`).
+//!   (sled: a multi-tree transaction followed by `flush`). [`Store::apply`]
+//!   is the first half alone: atomic and visible, durable at the next
+//!   [`Store::flush`]; a crash in between keeps the batch whole or drops it
+//!   whole.
 //! - A batch naming an unknown keyspace is rejected as a whole, before
 //!   anything is applied.
 //! - Reads see committed batches either entirely or not at all, but two
@@ -63,7 +67,7 @@ mod conformance;
 mod crash_tests;
 
 pub use batch::{Batch, BatchOp};
-pub use event_log::{AppendGuard, EventLog, HeadWatch};
+pub use event_log::{AppendGuard, EventLog, HeadWatch, Ticket};
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
@@ -114,15 +118,32 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The last (greatest) key in a keyspace, if any, with its value.
     fn last(&self, space: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>>;
 
+    /// Applies all operations atomically across keyspaces: reads see the
+    /// whole batch from now on, and a crash keeps all of it or none of it,
+    /// but it is only durable once a later [`Store::flush`] returns. A batch
+    /// naming an unknown keyspace applies nothing; an empty batch is a
+    /// no-op.
+    ///
+    /// Separating the two lets a writer apply its next batch while the
+    /// previous one is being flushed ([`EventLog`] does this with a group
+    /// commit). An engine whose writes are durable on apply (SQL `COMMIT`)
+    /// makes `flush` a no-op.
+    fn apply(&self, batch: Batch) -> Result<()>;
+
     /// Applies all operations atomically across keyspaces and makes them
-    /// durable before returning. A batch naming an unknown keyspace applies
-    /// nothing; an empty batch is a no-op.
-    fn commit(&self, batch: Batch) -> Result<()>;
+    /// durable before returning: [`Store::apply`], then [`Store::flush`].
+    fn commit(&self, batch: Batch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.apply(batch)?;
+        self.flush()
+    }
 
     /// Number of keys in a keyspace (may be O(n)).
     fn count(&self, space: &str) -> Result<u64>;
 
-    /// Flushes everything to disk.
+    /// Makes every batch applied before this call durable.
     fn flush(&self) -> Result<()>;
 }
 

@@ -93,7 +93,7 @@ impl Store for MemoryStore {
             .map(|(k, v)| (k.clone(), v.clone())))
     }
 
-    fn commit(&self, batch: Batch) -> Result<()> {
+    fn apply(&self, batch: Batch) -> Result<()> {
         let mut spaces = self.write();
         if let Some(op) = batch.ops().find(|op| !spaces.contains_key(op.space)) {
             return Err(unknown_space(op.space));

@@ -12,9 +12,9 @@ use crate::{Batch, Error, Result, Store, checked_space_names, unknown_space};
 
 /// sled-backed store: one sled tree per keyspace, in a directory.
 ///
-/// A batch is one sled multi-tree transaction over the trees it touches,
-/// followed by a flush of the whole database, so [`Store::commit`] returns
-/// only when the batch is on disk. sled locks the directory: a second open
+/// A batch is one sled multi-tree transaction over the trees it touches
+/// ([`Store::apply`]); [`Store::commit`] follows it with a flush of the
+/// whole database, so it returns only when the batch is on disk. sled locks the directory: a second open
 /// of the same directory (in this or another process) fails until the first
 /// store is dropped.
 pub struct SledStore {
@@ -108,7 +108,7 @@ impl Store for SledStore {
         Ok(last.map(|(k, v)| (k.to_vec(), v.to_vec())))
     }
 
-    fn commit(&self, batch: Batch) -> Result<()> {
+    fn apply(&self, batch: Batch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -148,7 +148,7 @@ impl Store for SledStore {
                 return Err(Error::Backend("sled transaction aborted".to_owned()));
             }
         }
-        self.flush()
+        Ok(())
     }
 
     fn count(&self, space: &str) -> Result<u64> {

@@ -15,10 +15,17 @@ use tonic::{Request, Response, Status, Streaming};
 
 use c360_rpc::{Caller, Role, authorize};
 
-use crate::{Error, Resolution, Resolver};
+use crate::{Error, Pending, Resolution, Resolver};
 
 /// Records resolved together in one durable commit during `Ingest`.
 const INGEST_BATCH: usize = 512;
+
+/// A chunk of an ingest stream, decided but maybe not yet durable.
+struct Decided {
+    results: Result<(Vec<crate::Result<Resolution>>, Pending), Status>,
+    /// The stream broke after this chunk.
+    stream_error: Option<Status>,
+}
 
 #[derive(Debug, Clone)]
 pub struct ResolverGrpc {
@@ -90,9 +97,12 @@ impl ResolverService for ResolverGrpc {
         let input = request.into_inner();
         let resolver = self.resolver.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(INGEST_BATCH * 2);
+        // Chunks are decided in order by one task and acknowledged by
+        // another once durable, so the next chunk is decided while the
+        // previous one is stored (two chunks in flight at most).
+        let (decided, mut to_ack) = tokio::sync::mpsc::channel::<Decided>(2);
         tokio::spawn(async move {
             let mut chunks = Box::pin(input.chunks_timeout(INGEST_BATCH, Duration::from_millis(5)));
-            let mut index = 0u64;
             while let Some(chunk) = chunks.next().await {
                 let mut records = Vec::with_capacity(chunk.len());
                 let mut stream_error = None;
@@ -106,38 +116,66 @@ impl ResolverService for ResolverGrpc {
                     }
                 }
                 let r = resolver.clone();
-                let results = blocking(move || r.resolve_many(records)).await;
-                match results {
-                    Ok(results) => {
-                        for result in results {
-                            let result = match result {
-                                Ok(res) => api::ingest_response::Result::Resolved(to_response(
-                                    res,
-                                    resolver.model_version(),
-                                )),
-                                Err(Error::InvalidArgument { field, description }) => {
-                                    api::ingest_response::Result::Error(api::RecordError {
-                                        field,
-                                        description,
-                                    })
-                                }
-                                Err(e) => api::ingest_response::Result::Error(api::RecordError {
-                                    field: String::new(),
-                                    description: e.to_string(),
-                                }),
-                            };
-                            let msg = api::IngestResponse {
-                                index,
-                                result: Some(result),
-                            };
-                            index += 1;
-                            if tx.send(Ok(msg)).await.is_err() {
-                                return;
-                            }
-                        }
+                let results = blocking(move || r.resolve_many_pending(records)).await;
+                let failed = results.is_err() || stream_error.is_some();
+                if decided
+                    .send(Decided {
+                        results,
+                        stream_error,
+                    })
+                    .await
+                    .is_err()
+                    || failed
+                {
+                    return;
+                }
+            }
+        });
+        let resolver = self.resolver.clone();
+        tokio::spawn(async move {
+            let mut index = 0u64;
+            while let Some(Decided {
+                results,
+                stream_error,
+            }) = to_ack.recv().await
+            {
+                let results = match results {
+                    Ok((results, pending)) => {
+                        let r = resolver.clone();
+                        blocking(move || r.wait(pending)).await.map(|()| results)
                     }
+                    Err(status) => Err(status),
+                };
+                let results = match results {
+                    Ok(results) => results,
                     Err(status) => {
                         let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                };
+                for result in results {
+                    let result = match result {
+                        Ok(res) => api::ingest_response::Result::Resolved(to_response(
+                            res,
+                            resolver.model_version(),
+                        )),
+                        Err(Error::InvalidArgument { field, description }) => {
+                            api::ingest_response::Result::Error(api::RecordError {
+                                field,
+                                description,
+                            })
+                        }
+                        Err(e) => api::ingest_response::Result::Error(api::RecordError {
+                            field: String::new(),
+                            description: e.to_string(),
+                        }),
+                    };
+                    let msg = api::IngestResponse {
+                        index,
+                        result: Some(result),
+                    };
+                    index += 1;
+                    if tx.send(Ok(msg)).await.is_err() {
                         return;
                     }
                 }
@@ -221,7 +259,8 @@ impl ResolverService for ResolverGrpc {
             0 => 50,
             n => n.min(500) as usize,
         };
-        let (tasks, total_open) = self.resolver.review_tasks(after, size);
+        let resolver = self.resolver.clone();
+        let (tasks, total_open) = blocking(move || resolver.review_tasks(after, size)).await?;
         let next_page_token = if tasks.len() == size {
             tasks.last().map(|t| t.task_id.clone()).unwrap_or_default()
         } else {

@@ -13,11 +13,13 @@ mod error;
 pub mod golden;
 pub mod grpc;
 mod number;
+mod persist;
 mod resolver;
 mod stored;
 
 pub use error::{Error, Result};
 pub use golden::{Rule, Survivorship};
 pub use number::{ClientNumber, NumberError};
+pub use persist::Pending;
 pub use resolver::{Resolution, Resolver, ResolverConfig};
 pub use stored::SPACES;

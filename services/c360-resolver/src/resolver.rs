@@ -1,6 +1,7 @@
 //! The resolver: an in-memory matching index over records kept encrypted
 //! in a [`Store`], with every change written atomically and durably together
-//! with its events before it is acknowledged.
+//! with its events before it is acknowledged (or shown to a reader): the
+//! [`Persister`] applies the changes in order behind the writer.
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -18,6 +19,7 @@ use prost::Message;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::number::ClientNumber;
+use crate::persist::{Job, Pending, Persister};
 use crate::stored::{self, *};
 use crate::{Error, Result, convert};
 
@@ -86,7 +88,8 @@ struct State {
     /// them); keys held by a custodian are not kept here.
     keys: FxHashMap<String, Arc<DataKey>>,
     counters: Counters,
-    poisoned: bool,
+    /// The sequence number of the last write handed to the persister.
+    submitted: u64,
 }
 
 /// The outcome of resolving one record.
@@ -102,7 +105,8 @@ pub struct Resolution {
 
 pub struct Resolver {
     store: Arc<dyn Store>,
-    events: EventLog,
+    events: Arc<EventLog>,
+    persister: Persister,
     kek: Arc<dyn KekProvider>,
     /// The holder of client data keys (the vault). Without one, the
     /// resolver keeps its own, wrapped by the KEK in its store.
@@ -170,7 +174,7 @@ impl Resolver {
         config: ResolverConfig,
         custodian: Option<Arc<dyn KeyCustodian>>,
     ) -> Result<Self> {
-        let events = EventLog::open(store.as_ref(), EVENTS)?;
+        let events = Arc::new(EventLog::open(store.as_ref(), EVENTS)?);
         let counters: Counters = match store.get(META, META_COUNTERS)? {
             Some(b) => stored::decode(&b, "counters")?,
             None => Counters {
@@ -225,11 +229,13 @@ impl Resolver {
             reviews: Default::default(),
             keys: FxHashMap::default(),
             counters,
-            poisoned: false,
+            submitted: 0,
         };
+        let persister = Persister::start(Arc::clone(&store), Arc::clone(&events), 0)?;
         let resolver = Resolver {
             store,
             events,
+            persister,
             kek,
             custodian,
             indexer,
@@ -379,9 +385,8 @@ impl Resolver {
     pub fn resolve(&self, record: pb::Record, dry_run: bool) -> Result<Resolution> {
         convert::validate(&record, !dry_run)?;
         if dry_run {
-            let state = self.read();
             let prepared = self.preparer.prepare(&convert::to_core(&record));
-            return Ok(state.decide(&prepared, &self.config).0);
+            return self.read_durable(|state| Ok(state.decide(&prepared, &self.config).0));
         }
         let mut results = self.resolve_many(vec![record])?;
         results
@@ -393,6 +398,18 @@ impl Resolver {
     /// record sees the ones before it. Bad records get their own error and
     /// change nothing.
     pub fn resolve_many(&self, records: Vec<pb::Record>) -> Result<Vec<Result<Resolution>>> {
+        let (results, pending) = self.resolve_many_pending(records)?;
+        self.wait(pending)?;
+        Ok(results)
+    }
+
+    /// [`Resolver::resolve_many`] without waiting for durability: the
+    /// results may be acknowledged once [`Resolver::wait`] returns for the
+    /// pending write. Meanwhile the next chunk can be resolved.
+    pub fn resolve_many_pending(
+        &self,
+        records: Vec<pb::Record>,
+    ) -> Result<(Vec<Result<Resolution>>, Pending)> {
         use rayon::prelude::*;
         // Validation and standardisation need no lock: do them on every core.
         let prepared: Vec<Result<Prepared>> = records
@@ -425,16 +442,30 @@ impl Resolver {
             }
         }
         let mut state = self.write();
-        if state.poisoned {
-            return Err(Error::Poisoned);
-        }
+        self.persister.check()?;
         let mut tx = Tx::default();
         let mut out = Vec::with_capacity(records.len());
         for (record, prepared) in records.into_iter().zip(prepared) {
             out.push(prepared.and_then(|p| self.apply_resolve(&mut state, &mut tx, record, p)));
         }
-        self.commit(&mut state, tx)?;
-        Ok(out)
+        let pending = self.commit(&mut state, tx)?;
+        Ok((out, pending))
+    }
+
+    /// Blocks until a write is durable (and so may be acknowledged).
+    pub fn wait(&self, pending: Pending) -> Result<()> {
+        self.persister.wait(pending)
+    }
+
+    /// Reads the state, then waits until every write the read may have
+    /// seen is durable: nothing a crash could take back is ever shown.
+    fn read_durable<T>(&self, read: impl FnOnce(&State) -> Result<T>) -> Result<T> {
+        let (answer, seen) = {
+            let state = self.read();
+            (read(&state), Pending(state.submitted))
+        };
+        self.persister.wait(seen)?;
+        answer
     }
 
     fn apply_resolve(
@@ -685,9 +716,11 @@ impl Resolver {
         Ok((survivor, absorbed))
     }
 
-    /// Commits a write durably with its events; on failure the in-memory
-    /// state may be ahead of the disk, so the resolver stops accepting writes.
-    fn commit(&self, state: &mut State, tx: Tx) -> Result<()> {
+    /// Hands a write, with its events, to the persister; the caller waits
+    /// for the returned [`Pending`] before acknowledging it. A write that
+    /// cannot be stored stops the resolver from accepting writes (the
+    /// memory is then ahead of the store).
+    fn commit(&self, state: &mut State, tx: Tx) -> Result<Pending> {
         let Tx {
             mut batch,
             events,
@@ -709,17 +742,14 @@ impl Resolver {
             );
         }
         if batch.is_empty() && events.is_empty() {
-            return Ok(());
+            return Ok(Pending(state.submitted));
         }
-        let mut guard = self.events.append_guard();
-        for e in &events {
-            guard.append(&mut batch, e.encode_to_vec());
-        }
-        if let Err(e) = guard.commit(self.store.as_ref(), batch) {
-            state.poisoned = true;
-            return Err(e.into());
-        }
-        Ok(())
+        state.submitted += 1;
+        self.persister.submit(Job {
+            seq: state.submitted,
+            batch,
+            events,
+        })
     }
 
     /// Steward merge of clients; returns (survivor, absorbed).
@@ -741,9 +771,7 @@ impl Resolver {
             .collect::<Result<Vec<_>>>()?;
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.write();
-        if state.poisoned {
-            return Err(Error::Poisoned);
-        }
+        self.persister.check()?;
         let mut seqs = Vec::new();
         for (n, text) in parsed.iter().zip(numbers) {
             let seq = state.resolve_alias(n.sequence());
@@ -768,7 +796,9 @@ impl Resolver {
         let mut tx = Tx::default();
         let (survivor, absorbed) =
             self.merge_clients(&mut state, &mut tx, &seqs, actor, reason, stored::now_ms())?;
-        self.commit(&mut state, tx)?;
+        let pending = self.commit(&mut state, tx)?;
+        drop(state);
+        self.wait(pending)?;
         Ok((
             ClientNumber::from_sequence(survivor),
             absorbed
@@ -792,9 +822,7 @@ impl Resolver {
         }
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.write();
-        if state.poisoned {
-            return Err(Error::Poisoned);
-        }
+        self.persister.check()?;
         let seq = state.resolve_alias(n.sequence());
         let client = state
             .clients
@@ -872,7 +900,9 @@ impl Resolver {
         e.related_clients = vec![ClientNumber::from_sequence(new).to_string()];
         e.record_ids = record_ids.to_vec();
         tx.events.push(e);
-        self.commit(&mut state, tx)?;
+        let pending = self.commit(&mut state, tx)?;
+        drop(state);
+        self.wait(pending)?;
         Ok((
             ClientNumber::from_sequence(seq),
             ClientNumber::from_sequence(new),
@@ -895,9 +925,7 @@ impl Resolver {
         let n = parse_number(number, "client_number")?;
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.write();
-        if state.poisoned {
-            return Err(Error::Poisoned);
-        }
+        self.persister.check()?;
         let seq = state.resolve_alias(n.sequence());
         let client = state
             .clients
@@ -970,7 +998,9 @@ impl Resolver {
             .collect();
         e.record_ids = client.members.clone();
         tx.events.push(e);
-        self.commit(&mut state, tx)?;
+        let pending = self.commit(&mut state, tx)?;
+        drop(state);
+        self.wait(pending)?;
         Ok((
             ClientNumber::from_sequence(seq),
             client
@@ -983,43 +1013,44 @@ impl Resolver {
     }
 
     /// Open review tasks after `after` (a task id), at most `limit`.
-    pub fn review_tasks(&self, after: u64, limit: usize) -> (Vec<api::ReviewTask>, u64) {
-        let state = self.read();
-        let open: Vec<&StoredReview> = state
-            .reviews
-            .values()
-            .filter(|r| r.decision.is_none())
-            .collect();
-        let total = open.len() as u64;
-        let tasks = open
-            .into_iter()
-            .filter(|r| r.task_id > after)
-            .take(limit)
-            .map(|r| {
-                let client_of = |id: &str| {
-                    state
-                        .by_record
-                        .get(id)
-                        .map(|&s| {
-                            ClientNumber::from_sequence(
-                                state.resolve_alias(state.slots[s as usize].client),
-                            )
-                            .to_string()
-                        })
-                        .unwrap_or_default()
-                };
-                api::ReviewTask {
-                    task_id: r.task_id.to_string(),
-                    record_a: r.record_a.clone(),
-                    record_b: r.record_b.clone(),
-                    client_a: client_of(&r.record_a),
-                    client_b: client_of(&r.record_b),
-                    probability: r.probability,
-                    created_at_unix_ms: r.created_ms,
-                }
-            })
-            .collect();
-        (tasks, total)
+    pub fn review_tasks(&self, after: u64, limit: usize) -> Result<(Vec<api::ReviewTask>, u64)> {
+        self.read_durable(|state| {
+            let open: Vec<&StoredReview> = state
+                .reviews
+                .values()
+                .filter(|r| r.decision.is_none())
+                .collect();
+            let total = open.len() as u64;
+            let tasks = open
+                .into_iter()
+                .filter(|r| r.task_id > after)
+                .take(limit)
+                .map(|r| {
+                    let client_of = |id: &str| {
+                        state
+                            .by_record
+                            .get(id)
+                            .map(|&s| {
+                                ClientNumber::from_sequence(
+                                    state.resolve_alias(state.slots[s as usize].client),
+                                )
+                                .to_string()
+                            })
+                            .unwrap_or_default()
+                    };
+                    api::ReviewTask {
+                        task_id: r.task_id.to_string(),
+                        record_a: r.record_a.clone(),
+                        record_b: r.record_b.clone(),
+                        client_a: client_of(&r.record_a),
+                        client_b: client_of(&r.record_b),
+                        probability: r.probability,
+                        created_at_unix_ms: r.created_ms,
+                    }
+                })
+                .collect();
+            Ok((tasks, total))
+        })
     }
 
     /// Accepts (merge) or rejects (never merge these two records) a task.
@@ -1035,9 +1066,7 @@ impl Resolver {
             .map_err(|_| Error::invalid("task_id", "is not a task id"))?;
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = self.write();
-        if state.poisoned {
-            return Err(Error::Poisoned);
-        }
+        self.persister.check()?;
         let mut review = state
             .reviews
             .get(&id)
@@ -1082,109 +1111,114 @@ impl Resolver {
         tx.batch
             .put(REVIEWS, key_of(id).to_vec(), stored::encode(&review));
         state.reviews.insert(id, review);
-        self.commit(&mut state, tx)?;
+        let pending = self.commit(&mut state, tx)?;
+        drop(state);
+        self.wait(pending)?;
         Ok(ClientNumber::from_sequence(result))
     }
 
     /// The client a number resolves to, with the redirect flag.
     pub fn get_client(&self, number: &str) -> Result<api::GetClientResponse> {
         let n = parse_number(number, "client_number")?;
-        let state = self.read();
-        if !state.clients.contains_key(&n.sequence()) {
-            return Err(Error::NotFound(format!("client {number}")));
-        }
-        let seq = state.resolve_alias(n.sequence());
-        let client = &state.clients[&seq];
-        if client.status == ClientStatus::Erased {
-            return Err(Error::NotFound(format!("client {number}")));
-        }
-        let members: Vec<&Slot> = client
-            .members
-            .iter()
-            .filter_map(|id| state.by_record.get(id))
-            .map(|&s| &state.slots[s as usize])
-            .filter(|s| s.alive)
-            .collect();
-        let golden = crate::golden::golden_record(
-            members
+        self.read_durable(|state| {
+            if !state.clients.contains_key(&n.sequence()) {
+                return Err(Error::NotFound(format!("client {number}")));
+            }
+            let seq = state.resolve_alias(n.sequence());
+            let client = &state.clients[&seq];
+            if client.status == ClientStatus::Erased {
+                return Err(Error::NotFound(format!("client {number}")));
+            }
+            let members: Vec<&Slot> = client
+                .members
                 .iter()
-                .map(|s| (s.record_id.as_str(), &s.record, s.updated_ms)),
-            &self.config.survivorship,
-        );
-        let mut groups: Vec<String> = members
-            .iter()
-            .map(|s| s.record.group_id.clone())
-            .filter(|g| !g.is_empty())
-            .collect();
-        groups.sort();
-        groups.dedup();
-        Ok(api::GetClientResponse {
-            client_number: ClientNumber::from_sequence(seq).to_string(),
-            redirected: seq != n.sequence(),
-            requested_number: ClientNumber::from_sequence(n.sequence()).to_string(),
-            golden,
-            records: members
+                .filter_map(|id| state.by_record.get(id))
+                .map(|&s| &state.slots[s as usize])
+                .filter(|s| s.alive)
+                .collect();
+            let golden = crate::golden::golden_record(
+                members
+                    .iter()
+                    .map(|s| (s.record_id.as_str(), &s.record, s.updated_ms)),
+                &self.config.survivorship,
+            );
+            let mut groups: Vec<String> = members
                 .iter()
-                .map(|s| api::MemberRecord {
-                    record_id: s.record_id.clone(),
-                    source_system: s.record.source_system.clone(),
-                    source_record_id: s.record.source_record_id.clone(),
-                    record: Some(s.record.clone()),
-                    created_at_unix_ms: s.created_ms,
-                    updated_at_unix_ms: s.updated_ms,
-                })
-                .collect(),
-            aliases: client
-                .aliases
-                .iter()
-                .map(|&a| ClientNumber::from_sequence(a).to_string())
-                .collect(),
-            group_ids: groups,
-            lineage: client.lineage.iter().map(lineage_to_api).collect(),
+                .map(|s| s.record.group_id.clone())
+                .filter(|g| !g.is_empty())
+                .collect();
+            groups.sort();
+            groups.dedup();
+            Ok(api::GetClientResponse {
+                client_number: ClientNumber::from_sequence(seq).to_string(),
+                redirected: seq != n.sequence(),
+                requested_number: ClientNumber::from_sequence(n.sequence()).to_string(),
+                golden,
+                records: members
+                    .iter()
+                    .map(|s| api::MemberRecord {
+                        record_id: s.record_id.clone(),
+                        source_system: s.record.source_system.clone(),
+                        source_record_id: s.record.source_record_id.clone(),
+                        record: Some(s.record.clone()),
+                        created_at_unix_ms: s.created_ms,
+                        updated_at_unix_ms: s.updated_ms,
+                    })
+                    .collect(),
+                aliases: client
+                    .aliases
+                    .iter()
+                    .map(|&a| ClientNumber::from_sequence(a).to_string())
+                    .collect(),
+                group_ids: groups,
+                lineage: client.lineage.iter().map(lineage_to_api).collect(),
+            })
         })
     }
 
     /// Explains a record pair, or every pair of a client (up to 100).
     pub fn explain_pair(&self, a: &str, b: &str) -> Result<api::PairExplanation> {
-        let state = self.read();
-        let find = |id: &str, field: &str| {
-            state
-                .by_record
-                .get(id)
-                .copied()
-                .ok_or_else(|| Error::invalid(field, "names no known record"))
-        };
-        let (x, y) = (find(a, "pair.record_a")?, find(b, "pair.record_b")?);
-        Ok(explanation_to_api(a, b, state.explain(x, y)))
+        self.read_durable(|state| {
+            let find = |id: &str, field: &str| {
+                state
+                    .by_record
+                    .get(id)
+                    .copied()
+                    .ok_or_else(|| Error::invalid(field, "names no known record"))
+            };
+            let (x, y) = (find(a, "pair.record_a")?, find(b, "pair.record_b")?);
+            Ok(explanation_to_api(a, b, state.explain(x, y)))
+        })
     }
 
     pub fn explain_client(&self, number: &str) -> Result<Vec<api::PairExplanation>> {
         let n = parse_number(number, "client_number")?;
-        let state = self.read();
-        let seq = state.resolve_alias(n.sequence());
-        let client = state
-            .clients
-            .get(&seq)
-            .ok_or_else(|| Error::NotFound(format!("client {number}")))?;
-        let slots: Vec<u32> = client
-            .members
-            .iter()
-            .filter_map(|id| state.by_record.get(id).copied())
-            .collect();
-        let mut out = Vec::new();
-        'outer: for (i, &x) in slots.iter().enumerate() {
-            for &y in &slots[i + 1..] {
-                if out.len() >= 100 {
-                    break 'outer;
+        self.read_durable(|state| {
+            let seq = state.resolve_alias(n.sequence());
+            let client = state
+                .clients
+                .get(&seq)
+                .ok_or_else(|| Error::NotFound(format!("client {number}")))?;
+            let slots: Vec<u32> = client
+                .members
+                .iter()
+                .filter_map(|id| state.by_record.get(id).copied())
+                .collect();
+            let mut out = Vec::new();
+            'outer: for (i, &x) in slots.iter().enumerate() {
+                for &y in &slots[i + 1..] {
+                    if out.len() >= 100 {
+                        break 'outer;
+                    }
+                    let (ra, rb) = (
+                        &state.slots[x as usize].record_id,
+                        &state.slots[y as usize].record_id,
+                    );
+                    out.push(explanation_to_api(ra, rb, state.explain(x, y)));
                 }
-                let (ra, rb) = (
-                    &state.slots[x as usize].record_id,
-                    &state.slots[y as usize].record_id,
-                );
-                out.push(explanation_to_api(ra, rb, state.explain(x, y)));
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Number of stored records and active clients.
