@@ -6,6 +6,8 @@
 //! C360_BENCH_RECORDS=100000 cargo bench -p c360-benches --bench resolver
 //! C360_BENCH_SERVICES=resolver,vault ...   # keys held by the vault
 //! C360_BENCH_MAX_POSTINGS=80 ...            # the resolver's hot-key bar
+//! C360_BENCH_KEEP=/tmp/r1m ...              # keep the data (and its KEK) there
+//! C360_BENCH_RESTARTS=3 C360_BENCH_KEEP=/tmp/r1m ...  # only time restarts of kept data
 //! ```
 
 use c360_benches::{env_usize, percentile};
@@ -30,8 +32,21 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // C360_BENCH_KEEP: a directory that keeps the data and its KEK after
+    // the run; with C360_BENCH_RESTARTS=N and data already there, only the
+    // restart is timed, N times.
+    let keep = std::env::var_os("C360_BENCH_KEEP").map(std::path::PathBuf::from);
+    if let Some(dir) = keep.as_ref().filter(|d| d.join(KEK_FILE).exists()) {
+        let keyring = std::fs::read_to_string(dir.join(KEK_FILE)).expect("kept KEK");
+        let services = std::env::var("C360_BENCH_SERVICES").unwrap_or_else(|_| "resolver".into());
+        for _ in 0..env_usize("C360_BENCH_RESTARTS", 1) {
+            restart(dir, &keyring, &services);
+        }
+        return;
+    }
     runtime.block_on(async move {
-        let dir = tempfile_dir();
+        let dir = keep.clone().unwrap_or_else(tempfile_dir);
+        std::fs::create_dir_all(&dir).expect("bench dir");
         let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
         let mut config = Config::default();
         config.server.data_dir = dir.clone();
@@ -114,36 +129,56 @@ fn main() {
         drop(resolver);
 
         // 3. Restart: reopen the store and rebuild the in-memory index.
-        let started = Instant::now();
-        let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-        // With the vault as custodian, its keys are fetched in one batch.
-        let vault = services.contains("vault").then(|| {
-            c360_vault::Vault::open(&dir.join("vault"), Default::default(), kek.clone(), Default::default())
-                .expect("vault reopens")
-        });
-        let custodian = vault
-            .as_ref()
-            .map(|v| Arc::new(v.custodian()) as Arc<dyn c360_crypto::KeyCustodian>);
-        let reopened = open_resolver(
-            &dir,
-            ResolverConfig {
-                max_postings: env_usize("C360_BENCH_MAX_POSTINGS", ResolverConfig::default().max_postings),
-                ..ResolverConfig::default()
-            },
-            kek,
-            custodian,
-        )
-        .expect("reopen");
-        println!(
-            "restart to serving: {:.1} s for {} records",
-            started.elapsed().as_secs_f64(),
-            reopened.counts().0
-        );
+        restart(&dir, &keyring, &services);
         if let Some(mib) = peak_rss_mib() {
             println!("peak RSS: {mib:.0} MiB");
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        if keep.is_some() {
+            std::fs::write(dir.join(KEK_FILE), &keyring).expect("keep the KEK");
+        } else {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     });
+}
+
+/// Where a kept run stores its KEK (bench data only).
+const KEK_FILE: &str = "bench-kek.txt";
+
+/// Reopens the store and rebuilds the in-memory index, timed.
+fn restart(dir: &std::path::Path, keyring: &str, services: &str) {
+    let started = Instant::now();
+    let kek = Arc::new(LocalKeyring::from_text(keyring).expect("keyring"));
+    // With the vault as custodian, its keys are fetched in one batch.
+    let vault = services.contains("vault").then(|| {
+        c360_vault::Vault::open(
+            &dir.join("vault"),
+            Default::default(),
+            kek.clone(),
+            Default::default(),
+        )
+        .expect("vault reopens")
+    });
+    let custodian = vault
+        .as_ref()
+        .map(|v| Arc::new(v.custodian()) as Arc<dyn c360_crypto::KeyCustodian>);
+    let reopened = open_resolver(
+        dir,
+        ResolverConfig {
+            max_postings: env_usize(
+                "C360_BENCH_MAX_POSTINGS",
+                ResolverConfig::default().max_postings,
+            ),
+            ..ResolverConfig::default()
+        },
+        kek,
+        custodian,
+    )
+    .expect("reopen");
+    println!(
+        "restart to serving: {:.1} s for {} records",
+        started.elapsed().as_secs_f64(),
+        reopened.counts().0
+    );
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

@@ -107,3 +107,44 @@ fn incremental_matches_batch_within_bound() {
         );
     }
 }
+
+/// A restart rebuilds exactly what resolving built: the reopened resolver
+/// (frequencies counted on every core, lookups and index rebuilt) decides
+/// every new record as the one that wrote the store would.
+#[test]
+fn a_restart_decides_like_the_resolver_that_wrote_the_store() {
+    let records: Vec<c360_core::Record> = c360_datagen::generate(&c360_datagen::GenConfig {
+        records: 2_000,
+        seed: 33,
+    })
+    .map(|g| g.record)
+    .collect();
+    let (stored, probes) = records.split_at(1_600);
+    let kek =
+        Arc::new(LocalKeyring::from_text(&LocalKeyring::generate_text("k").unwrap()).unwrap());
+    let store = Arc::new(MemoryStore::new(c360_resolver::SPACES));
+    let config = ResolverConfig {
+        bootstrap_records: 3_000,
+        population_floor: 0,
+        ..ResolverConfig::default()
+    };
+    let open = || Resolver::open(store.clone(), kek.clone(), config.clone()).unwrap();
+    let writer = open();
+    let written = writer
+        .resolve_many(stored.iter().map(to_proto).collect())
+        .unwrap();
+    assert!(written.iter().all(Result::is_ok));
+    let reopened = open();
+    assert_eq!(reopened.counts(), writer.counts());
+    let mut matched = 0;
+    for probe in probes {
+        let before = writer.resolve(to_proto(probe), true).unwrap();
+        let after = reopened.resolve(to_proto(probe), true).unwrap();
+        assert_eq!(after.decision, before.decision);
+        assert_eq!(after.client, before.client);
+        assert_eq!(after.confidence.to_bits(), before.confidence.to_bits());
+        assert_eq!(after.candidates, before.candidates);
+        matched += usize::from(before.decision == c360_proto::resolver::v1::Decision::Matched);
+    }
+    assert!(matched > 50, "only {matched} probes matched a stored client");
+}

@@ -82,6 +82,15 @@ impl Matcher {
         (self.records.len() - 1) as u32
     }
 
+    /// Adds many records at once (a restart), counting them on every core.
+    pub fn extend(&mut self, records: Vec<Prepared>) {
+        let added = Frequencies::of_records(&records);
+        self.freqs = std::mem::take(&mut self.freqs).merged(added);
+        self.records.extend(records);
+        self.model
+            .set_population(self.freqs.records.max(self.population_floor));
+    }
+
     /// Replaces a record (an update from its source).
     pub fn replace(&mut self, index: u32, record: Prepared) {
         let slot = &mut self.records[index as usize];
@@ -235,10 +244,7 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
     let started = Instant::now();
     let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
     let prepared: Vec<Prepared> = records.par_iter().map(|r| preparer.prepare(r)).collect();
-    let mut freqs = Frequencies::default();
-    for p in &prepared {
-        freqs.add(p);
-    }
+    let freqs = Frequencies::of_records(&prepared);
     stats.prepare_time = started.elapsed();
 
     let started = Instant::now();

@@ -81,8 +81,8 @@ impl Score {
 }
 
 /// Value frequencies for term-frequency adjustment, over the records the
-/// model sees.
-#[derive(Clone, Debug, Default)]
+/// model sees. `Debug` shows sizes only (the keys are names).
+#[derive(Clone, Default, PartialEq)]
 pub struct Frequencies {
     pub records: u64,
     pub surname: FxHashMap<Box<str>, u32>,
@@ -148,7 +148,64 @@ fn fx_hash<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
     h.finish()
 }
 
+impl std::fmt::Debug for Frequencies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frequencies")
+            .field("records", &self.records)
+            .field("surnames", &self.surname.len())
+            .field("given_names", &self.given.len())
+            .field("phones", &self.phone.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Frequencies {
+    /// The counts of many records, built on every core: the same as adding
+    /// them one by one.
+    pub fn of_records(records: &[crate::Prepared]) -> Self {
+        use rayon::prelude::*;
+        records
+            .par_chunks(16_384)
+            .map(|chunk| {
+                let mut f = Frequencies::default();
+                chunk.iter().for_each(|p| f.add(p));
+                f
+            })
+            .reduce(Frequencies::default, |a, b| a.merged(b))
+    }
+
+    /// The counts of two disjoint sets of records together.
+    pub fn merged(self, other: Frequencies) -> Self {
+        let (mut into, from) = if self.records >= other.records {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        fn sum<K: std::hash::Hash + Eq>(into: &mut FxHashMap<K, u32>, from: FxHashMap<K, u32>) {
+            for (key, count) in from {
+                *into.entry(key).or_default() += count;
+            }
+        }
+        into.records += from.records;
+        sum(&mut into.surname, from.surname);
+        sum(&mut into.given, from.given);
+        sum(&mut into.full_name, from.full_name);
+        sum(&mut into.phone, from.phone);
+        sum(&mut into.national_id, from.national_id);
+        sum(&mut into.email, from.email);
+        sum(&mut into.dob, from.dob);
+        // Holders are distinct signatures: a signature both sides hold is
+        // one holder.
+        for ((phone, signature), count) in from.phone_signatures {
+            let c = into.phone_signatures.entry((phone, signature)).or_default();
+            if *c == 0 {
+                *into.phone_holders.entry(phone).or_default() += 1;
+            }
+            *c += count;
+        }
+        into
+    }
+
     /// Takes a record out of the counts (it was updated or erased).
     pub fn remove(&mut self, p: &crate::Prepared) {
         self.records = self.records.saturating_sub(1);
@@ -797,6 +854,36 @@ mod holder_tests {
         assert_eq!(freqs.phone_holders[&shop], 1);
         freqs.remove(&agent[29]);
         assert_eq!(freqs.phone_holders[&shop], 0);
+    }
+
+    /// Counting on every core (chunks merged) gives the counts of adding
+    /// one by one, holders included: a holder seen in two chunks is one.
+    #[test]
+    fn counts_built_in_parallel_equal_counts_built_one_by_one() {
+        let given = [
+            "Awa", "Fatou", "Mamadou", "Adama", "Aya", "Ibrahim", "Serge",
+        ];
+        let surnames = ["Traore", "Kone", "Diallo", "Ouattara", "Bamba", "Kouassi"];
+        let phones = ["0708292982", "0102030405", "0505050505", "0707070707"];
+        // More than one chunk of 16,384, the same holders across chunks.
+        let records: Vec<_> = (0..40_000usize)
+            .map(|i| {
+                record(
+                    given[i % given.len()],
+                    surnames[i / given.len() % surnames.len()],
+                    phones[i / 42 % phones.len()],
+                )
+            })
+            .collect();
+        let mut one_by_one = Frequencies::default();
+        records.iter().for_each(|r| one_by_one.add(r));
+        let parallel = Frequencies::of_records(&records);
+        assert_eq!(parallel.records, 40_000);
+        assert!(one_by_one.phone_holders.values().all(|&h| h == 42));
+        assert!(parallel == one_by_one, "{parallel:?} != {one_by_one:?}");
+        let (head, tail) = records.split_at(12_345);
+        let merged = Frequencies::of_records(tail).merged(Frequencies::of_records(head));
+        assert!(merged == one_by_one);
     }
 
     #[test]

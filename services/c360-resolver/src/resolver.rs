@@ -273,29 +273,50 @@ impl Resolver {
     /// Loads clients, keys and records from the store into memory.
     fn load(&self) -> Result<()> {
         use rayon::prelude::*;
+        let started = std::time::Instant::now();
+        let mut phases: Vec<(&str, f64)> = Vec::new();
+        let mut lap = {
+            let mut last = started;
+            move |phases: &mut Vec<(&'static str, f64)>, name: &'static str| {
+                let now = std::time::Instant::now();
+                phases.push((name, (now - last).as_secs_f64()));
+                last = now;
+            }
+        };
         let mut state = self.write();
-        let clients: Vec<ClientState> = scan_all(self.store.as_ref(), CLIENTS)?
-            .par_iter()
-            .map(|(_, v)| stored::decode(v, "client"))
-            .collect::<Result<_>>()?;
+        // The three keyspaces are read (one scan each) at the same time,
+        // and decoded on every core.
+        let read_clients = || -> Result<Vec<ClientState>> {
+            scan_all(self.store.as_ref(), CLIENTS)?
+                .par_iter()
+                .map(|(_, v)| stored::decode(v, "client"))
+                .collect()
+        };
+        let read_keys = || -> Result<FxHashMap<String, Arc<DataKey>>> {
+            scan_all(self.store.as_ref(), KEYS)?
+                .par_iter()
+                .map(|(k, v)| -> Result<_> {
+                    let key_id = String::from_utf8_lossy(k).into_owned();
+                    let wrapped = WrappedKey::from_bytes(v)?;
+                    let key = DataKey::unwrap(&key_id, 1, &wrapped, self.kek.as_ref())?;
+                    Ok((key_id, Arc::new(key)))
+                })
+                .collect()
+        };
+        let read_records = || -> Result<Vec<StoredRecord>> {
+            scan_all(self.store.as_ref(), RECORDS)?
+                .par_iter()
+                .map(|(_, v)| stored::decode_record(v))
+                .collect()
+        };
+        let ((clients, keys), stored_records) =
+            rayon::join(|| rayon::join(read_clients, read_keys), read_records);
+        let (clients, mut keys, stored_records) = (clients?, keys?, stored_records?);
+        state.clients.reserve(clients.len());
         state
             .clients
             .extend(clients.into_iter().map(|c| (c.number, c)));
-        let mut keys: FxHashMap<String, Arc<DataKey>> = scan_all(self.store.as_ref(), KEYS)?
-            .par_iter()
-            .map(|(k, v)| -> Result<_> {
-                let key_id = String::from_utf8_lossy(k).into_owned();
-                let wrapped = WrappedKey::from_bytes(v)?;
-                let key = DataKey::unwrap(&key_id, 1, &wrapped, self.kek.as_ref())?;
-                Ok((key_id, Arc::new(key)))
-            })
-            .collect::<Result<_>>()?;
-        // Decrypting and standardising is the bulk of a restart: do it on
-        // every core, then insert in store order.
-        let stored_records: Vec<StoredRecord> = scan_all(self.store.as_ref(), RECORDS)?
-            .par_iter()
-            .map(|(_, v)| stored::decode_record(v))
-            .collect::<Result<_>>()?;
+        lap(&mut phases, "records read");
         if let Some(custodian) = &self.custodian {
             // The other keys are the custodian's: ask for them all at once
             // (a destroyed one stays absent and its records unreadable).
@@ -332,12 +353,13 @@ impl Resolver {
                 Ok(Some((sr, record, tag, prepared)))
             })
             .collect::<Result<_>>()?;
+        lap(&mut phases, "records decrypted and standardised");
         if self.custodian.is_some() {
             // Keep only the resolver's own keys; the custodian caches its.
             keys.retain(|id, _| state_owns_key(id));
         }
         state.keys = keys;
-        let slots = loaded
+        let slots: Vec<(Slot, Prepared)> = loaded
             .into_iter()
             .flatten()
             .map(|(sr, record, tag, prepared)| {
@@ -355,8 +377,10 @@ impl Resolver {
                     },
                     prepared,
                 )
-            });
+            })
+            .collect();
         state.load_slots(slots);
+        lap(&mut phases, "index built");
         for (k, _) in scan_all(self.store.as_ref(), CONSTRAINTS)? {
             let text = String::from_utf8_lossy(&k).into_owned();
             let Some((a, b)) = text.split_once('|') else {
@@ -370,6 +394,14 @@ impl Resolver {
             let r: StoredReview = stored::decode(&v, "review")?;
             state.reviews.insert(r.task_id, r);
         }
+        lap(&mut phases, "constraints and reviews");
+        tracing::info!(
+            records = state.by_record.len(),
+            clients = state.clients.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            phases = ?phases,
+            "resolver loaded"
+        );
         Ok(())
     }
 
@@ -526,9 +558,9 @@ impl Resolver {
         if let Some(c) = state.clients.get_mut(&client) {
             c.members.push(record_id.clone());
         }
+        // No separate source lookup is stored: a restart derives each
+        // record's source tag from the record itself.
         self.persist_record(state, tx, slot)?;
-        tx.batch
-            .put(SOURCES, tag.to_vec(), record_id.clone().into_bytes());
         if linked.is_empty() {
             tx.events.push(event(
                 api::EventType::ClientCreated,
@@ -1366,15 +1398,34 @@ impl State {
         index
     }
 
-    /// Inserts the stored records at start: all of them first, then their
-    /// blocking keys on every core under the final phone counts (a phone
-    /// that became hot is not indexed), then the index.
-    fn load_slots(&mut self, slots: impl Iterator<Item = (Slot, Prepared)>) {
-        let first = self.slots.len();
-        for (slot, prepared) in slots {
-            self.push_slot(slot, prepared);
-        }
+    /// Inserts the stored records at start: all of them first (counted on
+    /// every core while the lookups fill), then their blocking keys on
+    /// every core under the final phone counts (a phone that became hot is
+    /// not indexed), then the index.
+    fn load_slots(&mut self, loaded: Vec<(Slot, Prepared)>) {
         use rayon::prelude::*;
+        let first = self.slots.len();
+        let (slots, prepared): (Vec<Slot>, Vec<Prepared>) = loaded.into_iter().unzip();
+        let State {
+            matcher,
+            slots: all_slots,
+            by_record,
+            by_source,
+            ..
+        } = self;
+        rayon::join(
+            || matcher.extend(prepared),
+            || {
+                by_record.reserve(slots.len());
+                by_source.reserve(slots.len());
+                for (offset, slot) in slots.iter().enumerate() {
+                    let index = (first + offset) as u32;
+                    by_record.insert(slot.record_id.clone(), index);
+                    by_source.insert(slot.source_tag, index);
+                }
+                all_slots.extend(slots);
+            },
+        );
         let matcher = &self.matcher;
         let keys: Vec<Vec<u64>> = matcher.records[first..]
             .par_iter()

@@ -4,20 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 /// Keyspaces of the resolver's store.
-pub const SPACES: &[&str] = &[
-    RECORDS,
-    CLIENTS,
-    KEYS,
-    SOURCES,
-    REVIEWS,
-    CONSTRAINTS,
-    META,
-    EVENTS,
-];
+pub const SPACES: &[&str] = &[RECORDS, CLIENTS, KEYS, REVIEWS, CONSTRAINTS, META, EVENTS];
 pub const RECORDS: &str = "records";
 pub const CLIENTS: &str = "clients";
 pub const KEYS: &str = "data_keys";
-pub const SOURCES: &str = "sources";
 pub const REVIEWS: &str = "reviews";
 pub const CONSTRAINTS: &str = "constraints";
 pub const META: &str = "meta";
