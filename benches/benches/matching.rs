@@ -85,6 +85,16 @@ fn main() {
             .map(|g| (g.record.record_id.clone(), g.entity_id.clone()))
             .collect();
         let records: Vec<_> = generated.into_iter().map(|g| g.record).collect();
+        if let Ok(examples) = std::env::var("C360_BENCH_ISOLATED") {
+            let entities: Vec<String> = truth.iter().map(|(_, e)| e.clone()).collect();
+            isolated(
+                &records,
+                &entities,
+                &generated_config,
+                examples.parse().unwrap_or(0),
+            );
+            continue;
+        }
         if let Ok(examples) = std::env::var("C360_BENCH_ANALYSE") {
             let entities: Vec<String> = truth.iter().map(|(_, e)| e.clone()).collect();
             let examples = examples.parse().unwrap_or(0);
@@ -386,5 +396,79 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     for (p, n) in top.iter().take(20) {
         eprintln!("  {n:>7}  {p}");
+    }
+}
+
+/// Records of a multi-record entity that share no standardised phone,
+/// national ID, full birth date or e-mail with any other record of it
+/// (`C360_BENCH_ISOLATED=N`): by what the record carries, with `N` examples
+/// of the raw values of the record and its entity's others.
+fn isolated(records: &[Record], entities: &[String], config: &MatchConfig, examples: usize) {
+    use std::collections::{BTreeMap, HashMap};
+    let outcome = dedupe(records, config).expect("valid config");
+    let prepared = &outcome.matcher.records;
+    let mut by_entity: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, e) in entities.iter().enumerate() {
+        by_entity.entry(e.as_str()).or_default().push(i);
+    }
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut shown: BTreeMap<String, usize> = BTreeMap::new();
+    let mut total = 0usize;
+    for members in by_entity.values().filter(|m| m.len() > 1) {
+        for &a in members {
+            total += 1;
+            let pa = &prepared[a];
+            let shares = members.iter().filter(|&&b| b != a).any(|&b| {
+                let pb = &prepared[b];
+                pa.phones.iter().any(|p| pb.phones.contains(p))
+                    || (pa.national_id.is_some() && pa.national_id == pb.national_id)
+                    || (pa.dob.is_complete() && pa.dob == pb.dob)
+                    || pa.emails.iter().any(|e| pb.emails.contains(e))
+            });
+            if shares {
+                continue;
+            }
+            let r = &records[a];
+            let kind = format!(
+                "{} dob {} id {} phones {} rejected {}",
+                r.source_system,
+                if r.date_of_birth.is_empty() {
+                    "-"
+                } else if pa.dob.is_complete() {
+                    "full"
+                } else {
+                    "partial"
+                },
+                if pa.national_id.is_some() { "yes" } else { "-" },
+                pa.phones.len(),
+                pa.rejected_values
+            );
+            *kinds.entry(kind.clone()).or_default() += 1;
+            let seen = shown.entry(kind.clone()).or_default();
+            if *seen < examples {
+                *seen += 1;
+                eprintln!("ISOLATED {kind}");
+                for &b in members {
+                    let r = &records[b];
+                    eprintln!(
+                        "  {} {} dob {:?} id {:?} ph {:?} em {:?} country {:?}",
+                        if b == a { "*" } else { " " },
+                        r.source_system,
+                        r.date_of_birth,
+                        r.national_id,
+                        r.phones,
+                        r.emails,
+                        r.country
+                    );
+                }
+            }
+        }
+    }
+    let isolated: usize = kinds.values().sum();
+    eprintln!("records in multi-record entities {total}, isolated {isolated}");
+    let mut top: Vec<_> = kinds.into_iter().collect();
+    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+    for (k, n) in top.iter().take(40) {
+        eprintln!("  {n:>7}  {k}");
     }
 }

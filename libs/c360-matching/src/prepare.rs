@@ -244,3 +244,43 @@ fn id_core(id: &str) -> &str {
     let core = id.trim_start_matches(|c: char| c.is_ascii_alphabetic());
     if core.len() >= 6 { core } else { id }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phones_of(raw: &[&str]) -> Vec<u64> {
+        let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
+        let record = Record {
+            phones: raw.iter().map(|s| s.to_string()).collect(),
+            ..Record::default()
+        };
+        preparer.prepare(&record).phones
+    }
+
+    /// One line written the ways the sources write it, including a 10-digit
+    /// Ivorian mobile whose leading zero a spreadsheet dropped and an old
+    /// 8-digit Ivorian number starting with 00.
+    #[test]
+    fn one_phone_written_many_ways_is_one_subscriber() {
+        let cases: &[&[&str]] = &[
+            &[
+                "05 44 55 66 77",
+                "544556677",
+                "+2250544556677",
+                "44 55 66 77",
+            ],
+            &["01 23 45 67 89", "123456789", "(225) 0123456789"],
+            &["07 07 12 34 56", "707123456", "07 12 34 56"],
+            &["77 123 45 67", "+221 77 123 45 67", "221771234567"],
+            &["01 00 45 92 67", "00 45 92 67", "(225) 0100459267"],
+        ];
+        for written in cases {
+            let all = phones_of(written);
+            assert_eq!(all.len(), 1, "{written:?} gave {} numbers", all.len());
+            for one in *written {
+                assert_eq!(phones_of(&[one]), all, "{one}");
+            }
+        }
+    }
+}

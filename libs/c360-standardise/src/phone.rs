@@ -19,6 +19,12 @@
 //!
 //! Ten-digit CI numbers must start with `01`, `05`, `07` (mobile) or `21`, `25`, `27`
 //! (fixed).
+//!
+//! A nine-digit CI number starting with `1` or `5` is a ten-digit Moov or MTN mobile
+//! number whose leading zero a spreadsheet dropped (the column was read as a number):
+//! `544556677` → `+2250544556677`. Nine digits starting with `7` stay rejected: that is
+//! also how a Senegalese mobile number is written (`77 123 45 67`), which the caller
+//! may try next.
 
 use std::str::FromStr;
 
@@ -191,7 +197,14 @@ impl PhoneNormaliser {
             return international(all);
         }
         if let Some(after_prefix) = all.strip_prefix(b"00") {
-            return international(after_prefix);
+            // "00 45 92 67": an old 8-digit Ivorian number starting with 00,
+            // not the international prefix (no country number is that short).
+            return international(after_prefix).or_else(|error| match self.country {
+                DefaultCountry::Fast(country) if country.is_national_length(all.len()) => {
+                    national_fast(country, all).map_err(|_| error)
+                }
+                _ => Err(error),
+            });
         }
         match self.country {
             DefaultCountry::Fast(country) => national_fast(country, all),
@@ -329,6 +342,8 @@ fn cote_divoire(national: &[u8]) -> Result<String, PhoneError> {
             }
             Ok(e164(country.calling_code(), &[], national))
         }
+        // A Moov or MTN mobile number that lost its leading zero in a spreadsheet.
+        9 if matches!(national[0], b'1' | b'5') => Ok(e164(country.calling_code(), b"0", national)),
         8 => Ok(e164(
             country.calling_code(),
             legacy_ci_prefix(national),
@@ -427,6 +442,12 @@ mod tests {
             ("CI", "22 08 12 34", "+2252522081234"),
             ("CI", "31 88 12 34", "+2252131881234"),
             ("CI", "27 22 44 55 66", "+2252722445566"),
+            ("CI", "544556677", "+2250544556677"),
+            ("CI", "00 45 92 67", "+2250100459267"),
+            ("CI", "00459267", "+2250100459267"),
+            ("CI", "00 225 00 45 92 67", "+2250100459267"),
+            ("CI", "101234567", "+2250101234567"),
+            ("CI", "+225 544556677", "+2250544556677"),
             ("CI", "05\u{a0}44 55 66 77", "+2250544556677"),
             ("ci", "07/07/12/34/56", "+2250707123456"),
             ("SN", "77 123 45 67", "+221771234567"),
@@ -468,6 +489,24 @@ mod tests {
                 "12345",
                 PhoneError::WrongLength {
                     digits: 5,
+                    expected: "8 or 10",
+                    country: "CI",
+                },
+            ),
+            (
+                "CI",
+                "707123456",
+                PhoneError::WrongLength {
+                    digits: 9,
+                    expected: "8 or 10",
+                    country: "CI",
+                },
+            ),
+            (
+                "CI",
+                "207123456",
+                PhoneError::WrongLength {
+                    digits: 9,
                     expected: "8 or 10",
                     country: "CI",
                 },
