@@ -8,6 +8,7 @@
 //! C360_BENCH_MAX_POSTINGS=80 ...            # the resolver's hot-key bar
 //! C360_BENCH_KEEP=/tmp/r1m ...              # keep the data (and its KEK) there
 //! C360_BENCH_RESTARTS=3 C360_BENCH_KEEP=/tmp/r1m ...  # only time restarts of kept data
+//! RUST_LOG=c360_resolver=info ...           # logs, e.g. the restart's phases
 //! ```
 
 use c360_benches::{env_usize, percentile};
@@ -25,6 +26,8 @@ use c360_resolver::ResolverConfig;
 use tokio_stream::StreamExt;
 
 fn main() {
+    let _telemetry = std::env::var_os("RUST_LOG")
+        .map(|_| c360::telemetry::init(&Default::default(), "c360-bench").expect("logs"));
     let records = env_usize("C360_BENCH_RECORDS", 100_000);
     let rate = env_usize("C360_BENCH_RATE", 2_000);
     let seconds = env_usize("C360_BENCH_SECONDS", 10);
