@@ -95,6 +95,16 @@ fn main() {
             );
             continue;
         }
+        if let Ok(k) = std::env::var("C360_BENCH_NESTED") {
+            let entities: Vec<String> = truth.iter().map(|(_, e)| e.clone()).collect();
+            nested(
+                &records,
+                &entities,
+                &generated_config,
+                k.parse().expect("an entity number"),
+            );
+            continue;
+        }
         if let Ok(examples) = std::env::var("C360_BENCH_ANALYSE") {
             let entities: Vec<String> = truth.iter().map(|(_, e)| e.clone()).collect();
             let examples = examples.parse().unwrap_or(0);
@@ -470,5 +480,269 @@ fn isolated(records: &[Record], entities: &[String], config: &MatchConfig, examp
     top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     for (k, n) in top.iter().take(40) {
         eprintln!("  {n:>7}  {k}");
+    }
+}
+
+/// Scale analysis (`C360_BENCH_NESTED=K`): the records of entities
+/// `E0000001..=EK` are deduplicated alone and within the whole set; the
+/// true pairs linked alone but not in the whole (and false pairs that
+/// appear only in the whole) are classified by what changed: candidacy,
+/// score (prior and each field's weight), or clustering.
+fn nested(records: &[Record], entities: &[String], config: &MatchConfig, k: usize) {
+    use std::collections::{BTreeMap, HashMap};
+    let number = |e: &str| -> usize { e[1..].parse().unwrap_or(usize::MAX) };
+    let sub_index: Vec<u32> = (0..records.len() as u32)
+        .filter(|&i| number(&entities[i as usize]) <= k)
+        .collect();
+    let sub_records: Vec<Record> = sub_index
+        .iter()
+        .map(|&i| records[i as usize].clone())
+        .collect();
+    eprintln!(
+        "nested: {} of {} records (entities up to {k})",
+        sub_records.len(),
+        records.len()
+    );
+    let full = dedupe(records, config).expect("valid config");
+    let sub = dedupe(&sub_records, config).expect("valid config");
+    let cands = |m: &c360_matching::Matcher| {
+        candidate_pairs(
+            &m.records,
+            m.heat(),
+            BlockingConfig {
+                max_block_size: config.max_block_size,
+                window: config.window,
+            },
+        )
+        .0
+    };
+    let full_c = cands(&full.matcher);
+    let sub_c = cands(&sub.matcher);
+    for (name, m) in [("sub", &sub.matcher), ("full", &full.matcher)] {
+        eprintln!(
+            "{name}: prior {:.2} bits, matches/record {:.4}",
+            m.model.prior(),
+            m.model.matches_per_record
+        );
+        for field in c360_matching::CompareField::ALL {
+            let f = field as usize;
+            let weights: Vec<String> = (1..field.level_count())
+                .map(|l| {
+                    format!(
+                        "{} m {:.4} u {:.6} w {:.2}",
+                        field.level_names()[l],
+                        m.model.m[f][l],
+                        m.model.u[f][l],
+                        m.model.field_weight(field, l as u8, None).0
+                    )
+                })
+                .collect();
+            eprintln!("  {:<14} {}", field.name(), weights.join(" | "));
+        }
+    }
+    let decision = |m: &c360_matching::Matcher, c: &[u64], a: u32, b: u32| -> String {
+        let s = m.score_pair(a, b);
+        let d = m.decide(&s);
+        let cand = c.binary_search(&pack_pair(a, b)).is_ok();
+        match s.veto {
+            Some(v) => format!("veto {}", v.name()),
+            None => format!("{}{d:?}", if cand { "cand " } else { "NOT " }),
+        }
+    };
+    // Per-field weight deltas (full - sub) of pairs whose score fell.
+    let mut field_delta: BTreeMap<&'static str, (f64, usize)> = BTreeMap::new();
+    let tally = |label: &str,
+                     map: &mut BTreeMap<String, usize>,
+                     sa: u32,
+                     sb: u32,
+                     fa: u32,
+                     fb: u32,
+                     fd: &mut BTreeMap<&'static str, (f64, usize)>| {
+        let ds = decision(&sub.matcher, &sub_c, sa, sb);
+        let dfl = decision(&full.matcher, &full_c, fa, fb);
+        let es = sub.matcher.explain(sa, sb);
+        let ef = full.matcher.explain(fa, fb);
+        let delta = ef.log_odds - es.log_odds;
+        let bucket = if delta < -4.0 {
+            "<-4"
+        } else if delta < -2.0 {
+            "-4..-2"
+        } else if delta < 0.0 {
+            "-2..0"
+        } else {
+            ">=0"
+        };
+        let class = if !full
+            .matcher
+            .decide(&full.matcher.score_pair(fa, fb))
+            .eq(&c360_matching::PairDecision::Link)
+            || dfl.starts_with("NOT")
+        {
+            format!("{label}: sub [{ds}] full [{dfl}] delta {bucket}")
+        } else {
+            format!("{label}: sub [{ds}] full [{dfl}]")
+        };
+        *map.entry(class).or_default() += 1;
+        if label == "lost" && ds == "cand Link" && dfl == "cand Review" {
+            let l = full.matcher.score_pair(fa, fb).comparison.levels.0;
+            let pattern = format!(
+                "  pattern sur {} giv {} dob {} sex {} id {} ph {} em {} addr {} loc {} pc {}",
+                l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7], l[8], l[9]
+            );
+            *map.entry(pattern).or_default() += 1;
+            let w: Vec<String> = ef
+                .fields
+                .iter()
+                .zip(&es.fields)
+                .filter(|(x, _)| x.weight != 0.0)
+                .map(|(x, y)| {
+                    format!(
+                        "{} {} {:.1}/{:.1}",
+                        x.field.name(),
+                        x.level,
+                        y.weight,
+                        x.weight
+                    )
+                })
+                .collect();
+            eprintln!(
+                "LOST sub {:.1} full {:.1} prior {:.1}/{:.1}: {}",
+                es.log_odds,
+                ef.log_odds,
+                es.prior,
+                ef.prior,
+                w.join(", ")
+            );
+        }
+        if label == "lost" {
+            let e = fd.entry("prior").or_default();
+            e.0 += ef.prior - es.prior;
+            e.1 += 1;
+            for (x, y) in ef.fields.iter().zip(&es.fields) {
+                let e = fd.entry(x.field.name()).or_default();
+                e.0 += x.weight - y.weight;
+                e.1 += 1;
+            }
+        }
+    };
+    let mut by_entity: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (si, &fi) in sub_index.iter().enumerate() {
+        by_entity
+            .entry(entities[fi as usize].as_str())
+            .or_default()
+            .push(si as u32);
+    }
+    let mut classes: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut total, mut both, mut sub_only, mut full_only) = (0usize, 0usize, 0usize, 0usize);
+    for members in by_entity.values() {
+        for (x, &sa) in members.iter().enumerate() {
+            for &sb in &members[x + 1..] {
+                total += 1;
+                let (fa, fb) = (sub_index[sa as usize], sub_index[sb as usize]);
+                let ls = sub.assignment[sa as usize] == sub.assignment[sb as usize];
+                let lf = full.assignment[fa as usize] == full.assignment[fb as usize];
+                match (ls, lf) {
+                    (true, true) => both += 1,
+                    (true, false) => {
+                        sub_only += 1;
+                        tally("lost", &mut classes, sa, sb, fa, fb, &mut field_delta);
+                    }
+                    (false, true) => {
+                        full_only += 1;
+                        tally("gained", &mut classes, sa, sb, fa, fb, &mut field_delta);
+                    }
+                    (false, false) => {}
+                }
+            }
+        }
+    }
+    eprintln!(
+        "true pairs in subset {total}: linked in both {both}, only alone {sub_only}, only in the whole {full_only}"
+    );
+    for (c, n) in &classes {
+        eprintln!("  {n:>7}  {c}");
+    }
+    eprintln!("mean weight change (full - sub) of lost pairs, by field:");
+    for (f, (sum, n)) in &field_delta {
+        eprintln!("  {f:<14} {:+.3}", sum / (*n).max(1) as f64);
+    }
+    // False pairs among subset records.
+    let mut false_classes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut cl_sub: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (si, &c) in sub.assignment.iter().enumerate() {
+        cl_sub.entry(c).or_default().push(si as u32);
+    }
+    let mut full_of_sub: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (si, &fi) in sub_index.iter().enumerate() {
+        full_of_sub
+            .entry(full.assignment[fi as usize])
+            .or_default()
+            .push(si as u32);
+    }
+    let (mut f_sub, mut f_full, mut f_both) = (0usize, 0usize, 0usize);
+    let mut dummy = BTreeMap::new();
+    for members in full_of_sub.values() {
+        for (x, &sa) in members.iter().enumerate() {
+            for &sb in &members[x + 1..] {
+                let (fa, fb) = (sub_index[sa as usize], sub_index[sb as usize]);
+                if entities[fa as usize] == entities[fb as usize] {
+                    continue;
+                }
+                f_full += 1;
+                if sub.assignment[sa as usize] == sub.assignment[sb as usize] {
+                    f_both += 1;
+                } else {
+                    tally(
+                        "false, whole only",
+                        &mut false_classes,
+                        sa,
+                        sb,
+                        fa,
+                        fb,
+                        &mut dummy,
+                    );
+                }
+            }
+        }
+    }
+    for members in cl_sub.values() {
+        for (x, &sa) in members.iter().enumerate() {
+            for &sb in &members[x + 1..] {
+                let (fa, fb) = (sub_index[sa as usize], sub_index[sb as usize]);
+                if entities[fa as usize] == entities[fb as usize] {
+                    continue;
+                }
+                f_sub += 1;
+                if full.assignment[fa as usize] != full.assignment[fb as usize] {
+                    tally(
+                        "false, alone only",
+                        &mut false_classes,
+                        sa,
+                        sb,
+                        fa,
+                        fb,
+                        &mut dummy,
+                    );
+                }
+            }
+        }
+    }
+    // False pairs of subset records with records outside the subset.
+    let in_sub: std::collections::HashSet<u32> = sub_index.iter().copied().collect();
+    let mut cl_full: HashMap<u32, (usize, usize)> = HashMap::new();
+    for (fi, &c) in full.assignment.iter().enumerate() {
+        let e = cl_full.entry(c).or_default();
+        if in_sub.contains(&(fi as u32)) {
+            e.0 += 1;
+        } else {
+            e.1 += 1;
+        }
+    }
+    let crossing: usize = cl_full.values().map(|&(a, b)| a * b).sum();
+    eprintln!(
+        "false pairs among subset records: alone {f_sub}, in the whole {f_full} (both {f_both}); subset x outside pairs in one cluster (all false) {crossing}"
+    );
+    for (c, n) in &false_classes {
+        eprintln!("  {n:>7}  {c}");
     }
 }

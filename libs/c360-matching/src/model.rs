@@ -731,6 +731,31 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_email_weighs_more_as_the_data_grows() {
+        // u(agree) as the random-pair sample estimates it at any size.
+        let u: Vec<Vec<f64>> = CompareField::ALL
+            .iter()
+            .map(|f| {
+                let n = f.level_count();
+                let mut levels = vec![0.0; n];
+                levels[1] = 0.0003;
+                for l in levels.iter_mut().skip(2) {
+                    *l = (1.0 - 0.0003) / (n - 2) as f64;
+                }
+                levels
+            })
+            .collect();
+        let model = FsModel::initial(u);
+        let email = CompareField::Email;
+        let (base, _) = model.field_weight(email, 1, None);
+        let (thousand, _) = model.field_weight(email, 1, Some((2.0, 1_000.0)));
+        let (million, tf) = model.field_weight(email, 1, Some((2.0, 1_000_000.0)));
+        assert!(tf.is_some());
+        assert!(million > thousand + 3.0, "{million} vs {thousand}");
+        assert!(million > base + 3.0, "{million} vs {base}");
+    }
+
+    #[test]
     fn missing_values_are_neutral() {
         let model = FsModel::initial(FsModel::estimate_u(std::iter::empty()));
         for field in CompareField::ALL {
