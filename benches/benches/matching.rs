@@ -85,30 +85,19 @@ fn main() {
             .map(|g| (g.record.record_id.clone(), g.entity_id.clone()))
             .collect();
         let records: Vec<_> = generated.into_iter().map(|g| g.record).collect();
-        if let Ok(examples) = std::env::var("C360_BENCH_ISOLATED") {
-            let entities: Vec<String> = truth.iter().map(|(_, e)| e.clone()).collect();
-            isolated(
-                &records,
-                &entities,
-                &generated_config,
-                examples.parse().unwrap_or(0),
-            );
+        // Analysis modes: one of them instead of the figures.
+        let entities = || -> Vec<String> { truth.iter().map(|(_, e)| e.clone()).collect() };
+        let number = |name: &str| std::env::var(name).ok().map(|v| v.parse().unwrap_or(0));
+        if let Some(examples) = number("C360_BENCH_ISOLATED") {
+            isolated(&records, &entities(), &generated_config, examples);
             continue;
         }
-        if let Ok(k) = std::env::var("C360_BENCH_NESTED") {
-            let entities: Vec<String> = truth.iter().map(|(_, e)| e.clone()).collect();
-            nested(
-                &records,
-                &entities,
-                &generated_config,
-                k.parse().expect("an entity number"),
-            );
+        if let Some(k) = number("C360_BENCH_NESTED") {
+            nested(&records, &entities(), &generated_config, k);
             continue;
         }
-        if let Ok(examples) = std::env::var("C360_BENCH_ANALYSE") {
-            let entities: Vec<String> = truth.iter().map(|(_, e)| e.clone()).collect();
-            let examples = examples.parse().unwrap_or(0);
-            analyse(&records, &entities, &generated_config, examples);
+        if let Some(examples) = number("C360_BENCH_ANALYSE") {
+            analyse(&records, &entities(), &generated_config, examples);
             continue;
         }
         let r = run(
@@ -160,21 +149,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     let candidates: HashSet<u64> = pairs.into_iter().collect();
     let model = &matcher.model;
     eprintln!("prior {:.2} bits", model.prior());
-    for field in c360_matching::CompareField::ALL {
-        let f = field as usize;
-        let weights: Vec<String> = (1..field.level_count())
-            .map(|l| {
-                format!(
-                    "{} m {:.4} u {:.6} w {:.1}",
-                    field.level_names()[l],
-                    model.m[f][l],
-                    model.u[f][l],
-                    model.field_weight(field, l as u8, None).0
-                )
-            })
-            .collect();
-        eprintln!("  {:<14} {}", field.name(), weights.join(" | "));
-    }
+    print_model(model);
     let mut by_entity: HashMap<&str, Vec<u32>> = HashMap::new();
     for (i, e) in entities.iter().enumerate() {
         by_entity.entry(e.as_str()).or_default().push(i as u32);
@@ -358,12 +333,8 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     for (class, n) in &missed {
         eprintln!("  {n:>7}  {class}");
     }
-    let mut top: Vec<_> = patterns.into_iter().collect();
-    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     eprintln!("never-candidate level patterns (sur giv dob id ph em):");
-    for (p, n) in top.iter().take(25) {
-        eprintln!("  {n:>7}  {p}");
-    }
+    print_most_common(patterns, 25);
     // False pairs: same predicted cluster, different entities.
     let mut clusters: HashMap<u32, Vec<u32>> = HashMap::new();
     for (i, &c) in outcome.assignment.iter().enumerate() {
@@ -402,10 +373,37 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
         }
     }
     eprintln!("false pairs {false_pairs}");
-    let mut top: Vec<_> = false_patterns.into_iter().collect();
+    print_most_common(false_patterns, 20);
+}
+
+/// Each field's m, u and weight per agreement level.
+fn print_model(model: &c360_matching::FsModel) {
+    for field in c360_matching::CompareField::ALL {
+        let f = field as usize;
+        let weights: Vec<String> = (1..field.level_count())
+            .map(|l| {
+                format!(
+                    "{} m {:.4} u {:.6} w {:.2}",
+                    field.level_names()[l],
+                    model.m[f][l],
+                    model.u[f][l],
+                    model.field_weight(field, l as u8, None).0
+                )
+            })
+            .collect();
+        eprintln!("  {:<14} {}", field.name(), weights.join(" | "));
+    }
+}
+
+/// Prints the `most` largest counts, largest first.
+fn print_most_common<K: std::fmt::Display>(
+    counts: impl IntoIterator<Item = (K, usize)>,
+    most: usize,
+) {
+    let mut top: Vec<(K, usize)> = counts.into_iter().collect();
     top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
-    for (p, n) in top.iter().take(20) {
-        eprintln!("  {n:>7}  {p}");
+    for (key, n) in top.iter().take(most) {
+        eprintln!("  {n:>7}  {key}");
     }
 }
 
@@ -476,11 +474,7 @@ fn isolated(records: &[Record], entities: &[String], config: &MatchConfig, examp
     }
     let isolated: usize = kinds.values().sum();
     eprintln!("records in multi-record entities {total}, isolated {isolated}");
-    let mut top: Vec<_> = kinds.into_iter().collect();
-    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
-    for (k, n) in top.iter().take(40) {
-        eprintln!("  {n:>7}  {k}");
-    }
+    print_most_common(kinds, 40);
 }
 
 /// Scale analysis (`C360_BENCH_NESTED=K`): the records of entities
@@ -524,21 +518,7 @@ fn nested(records: &[Record], entities: &[String], config: &MatchConfig, k: usiz
             m.model.prior(),
             m.model.matches_per_record
         );
-        for field in c360_matching::CompareField::ALL {
-            let f = field as usize;
-            let weights: Vec<String> = (1..field.level_count())
-                .map(|l| {
-                    format!(
-                        "{} m {:.4} u {:.6} w {:.2}",
-                        field.level_names()[l],
-                        m.model.m[f][l],
-                        m.model.u[f][l],
-                        m.model.field_weight(field, l as u8, None).0
-                    )
-                })
-                .collect();
-            eprintln!("  {:<14} {}", field.name(), weights.join(" | "));
-        }
+        print_model(&m.model);
     }
     let decision = |m: &c360_matching::Matcher, c: &[u64], a: u32, b: u32| -> String {
         let s = m.score_pair(a, b);
@@ -552,12 +532,12 @@ fn nested(records: &[Record], entities: &[String], config: &MatchConfig, k: usiz
     // Per-field weight deltas (full - sub) of pairs whose score fell.
     let mut field_delta: BTreeMap<&'static str, (f64, usize)> = BTreeMap::new();
     let tally = |label: &str,
-                     map: &mut BTreeMap<String, usize>,
-                     sa: u32,
-                     sb: u32,
-                     fa: u32,
-                     fb: u32,
-                     fd: &mut BTreeMap<&'static str, (f64, usize)>| {
+                 map: &mut BTreeMap<String, usize>,
+                 sa: u32,
+                 sb: u32,
+                 fa: u32,
+                 fb: u32,
+                 fd: &mut BTreeMap<&'static str, (f64, usize)>| {
         let ds = decision(&sub.matcher, &sub_c, sa, sb);
         let dfl = decision(&full.matcher, &full_c, fa, fb);
         let es = sub.matcher.explain(sa, sb);
@@ -681,52 +661,51 @@ fn nested(records: &[Record], entities: &[String], config: &MatchConfig, k: usiz
     }
     let (mut f_sub, mut f_full, mut f_both) = (0usize, 0usize, 0usize);
     let mut dummy = BTreeMap::new();
-    for members in full_of_sub.values() {
-        for (x, &sa) in members.iter().enumerate() {
-            for &sb in &members[x + 1..] {
-                let (fa, fb) = (sub_index[sa as usize], sub_index[sb as usize]);
-                if entities[fa as usize] == entities[fb as usize] {
-                    continue;
-                }
-                f_full += 1;
-                if sub.assignment[sa as usize] == sub.assignment[sb as usize] {
-                    f_both += 1;
-                } else {
-                    tally(
-                        "false, whole only",
-                        &mut false_classes,
-                        sa,
-                        sb,
-                        fa,
-                        fb,
-                        &mut dummy,
-                    );
+    // Every pair of subset records grouped together but of two entities,
+    // as (subset index a, b, whole index a, b).
+    let false_pairs = |groups: &HashMap<u32, Vec<u32>>,
+                       visit: &mut dyn FnMut(u32, u32, u32, u32)| {
+        for members in groups.values() {
+            for (x, &sa) in members.iter().enumerate() {
+                for &sb in &members[x + 1..] {
+                    let (fa, fb) = (sub_index[sa as usize], sub_index[sb as usize]);
+                    if entities[fa as usize] != entities[fb as usize] {
+                        visit(sa, sb, fa, fb);
+                    }
                 }
             }
         }
-    }
-    for members in cl_sub.values() {
-        for (x, &sa) in members.iter().enumerate() {
-            for &sb in &members[x + 1..] {
-                let (fa, fb) = (sub_index[sa as usize], sub_index[sb as usize]);
-                if entities[fa as usize] == entities[fb as usize] {
-                    continue;
-                }
-                f_sub += 1;
-                if full.assignment[fa as usize] != full.assignment[fb as usize] {
-                    tally(
-                        "false, alone only",
-                        &mut false_classes,
-                        sa,
-                        sb,
-                        fa,
-                        fb,
-                        &mut dummy,
-                    );
-                }
-            }
+    };
+    false_pairs(&full_of_sub, &mut |sa, sb, fa, fb| {
+        f_full += 1;
+        if sub.assignment[sa as usize] == sub.assignment[sb as usize] {
+            f_both += 1;
+        } else {
+            tally(
+                "false, whole only",
+                &mut false_classes,
+                sa,
+                sb,
+                fa,
+                fb,
+                &mut dummy,
+            );
         }
-    }
+    });
+    false_pairs(&cl_sub, &mut |sa, sb, fa, fb| {
+        f_sub += 1;
+        if full.assignment[fa as usize] != full.assignment[fb as usize] {
+            tally(
+                "false, alone only",
+                &mut false_classes,
+                sa,
+                sb,
+                fa,
+                fb,
+                &mut dummy,
+            );
+        }
+    });
     // False pairs of subset records with records outside the subset.
     let in_sub: std::collections::HashSet<u32> = sub_index.iter().copied().collect();
     let mut cl_full: HashMap<u32, (usize, usize)> = HashMap::new();
