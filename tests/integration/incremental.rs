@@ -163,3 +163,102 @@ fn a_restart_decides_like_the_resolver_that_wrote_the_store() {
         "only {matched} probes matched a stored client"
     );
 }
+
+/// A store whose flushes can be made to fail, as a full disk would.
+#[derive(Debug)]
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_flush: std::sync::atomic::AtomicBool,
+}
+
+impl c360_storage::Store for FlakyStore {
+    fn get(&self, space: &str, key: &[u8]) -> c360_storage::Result<Option<Vec<u8>>> {
+        self.inner.get(space, key)
+    }
+    fn scan_prefix(
+        &self,
+        space: &str,
+        prefix: &[u8],
+        start_after: Option<&[u8]>,
+        limit: usize,
+    ) -> c360_storage::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.inner.scan_prefix(space, prefix, start_after, limit)
+    }
+    fn last(&self, space: &str) -> c360_storage::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        self.inner.last(space)
+    }
+    fn apply(&self, batch: c360_storage::Batch) -> c360_storage::Result<()> {
+        self.inner.apply(batch)
+    }
+    fn count(&self, space: &str) -> c360_storage::Result<u64> {
+        self.inner.count(space)
+    }
+    fn flush(&self) -> c360_storage::Result<()> {
+        if self.fail_flush.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(c360_storage::Error::Backend("disk full".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A write that cannot be made durable is not acknowledged, and the
+/// resolver then refuses writes, and reads of what it could not store,
+/// until a restart reloads the store: never answers from a state ahead of
+/// the disk.
+#[test]
+fn a_failed_flush_is_never_acknowledged_and_stops_writes() {
+    let records: Vec<c360_core::Record> = c360_datagen::generate(&c360_datagen::GenConfig {
+        records: 300,
+        seed: 8,
+    })
+    .map(|g| g.record)
+    .collect();
+    let kek =
+        Arc::new(LocalKeyring::from_text(&LocalKeyring::generate_text("k").unwrap()).unwrap());
+    let store = Arc::new(FlakyStore {
+        inner: MemoryStore::new(c360_resolver::SPACES),
+        fail_flush: false.into(),
+    });
+    let config = ResolverConfig {
+        bootstrap_records: 2_000,
+        ..ResolverConfig::default()
+    };
+    let resolver = Resolver::open(store.clone(), kek.clone(), config.clone()).unwrap();
+    let stored = resolver
+        .resolve_many(records[..200].iter().map(to_proto).collect())
+        .unwrap();
+    let acknowledged = stored[0].as_ref().unwrap().client.unwrap().to_string();
+
+    store
+        .fail_flush
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = resolver.resolve_many(records[200..250].iter().map(to_proto).collect());
+    assert!(
+        matches!(failed, Err(c360_resolver::Error::Poisoned)),
+        "{failed:?}"
+    );
+    // Even with the disk back, this resolver's memory is ahead of it.
+    store
+        .fail_flush
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let again = resolver.resolve(to_proto(&records[250]), false);
+    assert!(
+        matches!(again, Err(c360_resolver::Error::Poisoned)),
+        "{again:?}"
+    );
+    let read = resolver.get_client(&acknowledged);
+    assert!(
+        matches!(read, Err(c360_resolver::Error::Poisoned)),
+        "{read:?}"
+    );
+    drop(resolver);
+
+    // A restart serves what the store holds, acknowledged writes included,
+    // and accepts writes again.
+    let reopened = Resolver::open(store.clone(), kek, config).unwrap();
+    assert_eq!(
+        reopened.get_client(&acknowledged).unwrap().client_number,
+        acknowledged
+    );
+    assert!(reopened.resolve(to_proto(&records[250]), false).is_ok());
+}
