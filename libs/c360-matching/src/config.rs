@@ -55,7 +55,7 @@ impl Default for MatchConfig {
     fn default() -> Self {
         MatchConfig {
             default_country: "CI".to_string(),
-            link_threshold: 0.97,
+            link_threshold: 0.95,
             review_threshold: 0.5,
             conflict_log_odds: -14.0,
             conflict_evidence: -5.0,

@@ -12,7 +12,7 @@
 //!   because household fields (phone, address, surname) are not independent;
 //! - clusters join only when no pair across them conflicts, and never past a
 //!   size cap, so a chain of look-alikes does not become one client;
-//! - the link threshold is a high probability (0.97 by default), and the
+//! - the link threshold is a high probability (0.95 by default), and the
 //!   band below it goes to review instead of being merged.
 
 mod blocking;

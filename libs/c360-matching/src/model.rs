@@ -531,6 +531,9 @@ impl FsModel {
         let mut log_odds = self.prior();
         for field in CompareField::ALL {
             let level = comparison.levels.get(field);
+            if implied(field, &comparison.levels) {
+                continue;
+            }
             let share = tf_share(field, level, comparison, a, freqs);
             log_odds += self.field_weight(field, level, share).0;
         }
@@ -553,7 +556,11 @@ impl FsModel {
             .map(|&field| {
                 let level = comparison.levels.get(field);
                 let share = tf_share(field, level, comparison, a, freqs);
-                let (weight, term_frequency) = self.field_weight(field, level, share);
+                let (weight, term_frequency) = if implied(field, &comparison.levels) {
+                    (0.0, None)
+                } else {
+                    self.field_weight(field, level, share)
+                };
                 FieldWeight {
                     field,
                     level: field.level_names()[usize::from(level)],
@@ -563,6 +570,17 @@ impl FsModel {
             })
             .collect()
     }
+}
+
+/// Whether a field's agreement is implied by another's and so not counted
+/// again: an address that agrees ("same" or "similar") is in the same
+/// locality, so a locality that agrees too adds nothing (counted, it added
+/// about 3.5 bits to every household pair sharing an address; measured at
+/// 1M: precision 0.9908 → 0.9926 at the same link threshold).
+fn implied(field: CompareField, levels: &Levels) -> bool {
+    field == CompareField::Locality
+        && matches!(levels.get(CompareField::Address), 1 | 2)
+        && matches!(levels.get(CompareField::Locality), 1 | 2)
 }
 
 fn tf_share(
@@ -753,6 +771,28 @@ mod tests {
         assert!(tf.is_some());
         assert!(million > thousand + 3.0, "{million} vs {thousand}");
         assert!(million > base + 3.0, "{million} vs {base}");
+    }
+
+    /// An agreeing address implies the locality: the locality's agreement
+    /// is not counted again (households share both), its disagreement is.
+    #[test]
+    fn locality_is_not_counted_again_when_the_address_agrees() {
+        let levels = |address: u8, locality: u8| {
+            let mut l = [0u8; crate::compare::FIELD_COUNT];
+            l[CompareField::Address as usize] = address;
+            l[CompareField::Locality as usize] = locality;
+            Levels(l)
+        };
+        for address in [1, 2] {
+            for locality in [1, 2] {
+                assert!(implied(CompareField::Locality, &levels(address, locality)));
+            }
+            assert!(!implied(CompareField::Locality, &levels(address, 3)));
+            assert!(!implied(CompareField::Address, &levels(address, 1)));
+        }
+        for address in [0, 3, 4] {
+            assert!(!implied(CompareField::Locality, &levels(address, 1)));
+        }
     }
 
     #[test]
@@ -946,5 +986,36 @@ mod holder_tests {
             share(&record("Serge", "Gnahore", ""), &given_only),
             (11.0, 120.0)
         );
+    }
+
+    /// A locality that agrees with an address that agrees adds nothing to
+    /// the score or the explanation; with a different address it counts.
+    #[test]
+    fn a_shared_address_scores_its_locality_once() {
+        use crate::compare::{CompareField, Comparison, Levels};
+        let model = super::FsModel::initial(super::FsModel::estimate_u(std::iter::empty()));
+        let freqs = Frequencies::default();
+        let a = record("Serge", "Gnahore", "");
+        let score = |address: u8, locality: u8| {
+            let mut levels = [0u8; crate::compare::FIELD_COUNT];
+            levels[CompareField::Address as usize] = address;
+            levels[CompareField::Locality as usize] = locality;
+            let c = Comparison {
+                levels: Levels(levels),
+                ..Comparison::default()
+            };
+            let locality_weight = model
+                .weights(&c, &a, &freqs)
+                .into_iter()
+                .find(|w| w.field == CompareField::Locality)
+                .map(|w| w.weight);
+            (model.score(&c, &a, &freqs).log_odds, locality_weight)
+        };
+        let (same_address, shown) = score(1, 1);
+        assert_eq!(same_address, score(1, 0).0);
+        assert_eq!(shown, Some(0.0));
+        let (overlap, shown) = score(3, 1);
+        assert!(overlap > score(3, 0).0);
+        assert!(shown.unwrap() > 0.0);
     }
 }
