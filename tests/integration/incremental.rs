@@ -19,9 +19,20 @@ use rand::seq::SliceRandom;
 
 use c360_resolver::convert::from_core as to_proto;
 
+/// A fresh key-encryption key for one test's resolvers.
+fn test_kek() -> Arc<LocalKeyring> {
+    Arc::new(LocalKeyring::from_text(&LocalKeyring::generate_text("k").unwrap()).unwrap())
+}
+
+/// Generated records, seeded.
+fn generated_records(records: usize, seed: u64) -> Vec<c360_core::Record> {
+    c360_datagen::generate(&c360_datagen::GenConfig { records, seed })
+        .map(|g| g.record)
+        .collect()
+}
+
 fn incremental_clusters(records: &[c360_core::Record], order: &[usize]) -> Vec<(String, String)> {
-    let kek =
-        Arc::new(LocalKeyring::from_text(&LocalKeyring::generate_text("k").unwrap()).unwrap());
+    let kek = test_kek();
     let store = Arc::new(MemoryStore::new(c360_resolver::SPACES));
     let resolver = Resolver::open(
         store,
@@ -113,15 +124,9 @@ fn incremental_matches_batch_within_bound() {
 /// every new record as the one that wrote the store would.
 #[test]
 fn a_restart_decides_like_the_resolver_that_wrote_the_store() {
-    let records: Vec<c360_core::Record> = c360_datagen::generate(&c360_datagen::GenConfig {
-        records: 2_000,
-        seed: 33,
-    })
-    .map(|g| g.record)
-    .collect();
+    let records = generated_records(2_000, 33);
     let (stored, probes) = records.split_at(1_600);
-    let kek =
-        Arc::new(LocalKeyring::from_text(&LocalKeyring::generate_text("k").unwrap()).unwrap());
+    let kek = test_kek();
     let store = Arc::new(MemoryStore::new(c360_resolver::SPACES));
     let config = ResolverConfig {
         bootstrap_records: 3_000,
@@ -207,14 +212,8 @@ impl c360_storage::Store for FlakyStore {
 /// the disk.
 #[test]
 fn a_failed_flush_is_never_acknowledged_and_stops_writes() {
-    let records: Vec<c360_core::Record> = c360_datagen::generate(&c360_datagen::GenConfig {
-        records: 300,
-        seed: 8,
-    })
-    .map(|g| g.record)
-    .collect();
-    let kek =
-        Arc::new(LocalKeyring::from_text(&LocalKeyring::generate_text("k").unwrap()).unwrap());
+    let records = generated_records(300, 8);
+    let kek = test_kek();
     let store = Arc::new(FlakyStore {
         inner: MemoryStore::new(c360_resolver::SPACES),
         fail_flush: false.into(),

@@ -230,13 +230,13 @@ impl EventLog {
         if from > head {
             return Ok(Vec::new());
         }
+        // Offsets have no gaps: `head - from + 1` items end at the head.
         let limit = limit.min(usize::try_from(head - from + 1).unwrap_or(usize::MAX));
         let after = offset_key(from - 1);
         let items = store.scan_prefix(&self.space, &[], Some(&after), limit)?;
         items
             .into_iter()
             .map(|(key, payload)| Ok((decode_offset(&self.space, &key)?, payload)))
-            .take_while(|item| item.as_ref().map_or(true, |(offset, _)| *offset <= head))
             .collect()
     }
 

@@ -68,34 +68,36 @@ impl Shared {
 }
 
 pub(crate) struct Persister {
-    jobs: Mutex<Option<SyncSender<Job>>>,
+    /// Taken at drop, which ends the thread.
+    jobs: Option<SyncSender<Job>>,
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Persister {
-    /// Starts the persister thread; sequence numbers continue from `durable`
-    /// (what the store holds at open).
-    pub fn start(store: Arc<dyn Store>, events: Arc<EventLog>, durable: u64) -> Result<Self> {
+    /// Starts the persister thread; writes are numbered from 1 (what the
+    /// store holds at open counts as 0).
+    pub fn start(store: Arc<dyn Store>, events: Arc<EventLog>) -> Result<Self> {
         let (jobs, queue) = sync_channel(QUEUE);
         let shared = Arc::new(Shared {
-            progress: Mutex::new(Progress {
-                durable,
-                failed: None,
-            }),
+            progress: Mutex::new(Progress::default()),
             changed: Condvar::new(),
         });
         let thread = std::thread::Builder::new()
             .name("c360-resolver-persist".into())
             .spawn({
                 let shared = Arc::clone(&shared);
-                move || run(store.as_ref(), &events, &shared, &queue)
+                move || {
+                    // A panic must not leave writers and readers waiting.
+                    let _stopped = FailOnUnwind(&shared);
+                    run(store.as_ref(), &events, &shared, &queue);
+                }
             })
             .map_err(|e| Error::Internal(format!("cannot start the persister: {e}")))?;
         Ok(Persister {
-            jobs: Mutex::new(Some(jobs)),
+            jobs: Some(jobs),
             shared,
-            thread: Mutex::new(Some(thread)),
+            thread: Some(thread),
         })
     }
 
@@ -113,9 +115,7 @@ impl Persister {
     pub fn submit(&self, job: Job) -> Result<Pending> {
         self.check()?;
         let seq = job.seq;
-        let jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        let sent = jobs.as_ref().map(|jobs| jobs.send(job));
-        match sent {
+        match self.jobs.as_ref().map(|jobs| jobs.send(job)) {
             Some(Ok(())) => Ok(Pending(seq)),
             _ => {
                 self.shared.fail("the persister stopped".to_owned());
@@ -145,20 +145,21 @@ impl Drop for Persister {
     /// Applies what is queued, then stops the thread (so the store can be
     /// reopened as soon as the resolver is gone).
     fn drop(&mut self) {
-        drop(
-            self.jobs
-                .get_mut()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take(),
-        );
-        if let Some(thread) = self
-            .thread
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            // A panic there already failed every waiter.
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            // A panic there already failed every waiter (`FailOnUnwind`).
             let _joined = thread.join();
+        }
+    }
+}
+
+/// Fails every waiter if the persister thread unwinds.
+struct FailOnUnwind<'a>(&'a Shared);
+
+impl Drop for FailOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail("the persister stopped".to_owned());
         }
     }
 }

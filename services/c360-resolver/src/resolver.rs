@@ -231,7 +231,7 @@ impl Resolver {
             counters,
             submitted: 0,
         };
-        let persister = Persister::start(Arc::clone(&store), Arc::clone(&events), 0)?;
+        let persister = Persister::start(Arc::clone(&store), Arc::clone(&events))?;
         let resolver = Resolver {
             store,
             events,
@@ -1381,20 +1381,15 @@ impl State {
         seq
     }
 
+    /// Adds a record to the matcher, the lookups and the index.
     fn insert_slot(&mut self, slot: Slot, prepared: Prepared) -> u32 {
-        let index = self.push_slot(slot, prepared);
-        let keys = self.matcher.keys(&self.matcher.records[index as usize]);
-        self.index.insert(index, &keys);
-        self.slots[index as usize].keys = keys;
-        index
-    }
-
-    /// Adds a record to the matcher and the lookups, not yet to the index.
-    fn push_slot(&mut self, slot: Slot, prepared: Prepared) -> u32 {
         let index = self.matcher.push(prepared);
         self.by_record.insert(slot.record_id.clone(), index);
         self.by_source.insert(slot.source_tag, index);
         self.slots.push(slot);
+        let keys = self.matcher.keys(&self.matcher.records[index as usize]);
+        self.index.insert(index, &keys);
+        self.slots[index as usize].keys = keys;
         index
     }
 
