@@ -530,14 +530,25 @@ impl FsModel {
     ) -> Score {
         let mut log_odds = self.prior();
         for field in CompareField::ALL {
-            let level = comparison.levels.get(field);
-            if implied(field, &comparison.levels) {
-                continue;
-            }
-            let share = tf_share(field, level, comparison, a, freqs);
-            log_odds += self.field_weight(field, level, share).0;
+            log_odds += self.weight_in(field, comparison, a, freqs).0;
         }
         Score { log_odds }
+    }
+
+    /// A field's weight in a comparison (and the frequency it was adjusted
+    /// by): nothing for a field implied by another ([`implied`]).
+    fn weight_in(
+        &self,
+        field: CompareField,
+        comparison: &Comparison,
+        a: &crate::Prepared,
+        freqs: &Frequencies,
+    ) -> (f64, Option<f64>) {
+        if implied(field, &comparison.levels) {
+            return (0.0, None);
+        }
+        let level = comparison.levels.get(field);
+        self.field_weight(field, level, tf_share(field, level, comparison, a, freqs))
     }
 
     pub fn prior(&self) -> f64 {
@@ -555,12 +566,7 @@ impl FsModel {
             .iter()
             .map(|&field| {
                 let level = comparison.levels.get(field);
-                let share = tf_share(field, level, comparison, a, freqs);
-                let (weight, term_frequency) = if implied(field, &comparison.levels) {
-                    (0.0, None)
-                } else {
-                    self.field_weight(field, level, share)
-                };
+                let (weight, term_frequency) = self.weight_in(field, comparison, a, freqs);
                 FieldWeight {
                     field,
                     level: field.level_names()[usize::from(level)],
