@@ -224,12 +224,12 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
                 }
                 let (s, class) = classify(matcher, &candidates, a, b);
                 *missed.entry(class.clone()).or_default() += 1;
-                if class.starts_with("not candidate") {
+                if class.starts_with("not candidate") && !class.ends_with("Distinct") {
                     let l = s.comparison.levels.0;
                     *patterns
                         .entry(format!(
-                            "sur {} giv {} dob {} id {} ph {} em {}",
-                            l[0], l[1], l[2], l[4], l[5], l[6]
+                            "{class}: sur {} giv {} dob {} id {} ph {} em {} addr {} loc {}",
+                            l[0], l[1], l[2], l[4], l[5], l[6], l[7], l[8]
                         ))
                         .or_default() += 1;
                 }
@@ -334,7 +334,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     for (class, n) in &missed {
         eprintln!("  {n:>7}  {class}");
     }
-    eprintln!("never-candidate level patterns (sur giv dob id ph em):");
+    eprintln!("never-candidate Link/Review level patterns:");
     print_most_common(patterns, 25);
     // False pairs: same predicted cluster, different entities.
     let mut clusters: HashMap<u32, Vec<u32>> = HashMap::new();

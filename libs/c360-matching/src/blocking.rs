@@ -2,7 +2,8 @@
 //!
 //! Every record emits several keys at once (national ID, each phone, email,
 //! swap-insensitive phonetic name pair with birth year or locality, surname
-//! or given name with full birth date). Records sharing a key form a block.
+//! or given name with full birth date, one name with an address word and
+//! the birth year). Records sharing a key form a block.
 //!
 //! Hot-key protection: a phone held by more than `hot_phone_holders`
 //! people (an agent's or a shop's phone; holders are told apart by their
@@ -50,6 +51,7 @@ enum KeyKind {
     IdHalf,
     NamesAddress,
     DobInitial,
+    NameAddressYear,
 }
 
 /// A part of a blocking key.
@@ -69,7 +71,7 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
     kind.hash(&mut h);
     parts.hash(&mut h);
     let hash = h.finish() & !DROP_WHEN_OVERSIZED;
-    if kind == KeyKind::AddressLocality {
+    if kind == KeyKind::AddressLocality || kind == KeyKind::NameAddressYear {
         hash | DROP_WHEN_OVERSIZED
     } else {
         hash
@@ -140,6 +142,22 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
             out.push(key_hash(
                 KeyKind::DobInitial,
                 &[Part::Text(&dob), Part::Number(u64::from(i))],
+            ));
+        }
+    }
+    // One name with a street or landmark word and the birth year: a typo
+    // in the other name breaks the key of both names ("Srrge Couassi" and
+    // "Serge Kouassi", both of "Cocody Angré, Ilot 3", born 1999). The year
+    // keeps a household (one address, one surname) out of one block.
+    if let (Some(year), Some(word)) = (p.dob.year, address_words(p).first()) {
+        for name in [given, surname].into_iter().flatten() {
+            out.push(key_hash(
+                KeyKind::NameAddressYear,
+                &[
+                    Part::Text(name),
+                    Part::Text(word),
+                    Part::Number(u64::from(year)),
+                ],
             ));
         }
     }
@@ -292,5 +310,56 @@ fn block_pairs(
         for (_, b) in members.iter().skip(i + 1).take(config.window) {
             out.push(pack_pair(*a, *b));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prepare::Preparer;
+    use c360_core::Record;
+    use c360_standardise::names::NameVariants;
+
+    fn record(given: &str, surname: &str, dob: &str, address: &str) -> Prepared {
+        let preparer = Preparer::new("CI", NameVariants::builtin()).unwrap();
+        preparer.prepare(&Record {
+            given_name: given.to_string(),
+            surname: surname.to_string(),
+            date_of_birth: dob.to_string(),
+            address: address.to_string(),
+            ..Record::default()
+        })
+    }
+
+    fn pairs(records: &[Prepared]) -> Vec<u64> {
+        let counts = rustc_hash::FxHashMap::default();
+        let heat = PhoneHeat {
+            counts: &counts,
+            hot_threshold: 15,
+        };
+        let config = BlockingConfig {
+            max_block_size: 40,
+            window: 12,
+        };
+        candidate_pairs(records, heat, config).0
+    }
+
+    /// A typo in each record's other name breaks every key of both names;
+    /// one name, the street and the birth year still bring them together,
+    /// and a relative at the same address born another year is not paired.
+    #[test]
+    fn a_typo_in_one_name_still_meets_by_the_other_an_address_word_and_the_year() {
+        let records = [
+            record("Srrge", "Couassi", "1999-05", "Cocody Angré, Ilot N°3"),
+            record("Serge", "Kouassi", "19990520", "COCODY ANGRE, ILOT N°3"),
+            record("Awa", "Kouassi", "2004", "COCODY ANGRE, ILOT N°3"),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        // Without the address, nothing pairs them.
+        let records = [
+            record("Srrge", "Couassi", "1999-05", ""),
+            record("Serge", "Kouassi", "19990520", ""),
+        ];
+        assert!(pairs(&records).is_empty());
     }
 }

@@ -78,6 +78,12 @@ impl CompareField {
         self.level_names().len()
     }
 
+    /// A surname or a given name: fields whose close and fuzzy levels are
+    /// adjusted by the frequency of the more common of the two names too.
+    pub fn is_name(self) -> bool {
+        matches!(self, CompareField::Surname | CompareField::GivenName)
+    }
+
     /// Whether the exact level's weight is adjusted by how frequent the
     /// shared value is (a common name weighs less than a rare one; an ID
     /// held by one person's records weighs more as the data grows, which a

@@ -122,7 +122,7 @@ impl Matcher {
 
     pub fn score_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
         let comparison = compare(pa, pb, self.heat());
-        let log_odds = self.model.score(&comparison, pa, &self.freqs).log_odds;
+        let log_odds = self.model.score(&comparison, pa, pb, &self.freqs).log_odds;
         PairScore {
             comparison,
             log_odds,
@@ -138,7 +138,7 @@ impl Matcher {
     pub fn screen_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
         match compare_unless_vetoed(pa, pb, self.heat(), &self.config.rules) {
             Ok(comparison) => PairScore {
-                log_odds: self.model.score(&comparison, pa, &self.freqs).log_odds,
+                log_odds: self.model.score(&comparison, pa, pb, &self.freqs).log_odds,
                 comparison,
                 veto: None,
             },
@@ -164,7 +164,7 @@ impl Matcher {
     pub fn explain_prepared(&self, pa: &Prepared, pb: &Prepared) -> Explanation {
         let score = self.score_prepared(pa, pb);
         Explanation {
-            fields: self.model.weights(&score.comparison, pa, &self.freqs),
+            fields: self.model.weights(&score.comparison, pa, pb, &self.freqs),
             prior: self.model.prior(),
             log_odds: score.log_odds,
             probability: 1.0 / (1.0 + (-score.log_odds).exp2()),
