@@ -535,10 +535,34 @@ fn fuzzy_level<'s, 'l>(
         return 3;
     }
     let shares_token = short.tokens().any(|s| {
-        long.tokens()
-            .any(|l| same_text(&l.key, &s.key) || similar_tokens(&l.text, &s.text))
+        long.tokens().any(|l| {
+            same_text(&l.key, &s.key)
+                || similar_keys(&l.key, &s.key)
+                || similar_tokens(&l.text, &s.text)
+        })
     });
     if shares_token { 3 } else { 4 }
+}
+
+/// Two phonetic keys of four letters or more one edit apart, starting
+/// alike: the sound of a name with one typo in it ("kwsi" for "Kouassi":
+/// keys "kusi" and "kuasi").
+fn similar_keys(a: &str, b: &str) -> bool {
+    a.len().min(b.len()) >= 4
+        && a.as_bytes().first() == b.as_bytes().first()
+        && osa_within(a, b, 1).is_some()
+}
+
+/// The shorter of two tokens, three letters or more, is the longer one with
+/// letters left out and starts alike: a prefix, or an abbreviation written
+/// without vowels ("msa" for "moussa").
+fn abbreviates(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.len() < 3 || short.as_bytes().first() != long.as_bytes().first() {
+        return false;
+    }
+    let mut rest = long.bytes();
+    short.bytes().all(|c| rest.any(|d| d == c))
 }
 
 /// Two name tokens that a typo or two could turn into each other, or an
@@ -548,6 +572,9 @@ fn similar_tokens(a: &str, b: &str) -> bool {
     let same_start = a.as_bytes().first() == b.as_bytes().first();
     // (A prefix of the other starts the same: checked first, it is cheap.)
     if shortest >= 1 && same_start && (a.starts_with(b) || b.starts_with(a)) {
+        return true;
+    }
+    if abbreviates(a, b) {
         return true;
     }
     if same_start && shortest >= 2 && a.len().max(b.len()) <= 4 {
@@ -801,6 +828,40 @@ mod tests {
         assert_eq!(Levels::unpack(l.pack()), l);
     }
 
+    /// A given name with a heavy typo or written short stays "fuzzy", not
+    /// "different" (which, with the same surname and birth date, would
+    /// read as twins); two different names stay different.
+    #[test]
+    fn abbreviations_and_one_sound_off_are_fuzzy() {
+        let preparer = crate::prepare::Preparer::new(
+            "CI",
+            c360_standardise::names::NameVariants::builtin(),
+        )
+        .unwrap();
+        let given_level = |x: &str, y: &str| {
+            let r = |g: &str| {
+                preparer.prepare(&c360_core::Record {
+                    given_name: g.to_string(),
+                    surname: "Kouadio".to_string(),
+                    ..c360_core::Record::default()
+                })
+            };
+            compare_names(&r(x), &r(y)).1
+        };
+        for (x, y, level) in [
+            ("Msa", "Moussa", 3),
+            ("Kwsi", "Kouassi", 3),
+            ("Moussa", "Msa", 3),
+            ("Awa", "Aminata", 4),
+            ("Fatou", "Mariam", 4),
+            ("Msa", "Mariam", 4),
+        ] {
+            assert_eq!(given_level(x, y), level, "{x} / {y}");
+        }
+        assert!(abbreviates("msa", "moussa") && !abbreviates("asm", "moussa"));
+        assert!(similar_keys("kusi", "kuasi") && !similar_keys("kusi", "musi"));
+    }
+
     /// Names, variants, typos, abbreviations and a non-ASCII one, so that
     /// every level and alignment occurs.
     const WORDS: &[&str] = &[
@@ -845,6 +906,9 @@ mod tests {
         "adjoua",
         "josiane",
         "franck",
+        "moussa",
+        "msa",
+        "kwsi",
         "ßéŋ",
     ];
 

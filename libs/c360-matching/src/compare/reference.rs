@@ -127,8 +127,9 @@ fn name_level(a: &[NameToken], a_joined: &str, b: &[NameToken], b_joined: &str) 
         return 3;
     }
     let shares_token = short.iter().any(|s| {
-        long.iter()
-            .any(|l| l.key == s.key || similar_tokens(&l.text, &s.text))
+        long.iter().any(|l| {
+            l.key == s.key || similar_keys(&l.key, &s.key) || similar_tokens(&l.text, &s.text)
+        })
     });
     if shares_token { 3 } else { 4 }
 }
@@ -141,6 +142,9 @@ fn similar_tokens(a: &str, b: &str) -> bool {
         return true;
     }
     let same_start = a.as_bytes().first() == b.as_bytes().first();
+    if shortest >= 3 && same_start && (is_subsequence(a, b) || is_subsequence(b, a)) {
+        return true;
+    }
     if same_start && shortest >= 2 && a.len().max(b.len()) <= 4 {
         return osa_within(a, b, 2).is_some();
     }
@@ -152,6 +156,25 @@ fn similar_tokens(a: &str, b: &str) -> bool {
         return false;
     }
     (same_start && jaro_winkler(a, b) >= 0.85) || (shortest >= 5 && osa_within(a, b, 2).is_some())
+}
+
+fn similar_keys(a: &str, b: &str) -> bool {
+    a.len().min(b.len()) >= 4
+        && a.chars().next() == b.chars().next()
+        && strsim::osa_distance(a, b) <= 1
+}
+
+/// Whether `short` is `long` with some letters left out.
+fn is_subsequence(short: &str, long: &str) -> bool {
+    let long: Vec<char> = long.chars().collect();
+    let mut at = 0;
+    for c in short.chars() {
+        match long[at..].iter().position(|&d| d == c) {
+            Some(i) => at += i + 1,
+            None => return false,
+        }
+    }
+    true
 }
 
 fn same_token_set(a: &[NameToken], b: &[NameToken]) -> bool {
