@@ -236,7 +236,7 @@ fn complete(
     let (phone, shared_phone) = compare_phones(&a.phones, &b.phones, heat);
     levels[CompareField::Phone as usize] = phone;
     levels[CompareField::Address as usize] = compare_addresses(&a.address, &b.address);
-    levels[CompareField::Locality as usize] = compare_localities(&a.locality, &b.locality);
+    levels[CompareField::Locality as usize] = compare_localities(a, b);
     levels[CompareField::Postcode as usize] = match (&*a.postcode, &*b.postcode) {
         ("", _) | (_, "") => 0,
         (x, y) => 1 + u8::from(x != y),
@@ -766,14 +766,21 @@ fn compare_addresses(a: &[Box<str>], b: &[Box<str>]) -> u8 {
     }
 }
 
-fn compare_localities(a: &str, b: &str) -> u8 {
-    if a.is_empty() || b.is_empty() {
+/// 1 the same place, 2 a typo of it or a commune and its city ("Cocody"
+/// and "Abidjan"), 3 different (two communes of one city are two places).
+fn compare_localities(a: &Prepared, b: &Prepared) -> u8 {
+    let (x, y) = (&*a.locality, &*b.locality);
+    if x.is_empty() || y.is_empty() {
         return 0;
     }
-    if a == b {
+    if x == y {
         return 1;
     }
-    if jaro_winkler(a, b) >= 0.88 { 2 } else { 3 }
+    if *a.city == *y || *b.city == *x || jaro_winkler(x, y) >= 0.88 {
+        2
+    } else {
+        3
+    }
 }
 
 #[cfg(test)]
@@ -828,16 +835,43 @@ mod tests {
         assert_eq!(Levels::unpack(l.pack()), l);
     }
 
+    /// Localities: an abbreviation is its city, a commune is close to its
+    /// city, two communes of one city are two places.
+    #[test]
+    fn locality_levels() {
+        let preparer =
+            crate::prepare::Preparer::new("CI", c360_standardise::names::NameVariants::builtin())
+                .unwrap();
+        let r = |locality: &str| {
+            preparer.prepare(&c360_core::Record {
+                locality: locality.to_string(),
+                ..c360_core::Record::default()
+            })
+        };
+        for (x, y, level) in [
+            ("Abj", "ABIDJAN", 1),
+            ("Abidjan CI", "Abidjan", 1),
+            ("Cocody", "Abidjan", 2),
+            ("abj", "COCODY", 2),
+            ("Abidajn", "Abidjan", 2),
+            ("Cocody", "Yopougon", 3),
+            ("Cocody", "Bouaké", 3),
+            ("Bke", "Bouake", 1),
+            ("", "Abidjan", 0),
+        ] {
+            assert_eq!(compare_localities(&r(x), &r(y)), level, "{x} / {y}");
+            assert_eq!(compare_localities(&r(y), &r(x)), level, "{y} / {x}");
+        }
+    }
+
     /// A given name with a heavy typo or written short stays "fuzzy", not
     /// "different" (which, with the same surname and birth date, would
     /// read as twins); two different names stay different.
     #[test]
     fn abbreviations_and_one_sound_off_are_fuzzy() {
-        let preparer = crate::prepare::Preparer::new(
-            "CI",
-            c360_standardise::names::NameVariants::builtin(),
-        )
-        .unwrap();
+        let preparer =
+            crate::prepare::Preparer::new("CI", c360_standardise::names::NameVariants::builtin())
+                .unwrap();
         let given_level = |x: &str, y: &str| {
             let r = |g: &str| {
                 preparer.prepare(&c360_core::Record {

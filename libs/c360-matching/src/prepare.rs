@@ -45,7 +45,12 @@ pub struct Prepared {
     pub emails: Vec<Box<str>>,
     /// Folded address tokens, sorted and deduplicated.
     pub address: Vec<Box<str>>,
+    /// The folded locality, abbreviations resolved ("abj" → "abidjan"),
+    /// see [`c360_standardise::places`].
     pub locality: Box<str>,
+    /// The city the locality is in when it is a commune of it ("cocody":
+    /// "abidjan"); empty otherwise.
+    pub city: Box<str>,
     pub postcode: Box<str>,
     pub region: Box<str>,
     /// Number of raw values that could not be standardised (bad phone,
@@ -176,7 +181,12 @@ impl Preparer {
         address.sort_unstable();
         address.dedup();
         out.address = address;
-        out.locality = fold(&record.locality).into();
+        let locality = fold(&record.locality);
+        let (place, city) = c360_standardise::places::place(&locality);
+        if city != place {
+            out.city = city.into();
+        }
+        out.locality = place.into();
         out.postcode = fold(&record.postcode).into();
         out.region = fold(&record.region).into();
         out

@@ -28,6 +28,8 @@
 //! * [`email`] module: [`email::normalise_email`].
 //! * [`id`] module: [`id::normalise_national_id`] (separators and country prefixes removed).
 //! * [`sex`] module: [`sex::parse_sex`].
+//! * [`places`] module: [`places::place`], a locality's place and city
+//!   (abbreviations and communes: `Abj` → Abidjan, `Cocody` in Abidjan).
 //!
 //! Errors and `Debug` output never contain the personal data being standardised: they
 //! say what is wrong, not what the value was.
@@ -37,5 +39,6 @@ pub mod email;
 pub mod id;
 pub mod names;
 pub mod phone;
+pub mod places;
 pub mod sex;
 pub mod text;
