@@ -344,6 +344,8 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     let mut false_pairs = 0usize;
     let mut false_shown = 0usize;
     let mut false_patterns: BTreeMap<String, usize> = BTreeMap::new();
+    let mut false_links = 0usize;
+    let mut false_link_patterns: BTreeMap<String, usize> = BTreeMap::new();
     for members in clusters.values() {
         for (k, &a) in members.iter().enumerate() {
             for &b in &members[k + 1..] {
@@ -353,12 +355,19 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
                 false_pairs += 1;
                 let s = matcher.score_pair(a, b);
                 let l = s.comparison.levels.0;
-                *false_patterns
-                    .entry(format!(
-                        "sur {} giv {} dob {} id {} ph {} em {} addr {} loc {}",
-                        l[0], l[1], l[2], l[4], l[5], l[6], l[7], l[8]
-                    ))
-                    .or_default() += 1;
+                let pattern = format!(
+                    "sur {} giv {} dob {} id {} ph {} em {} addr {} loc {}",
+                    l[0], l[1], l[2], l[4], l[5], l[6], l[7], l[8]
+                );
+                // The links that joined two people: a false pair that was a
+                // candidate decided as a link.
+                if candidates.contains(&pack_pair(a, b))
+                    && matcher.decide(&s) == c360_matching::PairDecision::Link
+                {
+                    false_links += 1;
+                    *false_link_patterns.entry(pattern.clone()).or_default() += 1;
+                }
+                *false_patterns.entry(pattern).or_default() += 1;
                 if false_shown < examples {
                     false_shown += 1;
                     eprintln!(
@@ -375,6 +384,37 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     }
     eprintln!("false pairs {false_pairs}");
     print_most_common(false_patterns, 20);
+    eprintln!(
+        "of which linked directly {false_links} (and true pairs linked directly with the same pattern)"
+    );
+    let mut true_link_patterns: HashMap<String, usize> = HashMap::new();
+    for members in by_entity.values() {
+        for (k, &a) in members.iter().enumerate() {
+            for &b in &members[k + 1..] {
+                if !candidates.contains(&pack_pair(a, b)) {
+                    continue;
+                }
+                let s = matcher.score_pair(a, b);
+                if matcher.decide(&s) != c360_matching::PairDecision::Link {
+                    continue;
+                }
+                let l = s.comparison.levels.0;
+                *true_link_patterns
+                    .entry(format!(
+                        "sur {} giv {} dob {} id {} ph {} em {} addr {} loc {}",
+                        l[0], l[1], l[2], l[4], l[5], l[6], l[7], l[8]
+                    ))
+                    .or_default() += 1;
+            }
+        }
+    }
+    print_most_common(
+        false_link_patterns.into_iter().map(|(pattern, n)| {
+            let t = true_link_patterns.get(&pattern).copied().unwrap_or(0);
+            (format!("{pattern}  (true {t})"), n)
+        }),
+        25,
+    );
 }
 
 /// Each field's m, u and weight per agreement level.
