@@ -835,15 +835,20 @@ mod tests {
         assert_eq!(Levels::unpack(l.pack()), l);
     }
 
+    /// A record as the matching sees it (Ivorian defaults, built-in name
+    /// variants).
+    fn prepared(record: c360_core::Record) -> Prepared {
+        crate::prepare::Preparer::new("CI", c360_standardise::names::NameVariants::builtin())
+            .unwrap()
+            .prepare(&record)
+    }
+
     /// Localities: an abbreviation is its city, a commune is close to its
     /// city, two communes of one city are two places.
     #[test]
     fn locality_levels() {
-        let preparer =
-            crate::prepare::Preparer::new("CI", c360_standardise::names::NameVariants::builtin())
-                .unwrap();
         let r = |locality: &str| {
-            preparer.prepare(&c360_core::Record {
+            prepared(c360_core::Record {
                 locality: locality.to_string(),
                 ..c360_core::Record::default()
             })
@@ -869,12 +874,9 @@ mod tests {
     /// read as twins); two different names stay different.
     #[test]
     fn abbreviations_and_one_sound_off_are_fuzzy() {
-        let preparer =
-            crate::prepare::Preparer::new("CI", c360_standardise::names::NameVariants::builtin())
-                .unwrap();
         let given_level = |x: &str, y: &str| {
             let r = |g: &str| {
-                preparer.prepare(&c360_core::Record {
+                prepared(c360_core::Record {
                     given_name: g.to_string(),
                     surname: "Kouadio".to_string(),
                     ..c360_core::Record::default()
