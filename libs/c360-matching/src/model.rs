@@ -825,6 +825,17 @@ mod tests {
                 let w_common = model.field_weight(field, 1, Some((f64::from(common), 1e6))).0;
                 prop_assert!(w_rare >= w_common);
             }
+            // Close and fuzzy names too, within their bounds.
+            for field in [CompareField::Surname, CompareField::GivenName] {
+                for level in [2, 3] {
+                    let base = model.field_weight(field, level, None).0;
+                    let w_rare = model.field_weight(field, level, Some((f64::from(rare), 1e6))).0;
+                    let w_common = model.field_weight(field, level, Some((f64::from(common), 1e6))).0;
+                    prop_assert!(w_rare >= w_common);
+                    prop_assert!(w_common >= base - CLOSE_NAME_TF_PENALTY - 1e-9);
+                    prop_assert!(w_rare <= base + CLOSE_NAME_TF_BONUS + 1e-9);
+                }
+            }
         }
     }
 
