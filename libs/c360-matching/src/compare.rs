@@ -550,7 +550,29 @@ fn fuzzy_level<'s, 'l>(
 fn similar_keys(a: &str, b: &str) -> bool {
     a.len().min(b.len()) >= 4
         && a.as_bytes().first() == b.as_bytes().first()
-        && osa_within(a, b, 1).is_some()
+        && within_one_edit(a.as_bytes(), b.as_bytes())
+}
+
+/// Whether an optimal-string-alignment distance of at most 1 separates two
+/// byte strings (one substitution, insertion, deletion or swap of
+/// neighbours), in one pass: it runs on most candidate pairs.
+fn within_one_edit(a: &[u8], b: &[u8]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let p = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if p == short.len() {
+        return true;
+    }
+    if short.len() < long.len() {
+        return short[p..] == long[p + 1..];
+    }
+    short[p + 1..] == long[p + 1..]
+        || (p + 1 < short.len()
+            && short[p] == long[p + 1]
+            && short[p + 1] == long[p]
+            && short[p + 2..] == long[p + 2..])
 }
 
 /// The shorter of two tokens, three letters or more, is the longer one with
@@ -896,6 +918,18 @@ mod tests {
         }
         assert!(abbreviates("msa", "moussa") && !abbreviates("asm", "moussa"));
         assert!(similar_keys("kusi", "kuasi") && !similar_keys("kusi", "musi"));
+    }
+
+    proptest! {
+        /// The one-pass check agrees with the optimal string alignment
+        /// distance.
+        #[test]
+        fn within_one_edit_is_an_osa_distance_of_one(a in "[abk]{0,6}", b in "[abk]{0,6}") {
+            prop_assert_eq!(
+                within_one_edit(a.as_bytes(), b.as_bytes()),
+                strsim::osa_distance(&a, &b) <= 1
+            );
+        }
     }
 
     /// Names, variants, typos, abbreviations and a non-ASCII one, so that

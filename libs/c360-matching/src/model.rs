@@ -671,7 +671,10 @@ fn tf_share(
         CompareField::GivenName => freqs.given.get(given).map(|&c| freqs.share(Some(c))),
         CompareField::Phone => comparison
             .shared_phone
-            .map(|p| freqs.share(freqs.phone.get(&p).copied())),
+            // By its holders, not its records: one person's ten records
+            // with one phone make it no less theirs (measured: 1M recall
+            // 0.9531 → 0.9534 at the same precision).
+            .map(|p| freqs.share(freqs.phone_holders.get(&p).copied())),
         CompareField::NationalId => a
             .national_id
             .as_deref()
