@@ -225,12 +225,8 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
                 let (s, class) = classify(matcher, &candidates, a, b);
                 *missed.entry(class.clone()).or_default() += 1;
                 if class.starts_with("not candidate") && !class.ends_with("Distinct") {
-                    let l = s.comparison.levels.0;
                     *patterns
-                        .entry(format!(
-                            "{class}: sur {} giv {} dob {} id {} ph {} em {} addr {} loc {}",
-                            l[0], l[1], l[2], l[4], l[5], l[6], l[7], l[8]
-                        ))
+                        .entry(format!("{class}: {}", short_pattern(&s)))
                         .or_default() += 1;
                 }
                 let seen = shown.entry(class.clone()).or_default();
@@ -354,11 +350,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
                 }
                 false_pairs += 1;
                 let s = matcher.score_pair(a, b);
-                let l = s.comparison.levels.0;
-                let pattern = format!(
-                    "sur {} giv {} dob {} id {} ph {} em {} addr {} loc {}",
-                    l[0], l[1], l[2], l[4], l[5], l[6], l[7], l[8]
-                );
+                let pattern = short_pattern(&s);
                 // The links that joined two people: a false pair that was a
                 // candidate decided as a link.
                 if candidates.contains(&pack_pair(a, b))
@@ -398,13 +390,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
                 if matcher.decide(&s) != c360_matching::PairDecision::Link {
                     continue;
                 }
-                let l = s.comparison.levels.0;
-                *true_link_patterns
-                    .entry(format!(
-                        "sur {} giv {} dob {} id {} ph {} em {} addr {} loc {}",
-                        l[0], l[1], l[2], l[4], l[5], l[6], l[7], l[8]
-                    ))
-                    .or_default() += 1;
+                *true_link_patterns.entry(short_pattern(&s)).or_default() += 1;
             }
         }
     }
@@ -415,6 +401,16 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
         }),
         25,
     );
+}
+
+/// A pair's comparison levels without sex and postcode, to count pairs by
+/// pattern.
+fn short_pattern(s: &c360_matching::PairScore) -> String {
+    let l = s.comparison.levels.0;
+    format!(
+        "sur {} giv {} dob {} id {} ph {} em {} addr {} loc {}",
+        l[0], l[1], l[2], l[4], l[5], l[6], l[7], l[8]
+    )
 }
 
 /// Each field's m, u and weight per agreement level.

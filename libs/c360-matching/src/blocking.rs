@@ -105,6 +105,7 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     }
     let given = p.given.first().map(|t| &*t.key);
     let surname = p.surname.first().map(|t| &*t.key);
+    let words = address_words(p);
     if let (Some(g), Some(s)) = (given, surname) {
         // Sorted so that a swapped given name and surname give the same key.
         let (lo, hi) = if g <= s { (g, s) } else { (s, g) };
@@ -126,7 +127,7 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
         }
         // The names with a street or landmark word, for records without a
         // locality or birth date ("Yopougon Sicogi").
-        for w in address_words(p).into_iter().take(2) {
+        for &w in words.iter().take(2) {
             out.push(key_hash(
                 KeyKind::NamesAddress,
                 &[Part::Text(lo), Part::Text(hi), Part::Text(w)],
@@ -149,7 +150,7 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     // in the other name breaks the key of both names ("Srrge Couassi" and
     // "Serge Kouassi", both of "Cocody Angré, Ilot 3", born 1999). The year
     // keeps a household (one address, one surname) out of one block.
-    if let (Some(year), Some(word)) = (p.dob.year, address_words(p).first()) {
+    if let (Some(year), Some(word)) = (p.dob.year, words.first()) {
         for name in [given, surname].into_iter().flatten() {
             out.push(key_hash(
                 KeyKind::NameAddressYear,
@@ -168,7 +169,7 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
                 &[Part::Text(s), Part::Text(&p.locality)],
             ));
         }
-        for w in address_words(p).into_iter().take(2) {
+        for &w in words.iter().take(2) {
             out.push(key_hash(
                 KeyKind::AddressLocality,
                 &[Part::Text(w), Part::Text(&p.locality)],

@@ -517,9 +517,7 @@ impl FsModel {
         let base = (m / u).log2();
         match tf {
             Some((count, records)) if level == 1 && field.term_frequency_adjusted() => {
-                // Smoothed towards the field's average agreement: with few
-                // records, frequencies say little and the base weight holds.
-                let share = (count + TF_PSEUDO_RECORDS * u) / (records + TF_PSEUDO_RECORDS);
+                let share = smoothed_share(count, records, u);
                 // The chance that two random records share this very value
                 // is its frequency; a rare value is strong evidence, but not
                 // more than a few bits beyond the average agreement.
@@ -533,7 +531,7 @@ impl FsModel {
                 // typo of a rare name. Bounded tighter than exact agreement:
                 // the level's own m and u already average over names.
                 let average = self.u[f][1].max(PROBABILITY_FLOOR);
-                let share = (count + TF_PSEUDO_RECORDS * average) / (records + TF_PSEUDO_RECORDS);
+                let share = smoothed_share(count, records, average);
                 let adjustment = (average / share.max(PROBABILITY_FLOOR))
                     .log2()
                     .clamp(-CLOSE_NAME_TF_PENALTY, CLOSE_NAME_TF_BONUS);
@@ -605,6 +603,13 @@ impl FsModel {
             })
             .collect()
     }
+}
+
+/// A value's share of the records, smoothed towards the field's average
+/// agreement: with few records, frequencies say little and the base
+/// weight holds.
+fn smoothed_share(count: f64, records: f64, average: f64) -> f64 {
+    (count + TF_PSEUDO_RECORDS * average) / (records + TF_PSEUDO_RECORDS)
 }
 
 /// Whether a field's agreement is implied by another's and so not counted
