@@ -287,7 +287,10 @@ mod tests {
 
     #[test]
     fn shared_across_threads() {
-        let cache = Arc::new(DataKeyCache::new(16, TTL));
+        // Room for every insertion: with less, another thread's inserts
+        // could evict a key between its insertion and its read (seen on a
+        // loaded 2-core CI machine).
+        let cache = Arc::new(DataKeyCache::new(32, TTL));
         let handles: Vec<_> = (0..4)
             .map(|t| {
                 let cache = Arc::clone(&cache);
@@ -303,7 +306,10 @@ mod tests {
         for handle in handles {
             handle.join().expect("thread");
         }
-        assert_eq!(cache.len(), 16);
+        assert_eq!(cache.len(), 32);
+        // Full: one more evicts the oldest.
+        cache.insert(dek("C-extra", 1));
+        assert_eq!(cache.len(), 32);
     }
 
     #[test]
