@@ -12,7 +12,7 @@ use tokio_stream::StreamExt;
 use crate::server::{channel_to, keyring_text};
 
 /// The admin token the spawned servers accept (C360_BOOTSTRAP_ADMIN_TOKEN).
-const TOKEN: &str = "c360_durability-test-token";
+const TOKEN: &str = "c360_durability-test-token-0123456789abc";
 
 fn spawn_server(dir: &std::path::Path, keyring: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
@@ -83,6 +83,7 @@ async fn acknowledged_records_survive_sigkill() {
         let got = client
             .get_client(api::GetClientRequest {
                 client_number: res.client_number.clone(),
+                purpose: "stewardship".into(),
             })
             .await
             .unwrap_or_else(|e| panic!("acknowledged client {} lost: {e}", res.client_number))
@@ -112,6 +113,7 @@ async fn acknowledged_records_survive_sigkill() {
             let got = client
                 .get_client(api::GetClientRequest {
                     client_number: event.client_number.clone(),
+                    purpose: "stewardship".into(),
                 })
                 .await
                 .expect("client of an attached record")
@@ -179,7 +181,7 @@ async fn cli_talks_to_a_running_server() {
          3,core_banking,CBS-2,C00000011,matched,1.0000,\n\
          4,core_banking,CBS-3,C00000022,new,0.0000,\n"
     );
-    let (ok, out, err) = cli(&["client", "get", "C00000011"]);
+    let (ok, out, err) = cli(&["client", "get", "C00000011", "--purpose", "stewardship"]);
     assert!(ok, "{err}");
     assert!(
         out.contains("client C00000011") && out.contains("CBS-1") && out.contains("CBS-2"),
@@ -191,7 +193,7 @@ async fn cli_talks_to_a_running_server() {
     let (ok, out, _) = cli(&["review", "list"]);
     assert!(ok);
     assert!(out.contains("0 open"), "{out}");
-    let (ok, _, err) = cli(&["client", "get", "C00000012"]);
+    let (ok, _, err) = cli(&["client", "get", "C00000012", "--purpose", "stewardship"]);
     assert!(!ok);
     assert!(
         err.contains("InvalidArgument") && err.contains("check"),
@@ -322,7 +324,7 @@ async fn cli_talks_to_a_running_server() {
     let (ok, out, err) = cli(&["erase", "C00000011", "--reason", "request 7"]);
     assert!(ok, "{err}");
     assert!(out.contains("erased C00000011"), "{out}");
-    let (ok, _, err) = cli(&["client", "get", "C00000011"]);
+    let (ok, _, err) = cli(&["client", "get", "C00000011", "--purpose", "stewardship"]);
     assert!(!ok && err.contains("NotFound"), "{err}");
     child.kill().expect("kill");
     child.wait().expect("reaped");

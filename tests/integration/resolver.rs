@@ -26,8 +26,13 @@ async fn events_from(client: &mut Client, from: u64, count: usize) -> Vec<api::E
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_update_and_golden_record() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), &keyring_text()).await;
+    let config = test_config(dir.path(), "resolver,vault");
+    let server = TestServer::start_with(config, &keyring_text()).await;
     let mut c = server.client.clone();
+    // Personal values are read as a data steward, under the vault's policy.
+    let mut steward = api::resolver_service_client::ResolverServiceClient::new(
+        server.channel_as("awa", c360_rpc::Role::Steward).await,
+    );
 
     // A dry run stores nothing.
     let dry = resolve(&mut c, aminata_core(), true).await;
@@ -62,9 +67,10 @@ async fn resolve_update_and_golden_record() {
     assert_eq!(update.client_number, number);
     assert_eq!(server.resolver.counts().0, 3);
 
-    let client = c
+    let client = steward
         .get_client(api::GetClientRequest {
             client_number: number.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()
@@ -115,6 +121,7 @@ async fn merge_redirects_and_split_separates() {
     let via_old = c
         .get_client(api::GetClientRequest {
             client_number: m.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()
@@ -155,6 +162,7 @@ async fn merge_redirects_and_split_separates() {
     let after = c
         .get_client(api::GetClientRequest {
             client_number: a.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()
@@ -163,6 +171,7 @@ async fn merge_redirects_and_split_separates() {
     let new = c
         .get_client(api::GetClientRequest {
             client_number: split.new_client_number.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()
@@ -253,6 +262,7 @@ async fn bad_input_is_rejected_by_field_and_changes_nothing() {
     let err = c
         .get_client(api::GetClientRequest {
             client_number: "C00000012".into(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap_err();
@@ -474,6 +484,7 @@ async fn review_queue_accept_and_reject_stick() {
     let one = c
         .get_client(api::GetClientRequest {
             client_number: first.client_number.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()
@@ -481,6 +492,7 @@ async fn review_queue_accept_and_reject_stick() {
     let two = c
         .get_client(api::GetClientRequest {
             client_number: second.client_number.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()

@@ -201,6 +201,7 @@ async fn consent_and_contact_follow_identity_and_erasure_leaves_nothing() {
     let err = resolver
         .get_client(api::GetClientRequest {
             client_number: survivor.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap_err();

@@ -37,6 +37,7 @@
 pub mod date;
 pub mod email;
 pub mod id;
+pub mod mask;
 pub mod names;
 pub mod phone;
 pub mod places;

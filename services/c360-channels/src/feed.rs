@@ -247,6 +247,7 @@ impl ChannelsFeed {
         match client
             .get_client(resolver::GetClientRequest {
                 client_number: number.to_string(),
+                purpose: "contact_points".into(),
             })
             .await
         {

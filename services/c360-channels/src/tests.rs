@@ -51,6 +51,8 @@ fn world() -> World {
     }
 }
 
+mod edges;
+
 fn client_as(channels: &Channels, role: Role) -> ChannelServiceClient<PeerChannel> {
     ChannelServiceClient::new(in_process(channels.grpc(), Caller::new("test", role)))
 }

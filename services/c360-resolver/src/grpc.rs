@@ -13,9 +13,12 @@ use prost::Message;
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use c360_rpc::{Caller, Role, authorize};
+use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
+use c360_rpc::{Caller, PeerChannel, Role, authorize};
 
-use crate::{Error, Pending, Resolution, Resolver};
+use crate::disclose::Disclosure;
+
+use crate::{Error, NumberState, Pending, Resolution, Resolver};
 
 /// Records resolved together in one durable commit during `Ingest`.
 const INGEST_BATCH: usize = 512;
@@ -30,11 +33,24 @@ struct Decided {
 #[derive(Debug, Clone)]
 pub struct ResolverGrpc {
     resolver: Arc<Resolver>,
+    disclosure: Disclosure,
 }
 
 impl ResolverGrpc {
+    /// Without a vault, personal values are withheld from every caller but
+    /// c360's own services (see [`ResolverGrpc::with_vault`]).
     pub fn new(resolver: Arc<Resolver>) -> Self {
-        ResolverGrpc { resolver }
+        ResolverGrpc {
+            resolver,
+            disclosure: Disclosure::default(),
+        }
+    }
+
+    /// Personal values disclosed as the vault's access policy says, each
+    /// read in its access log.
+    pub fn with_vault(mut self, vault: Option<VaultServiceClient<PeerChannel>>) -> Self {
+        self.disclosure = Disclosure::new(vault);
+        self
     }
 
     pub fn into_server(self) -> api::resolver_service_server::ResolverServiceServer<Self> {
@@ -73,7 +89,7 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::ResolveRequest>,
     ) -> Result<Response<api::ResolveResponse>, Status> {
-        let _caller = authorize(
+        let caller = authorize(
             &request,
             &[Role::Source, Role::Steward, Role::App, Role::Service],
         )?;
@@ -81,6 +97,11 @@ impl ResolverService for ResolverGrpc {
         let record = req
             .record
             .ok_or_else(|| Status::from(Error::invalid("record", "is required")))?;
+        // A lookup stores nothing; storing a record is writing for its
+        // source system, which the caller's token must name.
+        if !req.dry_run {
+            caller.check_write(&record.source_system)?;
+        }
         let resolver = self.resolver.clone();
         let dry_run = req.dry_run;
         let r = blocking(move || resolver.resolve(record, dry_run)).await?;
@@ -93,7 +114,16 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<Streaming<api::IngestRequest>>,
     ) -> Result<Response<Self::IngestStream>, Status> {
-        let _caller = authorize(&request, &[Role::Source])?;
+        let caller = authorize(
+            &request,
+            &[Role::Source, Role::Steward, Role::App, Role::Service],
+        )?;
+        if !caller.writes_records() {
+            return Err(Status::permission_denied(format!(
+                "caller {} may write no source system's records (its token names none)",
+                caller.id
+            )));
+        }
         let input = request.into_inner();
         let resolver = self.resolver.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(INGEST_BATCH * 2);
@@ -115,8 +145,18 @@ impl ResolverService for ResolverGrpc {
                         }
                     }
                 }
-                let r = resolver.clone();
-                let results = blocking(move || r.resolve_many_pending(records)).await;
+                let (r, who) = (resolver.clone(), caller.clone());
+                // Another system's record is refused alone; the stream goes on.
+                let results = blocking(move || {
+                    r.resolve_many_pending(records, &|record| {
+                        if who.may_write(&record.source_system) {
+                            Ok(())
+                        } else {
+                            Err(Error::forbidden_source(&who.id, &record.source_system))
+                        }
+                    })
+                })
+                .await;
                 let failed = results.is_err() || stream_error.is_some();
                 if decided
                     .send(Decided {
@@ -165,6 +205,12 @@ impl ResolverService for ResolverGrpc {
                                 description,
                             })
                         }
+                        Err(e @ Error::PermissionDenied(_)) => {
+                            api::ingest_response::Result::Error(api::RecordError {
+                                field: "record.source_system".into(),
+                                description: e.to_string(),
+                            })
+                        }
                         Err(e) => api::ingest_response::Result::Error(api::RecordError {
                             field: String::new(),
                             description: e.to_string(),
@@ -194,15 +240,32 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::GetClientRequest>,
     ) -> Result<Response<api::GetClientResponse>, Status> {
-        let _caller = authorize(
+        let caller = authorize(
             &request,
             &[Role::Steward, Role::Compliance, Role::App, Role::Service],
         )?;
-        let number = request.into_inner().client_number;
+        let req = request.into_inner();
+        if caller.peer.is_none() && req.purpose.is_empty() {
+            return Err(c360_rpc::invalid_argument(
+                "purpose",
+                "is required to read personal values (service, stewardship, audit, ...)",
+            ));
+        }
         let resolver = self.resolver.clone();
-        Ok(Response::new(
-            blocking(move || resolver.get_client(&number)).await?,
-        ))
+        let number = req.client_number;
+        let client = blocking(move || resolver.get_client(&number)).await?;
+        let grant = self
+            .disclosure
+            .grants(
+                &caller,
+                &req.purpose,
+                "resolver.GetClient",
+                std::slice::from_ref(&client.client_number),
+            )
+            .await?
+            .pop()
+            .ok_or_else(|| Status::internal("no disclosure decision"))?;
+        Ok(Response::new(crate::disclose::client(&grant, client)))
     }
 
     async fn merge(
@@ -293,7 +356,14 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::EraseClientRequest>,
     ) -> Result<Response<api::EraseClientResponse>, Status> {
+        // Erasure has one entry point, the vault's EraseClient (which
+        // refuses under a legal hold and then calls this): no one else,
+        // not even an admin, erases here.
         let caller = authorize(&request, &[Role::Service])?;
+        caller.check_peer(
+            c360_rpc::Peer::Vault,
+            "erasure goes through VaultService/EraseClient, which checks legal holds",
+        )?;
         let req = request.into_inner();
         let resolver = self.resolver.clone();
         let (survivor, aliases, record_ids) =
@@ -325,6 +395,34 @@ impl ResolverService for ResolverGrpc {
             }
         };
         Ok(Response::new(api::ExplainResponse { pairs }))
+    }
+
+    async fn lookup_numbers(
+        &self,
+        request: Request<api::LookupNumbersRequest>,
+    ) -> Result<Response<api::LookupNumbersResponse>, Status> {
+        authorize(&request, &[Role::Service])?;
+        let numbers = request.into_inner().client_numbers;
+        let resolver = self.resolver.clone();
+        let asked = numbers.clone();
+        let states = blocking(move || resolver.lookup_numbers(&asked)).await?;
+        let numbers = numbers
+            .into_iter()
+            .zip(states)
+            .map(|(client_number, state)| {
+                let (state, survivor) = match state {
+                    NumberState::Unknown => (api::NumberState::Unknown, String::new()),
+                    NumberState::Active(s) => (api::NumberState::Active, s.to_string()),
+                    NumberState::Erased => (api::NumberState::Erased, String::new()),
+                };
+                api::NumberLookup {
+                    client_number,
+                    state: state as i32,
+                    survivor,
+                }
+            })
+            .collect();
+        Ok(Response::new(api::LookupNumbersResponse { numbers }))
     }
 
     type WatchEventsStream = BoxStream<api::Event>;

@@ -9,6 +9,7 @@
 //! keep resolving to it.
 
 pub mod convert;
+pub mod disclose;
 mod error;
 pub mod golden;
 pub mod grpc;
@@ -21,5 +22,5 @@ pub use error::{Error, Result};
 pub use golden::{Rule, Survivorship};
 pub use number::{ClientNumber, NumberError};
 pub use persist::Pending;
-pub use resolver::{Resolution, Resolver, ResolverConfig};
+pub use resolver::{MAX_LOOKUP, NumberState, Resolution, Resolver, ResolverConfig};
 pub use stored::SPACES;

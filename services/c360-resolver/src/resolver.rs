@@ -92,6 +92,19 @@ struct State {
     submitted: u64,
 }
 
+/// Most numbers one `lookup_numbers` call answers.
+pub const MAX_LOOKUP: usize = 4096;
+
+/// What a client number is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NumberState {
+    /// Never issued (or not yet).
+    Unknown,
+    /// Issued and not erased: resolves to this number (itself unless merged).
+    Active(ClientNumber),
+    Erased,
+}
+
 /// The outcome of resolving one record.
 #[derive(Clone, Debug)]
 pub struct Resolution {
@@ -430,7 +443,7 @@ impl Resolver {
     /// record sees the ones before it. Bad records get their own error and
     /// change nothing.
     pub fn resolve_many(&self, records: Vec<pb::Record>) -> Result<Vec<Result<Resolution>>> {
-        let (results, pending) = self.resolve_many_pending(records)?;
+        let (results, pending) = self.resolve_many_pending(records, &|_| Ok(()))?;
         self.wait(pending)?;
         Ok(results)
     }
@@ -441,12 +454,14 @@ impl Resolver {
     pub fn resolve_many_pending(
         &self,
         records: Vec<pb::Record>,
+        admit: &(dyn Fn(&pb::Record) -> Result<()> + Sync),
     ) -> Result<(Vec<Result<Resolution>>, Pending)> {
         use rayon::prelude::*;
         // Validation and standardisation need no lock: do them on every core.
         let prepared: Vec<Result<Prepared>> = records
             .par_iter()
             .map(|r| {
+                admit(r)?;
                 convert::validate(r, true)?;
                 Ok(self.preparer.prepare(&convert::to_core(r)))
             })
@@ -1204,7 +1219,44 @@ impl Resolver {
                     .collect(),
                 group_ids: groups,
                 lineage: client.lineage.iter().map(lineage_to_api).collect(),
+                // Decided at the edge, under the vault's policy.
+                masked_fields: Vec::new(),
+                withheld_fields: Vec::new(),
+                access_log_sequence: 0,
             })
+        })
+    }
+
+    /// What each number is now: never issued, active (and its survivor),
+    /// or erased. A malformed number is INVALID_ARGUMENT.
+    pub fn lookup_numbers(&self, numbers: &[String]) -> Result<Vec<NumberState>> {
+        if numbers.len() > MAX_LOOKUP {
+            return Err(Error::invalid(
+                "client_numbers",
+                format!("at most {MAX_LOOKUP} per call"),
+            ));
+        }
+        let parsed = numbers
+            .iter()
+            .enumerate()
+            .map(|(i, n)| parse_number(n, &format!("client_numbers[{i}]")))
+            .collect::<Result<Vec<_>>>()?;
+        self.read_durable(|state| {
+            Ok(parsed
+                .iter()
+                .map(|n| {
+                    if !state.clients.contains_key(&n.sequence()) {
+                        return NumberState::Unknown;
+                    }
+                    let seq = state.resolve_alias(n.sequence());
+                    match state.clients.get(&seq) {
+                        Some(c) if c.status != ClientStatus::Erased => {
+                            NumberState::Active(ClientNumber::from_sequence(seq))
+                        }
+                        _ => NumberState::Erased,
+                    }
+                })
+                .collect())
         })
     }
 

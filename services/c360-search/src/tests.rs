@@ -1054,6 +1054,12 @@ mod resolver_peer {
         ) -> Result<Response<api::EraseClientResponse>, Status> {
             Err(Status::unimplemented("erase"))
         }
+        async fn lookup_numbers(
+            &self,
+            _: Request<api::LookupNumbersRequest>,
+        ) -> Result<Response<api::LookupNumbersResponse>, Status> {
+            Err(Status::unimplemented("lookup"))
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

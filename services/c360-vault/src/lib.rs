@@ -31,8 +31,8 @@ pub use error::{Error, Result};
 pub use grpc::VaultGrpc;
 pub use vault::{
     AccessQuery, AccessRecord, CheckInput, CheckOutcome, ConsentInput, ConsentsView, EraseOutcome,
-    ExportFormat, FieldRef, FieldResult, LegalHold, PROFILE_RECORD, Plain, ReadOutcome,
-    RotateOutcome, Vault, VaultCustodian, VaultPeers, VerifyReport,
+    ExportFormat, FieldRef, FieldResult, LegalHold, MAX_TARGETS, PROFILE_RECORD, Plain, ReadGrant,
+    ReadOutcome, RotateOutcome, Vault, VaultCustodian, VaultPeers, VerifyReport,
 };
 
 impl Vault {

@@ -48,19 +48,29 @@ fn kek() -> Arc<dyn KekProvider> {
 /// by a moment: a lock error is retried (bounded), anything else fails.
 fn open_sled(path: &Path, kek: Arc<dyn KekProvider>) -> crate::Result<Vault> {
     for _ in 0..200 {
-        match Vault::open(
-            path,
-            VaultConfig::default(),
-            kek.clone(),
-            VaultPeers::default(),
-        ) {
+        match Vault::open(path, VaultConfig::default(), kek.clone(), registry()) {
             Err(crate::Error::Storage(e)) if e.to_string().contains("lock") => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             other => return other,
         }
     }
-    Vault::open(path, VaultConfig::default(), kek, VaultPeers::default())
+    Vault::open(path, VaultConfig::default(), kek, registry())
+}
+
+/// Numbers the test resolver says were never issued.
+const UNISSUED: &str = "C0000099Z";
+
+/// Peers whose resolver says every number but [`UNISSUED`] was issued.
+fn registry() -> VaultPeers {
+    VaultPeers {
+        resolver: Some(rapi::resolver_service_client::ResolverServiceClient::new(
+            in_process(
+                ResolverServiceServer::new(FakeResolver::default()),
+                Caller::peer(c360_rpc::Peer::Vault),
+            ),
+        )),
+    }
 }
 
 fn memory_vault() -> (Vault, Arc<dyn Store>) {
@@ -70,18 +80,27 @@ fn memory_vault() -> (Vault, Arc<dyn Store>) {
         store.clone(),
         VaultConfig::default(),
         kek(),
-        VaultPeers::default(),
+        registry(),
     )
     .unwrap();
     (vault, store)
 }
 
+/// A client of `vault` as a caller of `role` (a source system's token
+/// writes for the "crm" source, as the tests' consents say).
 fn client(vault: &Vault, role: Role) -> VaultServiceClient<PeerChannel> {
-    VaultServiceClient::new(in_process(
-        vault.grpc(),
-        Caller::new(format!("{role}-1"), role),
-    ))
+    let mut caller = Caller::new(format!("{role}-1"), role);
+    if role == Role::Source {
+        caller = caller.with_sources(c360_rpc::Sources::parse("crm").unwrap());
+    }
+    client_as(vault, caller)
 }
+
+fn client_as(vault: &Vault, caller: Caller) -> VaultServiceClient<PeerChannel> {
+    VaultServiceClient::new(in_process(vault.grpc(), caller))
+}
+
+mod edges;
 
 fn fref(client: &str, record: &str, field: &str) -> api::FieldRef {
     api::FieldRef {
@@ -971,6 +990,29 @@ impl ResolverService for FakeResolver {
         _: Request<rapi::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         Err(Status::unimplemented("fake"))
+    }
+    async fn lookup_numbers(
+        &self,
+        request: Request<rapi::LookupNumbersRequest>,
+    ) -> Result<Response<rapi::LookupNumbersResponse>, Status> {
+        let numbers = request
+            .into_inner()
+            .client_numbers
+            .into_iter()
+            .map(|n| {
+                let issued = n != UNISSUED;
+                rapi::NumberLookup {
+                    state: if issued {
+                        rapi::NumberState::Active
+                    } else {
+                        rapi::NumberState::Unknown
+                    } as i32,
+                    survivor: if issued { n.clone() } else { String::new() },
+                    client_number: n,
+                }
+            })
+            .collect();
+        Ok(Response::new(rapi::LookupNumbersResponse { numbers }))
     }
     async fn erase_client(
         &self,

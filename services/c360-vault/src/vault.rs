@@ -61,6 +61,9 @@ use crate::ledger::{self, Decision, Entry, Hash, Kind, Verdict, Verifier};
 use crate::policy::{Access, Policy, mask};
 use crate::{Error, Result, VaultConfig};
 
+mod disclosure;
+pub use disclosure::{MAX_TARGETS, ReadGrant, reader};
+
 const LEDGER: &str = "ledger";
 const CONSENT_IDX: &str = "consent_idx";
 const IDENTITY: &str = "identity";
@@ -286,6 +289,26 @@ pub struct RotateOutcome {
 pub enum ExportFormat {
     JsonLines,
     Csv,
+}
+
+/// The access log's outcome of a read: "denied" (every field), "partial"
+/// (some), "masked" (none denied, some masked) or "allowed".
+fn outcome(accesses: impl Iterator<Item = Access>) -> &'static str {
+    let (mut n, mut denied, mut masked) = (0, 0, false);
+    for a in accesses {
+        n += 1;
+        denied += usize::from(a == Access::Deny);
+        masked |= a == Access::Masked;
+    }
+    if n > 0 && denied == n {
+        "denied"
+    } else if denied > 0 {
+        "partial"
+    } else if masked {
+        "masked"
+    } else {
+        "allowed"
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -1240,20 +1263,11 @@ impl Vault {
     }
 
     fn outcome_of(results: &[FieldResult]) -> &'static str {
-        let denied = results
-            .iter()
-            .filter(|r| matches!(r, FieldResult::Error(_)))
-            .count();
-        let masked = results.iter().any(|r| matches!(r, FieldResult::Masked(_)));
-        if denied == results.len() && !results.is_empty() {
-            "denied"
-        } else if denied > 0 {
-            "partial"
-        } else if masked {
-            "masked"
-        } else {
-            "allowed"
-        }
+        outcome(results.iter().map(|r| match r {
+            FieldResult::Error(_) => Access::Deny,
+            FieldResult::Masked(_) => Access::Masked,
+            FieldResult::Clear(_) => Access::Clear,
+        }))
     }
 
     /// Decrypts values sealed by `encrypt`, under the policy, logged.
@@ -2008,6 +2022,12 @@ impl Vault {
 
     /// Stops the background retry of erasures and waits until it is gone:
     /// while a retry runs it holds the vault, and with it the store's lock.
+    /// The resolver this vault calls (erasures; whether a number was
+    /// issued), if one is configured.
+    pub fn resolver_peer(&self) -> Option<ResolverServiceClient<PeerChannel>> {
+        self.inner.peers.resolver.clone()
+    }
+
     pub async fn stop_background(&self) {
         let task = self
             .inner

@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod config;
 pub mod deadline;
 pub mod metrics;
+pub mod private;
 pub mod serve;
 pub mod telemetry;
 

@@ -69,8 +69,16 @@ pub fn status(e: tonic::Status) -> anyhow::Error {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ClientCommand {
-    /// Show a client: golden record, records, aliases, lineage.
-    Get { number: String },
+    /// Show a client: golden record, records, aliases, lineage. Personal
+    /// values are shown as the vault's access policy allows for the
+    /// token's role and the purpose, and the read is logged.
+    Get {
+        number: String,
+        /// Why you read: stewardship, service, collections, audit,
+        /// access_request, ...
+        #[arg(long)]
+        purpose: String,
+    },
     /// Why a client's records are together (or, with --with, why two
     /// records match or not): each field's level and weight, vetoes.
     Explain {
@@ -116,10 +124,11 @@ pub fn client(args: ClientArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let mut c = connect(&args.server).await?;
         match args.command {
-            ClientCommand::Get { number } => {
+            ClientCommand::Get { number, purpose } => {
                 let r = c
                     .get_client(api::GetClientRequest {
                         client_number: number,
+                        purpose,
                     })
                     .await
                     .map_err(status)?
@@ -140,6 +149,15 @@ pub fn client(args: ClientArgs) -> anyhow::Result<()> {
                         "  {}  {} {}",
                         m.record_id, m.source_system, m.source_record_id
                     );
+                }
+                if !r.masked_fields.is_empty() {
+                    println!("masked for you: {}", r.masked_fields.join(", "));
+                }
+                if !r.withheld_fields.is_empty() {
+                    println!("withheld from you: {}", r.withheld_fields.join(", "));
+                }
+                if r.access_log_sequence > 0 {
+                    println!("access log entry: {}", r.access_log_sequence);
                 }
                 if !r.aliases.is_empty() {
                     println!("aliases: {}", r.aliases.join(", "));
