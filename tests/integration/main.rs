@@ -10,5 +10,6 @@ mod durability;
 mod incremental;
 mod platform;
 mod resolver;
+mod roles;
 mod scenario;
 mod server;

@@ -264,6 +264,24 @@ pub fn authorize<T>(
     }
 }
 
+/// Like [`authorize`], but an admin is admitted only if `allowed` names
+/// it: for calls that disclose personal values in clear or hand out key
+/// material, which operating the platform does not need.
+pub fn authorize_only<T>(
+    request: &tonic::Request<T>,
+    allowed: &[Role],
+) -> Result<Caller, tonic::Status> {
+    let caller = authorize(request, allowed)?;
+    if caller.role == Role::Admin && !allowed.contains(&Role::Admin) {
+        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        return Err(tonic::Status::permission_denied(format!(
+            "role admin may not call this method (allowed: {})",
+            names.join(", ")
+        )));
+    }
+    Ok(caller)
+}
+
 /// `request` with `caller` attached, as the authentication layer does (for
 /// tests and in-process calls).
 pub fn with_caller<T>(mut request: tonic::Request<T>, caller: Caller) -> tonic::Request<T> {

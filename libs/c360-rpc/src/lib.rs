@@ -17,7 +17,7 @@ mod feed;
 mod issued;
 mod peer;
 
-pub use auth::{Caller, Peer, Role, Sources, authorize, with_caller};
+pub use auth::{Caller, Peer, Role, Sources, authorize, authorize_only, with_caller};
 pub use feed::{FeedHandler, FeedProgress, Follower, follow_feed};
 pub use issued::IssuedNumbers;
 pub use peer::{

@@ -14,7 +14,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
-use c360_rpc::{Caller, PeerChannel, Role, authorize};
+use c360_rpc::{Caller, PeerChannel, Role, authorize, authorize_only};
 
 use crate::disclose::Disclosure;
 
@@ -359,7 +359,7 @@ impl ResolverService for ResolverGrpc {
         // Erasure has one entry point, the vault's EraseClient (which
         // refuses under a legal hold and then calls this): no one else,
         // not even an admin, erases here.
-        let caller = authorize(&request, &[Role::Service])?;
+        let caller = authorize_only(&request, &[Role::Service])?;
         caller.check_peer(
             c360_rpc::Peer::Vault,
             "erasure goes through VaultService/EraseClient, which checks legal holds",

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use c360_proto::vault::v1 as api;
 use c360_proto::vault::v1::vault_service_server::{VaultService, VaultServiceServer};
-use c360_rpc::{Caller, IssuedNumbers, Peer, Role, authorize};
+use c360_rpc::{Caller, IssuedNumbers, Peer, Role, authorize, authorize_only};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
@@ -481,6 +481,11 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::EraseClientResponse>, Status> {
         let caller = authorize(&request, COMPLIANCE)?;
         let req = request.into_inner();
+        // An erasure of a number not yet issued would wait for the next new
+        // client and erase them: refused like any other write.
+        self.issued
+            .check("client_number", &[req.client_number.as_str()])
+            .await?;
         let vault = self.vault.clone();
         let reason = req.reason.clone();
         let mut out =
@@ -530,7 +535,9 @@ impl VaultService for VaultGrpc {
         &self,
         request: Request<api::ExportClientRequest>,
     ) -> Result<Response<api::ExportClientResponse>, Status> {
-        let caller = authorize(&request, COMPLIANCE)?;
+        // Everything held, in clear: the compliance officer's subject access
+        // request, not an operator's.
+        let caller = authorize_only(&request, COMPLIANCE)?;
         let number = request.into_inner().client_number;
         let vault = self.vault.clone();
         let (client_number, json) = blocking(move || vault.export_client(&caller, &number)).await?;
@@ -560,12 +567,7 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::GetWrappedDataKeysResponse>, Status> {
         // Key material (even wrapped) goes to the services that encrypt
         // with it and to no one else, administrators included.
-        let caller = authorize(&request, &[Role::Service])?;
-        if caller.role != Role::Service {
-            return Err(Status::permission_denied(
-                "data keys are handed to services only (role service)",
-            ));
-        }
+        let caller = authorize_only(&request, &[Role::Service])?;
         let req = request.into_inner();
         // The resolver issues client numbers and has their keys made just
         // before; any other service may only have keys made for numbers
@@ -629,12 +631,7 @@ impl VaultGrpc {
         &self,
         request: Request<api::AuthorizeReadsRequest>,
     ) -> Result<Response<api::AuthorizeReadsResponse>, Status> {
-        let caller = authorize(&request, &[Role::Service])?;
-        if caller.role != Role::Service {
-            return Err(Status::permission_denied(
-                "disclosure decisions are for c360 services (role service)",
-            ));
-        }
+        authorize_only(&request, &[Role::Service])?;
         let req = request.into_inner();
         let reader = crate::vault::reader(&req.actor, &req.role)?;
         let targets: Vec<(String, Vec<String>)> = req
