@@ -7,6 +7,7 @@ mod cluster;
 mod common;
 mod custody;
 mod durability;
+mod edges;
 mod incremental;
 mod platform;
 mod resolver;

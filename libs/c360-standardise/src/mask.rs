@@ -78,14 +78,31 @@ fn mask_words(value: &str) -> String {
         .join(" ")
 }
 
-/// `1985-**-**`: only the year of a date.
+/// Only the year of a date, whatever its format: `1985-**-**`,
+/// `**/**/1985`. Without a four-digit year, the generic mask.
 fn mask_date(value: &str) -> String {
     let v = value.trim();
-    if v.len() >= 4 && v.is_char_boundary(4) && v[..4].chars().all(|c| c.is_ascii_digit()) {
-        format!("{}-**-**", &v[..4])
-    } else {
-        mask_generic(v)
-    }
+    let chars: Vec<char> = v.chars().collect();
+    let year = (0..chars.len().saturating_sub(3)).find(|&i| {
+        let run = &chars[i..i + 4];
+        run.iter().all(char::is_ascii_digit)
+            && (i == 0 || !chars[i - 1].is_ascii_digit())
+            && chars.get(i + 4).is_none_or(|c| !c.is_ascii_digit())
+    });
+    let Some(start) = year else {
+        return mask_generic(v);
+    };
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if c.is_ascii_alphanumeric() && !(start..start + 4).contains(&i) {
+                '*'
+            } else {
+                *c
+            }
+        })
+        .collect()
 }
 
 /// Every character but the last two masked (all of a short value).
@@ -124,6 +141,9 @@ mod tests {
         assert_eq!(mask("email", "kone.aminata@example.ci"), "k***@example.ci");
         assert_eq!(mask("name", "Aminata Koné"), "A*** K***");
         assert_eq!(mask("date_of_birth", "1985-03-12"), "1985-**-**");
+        assert_eq!(mask("date_of_birth", "12/03/1985"), "**/**/1985");
+        assert_eq!(mask("date_of_birth", "12 mars 1985"), "** **** 1985");
+        assert_eq!(mask("date_of_birth", "19850312"), "******12");
         assert_eq!(mask("national_id", "CI0012345678"), "**********78");
         assert_eq!(mask("national_id", "AB1"), "****");
         assert_eq!(mask("address", "Cocody"), "****dy");
