@@ -23,6 +23,18 @@ async fn platform(dir: &std::path::Path) -> TestServer {
     .await
 }
 
+/// A platform holding Aminata, followed by every service: the server and
+/// her client number.
+async fn with_aminata(dir: &std::path::Path) -> (TestServer, String) {
+    let server = platform(dir).await;
+    let mut admin = server.client.clone();
+    let number = resolve(&mut admin, aminata_core(), false)
+        .await
+        .client_number;
+    server.wait_for_followers().await;
+    (server, number)
+}
+
 /// A channel as a token of `role` writing for `sources` (empty: none).
 async fn as_role(
     server: &TestServer,
@@ -30,16 +42,30 @@ async fn as_role(
     role: Role,
     sources: &str,
 ) -> c360_rpc::PeerChannel {
-    let grants = c360::auth::Grants {
-        sources: if sources.is_empty() {
-            Sources::None
-        } else {
-            Sources::parse(sources).unwrap()
-        },
-        peer: None,
+    let sources = if sources.is_empty() {
+        Sources::None
+    } else {
+        Sources::parse(sources).unwrap()
     };
-    let dir = server.dir.clone();
-    channel_to(&server.url, &token_with(&dir, name, role, &grants)).await
+    with_grants(
+        server,
+        name,
+        role,
+        c360::auth::Grants {
+            sources,
+            peer: None,
+        },
+    )
+    .await
+}
+
+async fn with_grants(
+    server: &TestServer,
+    name: &str,
+    role: Role,
+    grants: c360::auth::Grants,
+) -> c360_rpc::PeerChannel {
+    channel_to(&server.url, &token_with(&server.dir, name, role, &grants)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,12 +212,8 @@ async fn an_app_cannot_overwrite_a_source_systems_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn get_client_discloses_under_the_vault_policy_and_is_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let server = platform(dir.path()).await;
+    let (server, number) = with_aminata(dir.path()).await;
     let mut admin = server.client.clone();
-    let number = resolve(&mut admin, aminata_core(), false)
-        .await
-        .client_number;
-    server.wait_for_followers().await;
 
     let mut app = ResolverServiceClient::new(as_role(&server, "crm", Role::App, "").await);
     let ask = |purpose: &str| api::GetClientRequest {
@@ -254,12 +276,8 @@ async fn get_client_discloses_under_the_vault_policy_and_is_logged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legal_hold_holds_on_every_path() {
     let dir = tempfile::tempdir().unwrap();
-    let server = platform(dir.path()).await;
+    let (server, number) = with_aminata(dir.path()).await;
     let mut admin = server.client.clone();
-    let number = resolve(&mut admin, aminata_core(), false)
-        .await
-        .client_number;
-    server.wait_for_followers().await;
     let mut dpo = VaultServiceClient::new(as_role(&server, "dpo", Role::Compliance, "").await);
     dpo.set_legal_hold(va::SetLegalHoldRequest {
         client_number: number.clone(),
@@ -287,18 +305,11 @@ async fn a_legal_hold_holds_on_every_path() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     // So is any other service.
-    let search_peer = {
-        let grants = c360::auth::Grants {
-            sources: Sources::None,
-            peer: Some(c360_rpc::Peer::Search),
-        };
-        let dir = server.dir.clone();
-        channel_to(
-            &server.url,
-            &token_with(&dir, "search-peer", Role::Service, &grants),
-        )
-        .await
+    let grants = c360::auth::Grants {
+        sources: Sources::None,
+        peer: Some(c360_rpc::Peer::Search),
     };
+    let search_peer = with_grants(&server, "search-peer", Role::Service, grants).await;
     let err = ResolverServiceClient::new(search_peer)
         .erase_client(api::EraseClientRequest {
             client_number: number.clone(),

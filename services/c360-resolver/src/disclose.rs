@@ -28,21 +28,11 @@ pub enum Access {
     Clear,
 }
 
-/// The fields of a record that hold personal values, by their policy names.
-pub const PERSONAL_FIELDS: [Field; 12] = [
-    Field::GivenName,
-    Field::MiddleName,
-    Field::Surname,
-    Field::FullName,
-    Field::Sex,
-    Field::DateOfBirth,
-    Field::NationalId,
-    Field::Phone,
-    Field::Email,
-    Field::Address,
-    Field::Locality,
-    Field::Postcode,
-];
+/// The fields of a record that hold personal values (their names are the
+/// policy's).
+fn personal_fields() -> impl Iterator<Item = Field> {
+    Field::ALL.into_iter().filter(|f| f.is_personal())
+}
 
 /// The policy's decision for one client: field name → access.
 #[derive(Debug, Clone)]
@@ -56,8 +46,7 @@ impl Grant {
     /// Every personal field shown as `access`.
     fn all(access: Access) -> Grant {
         Grant {
-            fields: PERSONAL_FIELDS
-                .iter()
+            fields: personal_fields()
                 .map(|f| (f.name().to_string(), access))
                 .collect(),
             access_sequence: 0,
@@ -166,10 +155,7 @@ impl Disclosure {
                 .map(|_| Grant::all(Access::Withheld))
                 .collect());
         };
-        let fields: Vec<String> = PERSONAL_FIELDS
-            .iter()
-            .map(|f| f.name().to_string())
-            .collect();
+        let fields: Vec<String> = personal_fields().map(|f| f.name().to_string()).collect();
         let response = vault
             .authorize_reads(AuthorizeReadsRequest {
                 actor: caller.id.clone(),
