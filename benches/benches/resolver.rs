@@ -60,7 +60,7 @@ fn main() {
         config.limits.requests_per_second_per_caller = 0;
         // C360_BENCH_MAX_POSTINGS: the resolver's hot-key bar (default 160).
         config.resolver.max_postings = env_usize("C360_BENCH_MAX_POSTINGS", config.resolver.max_postings);
-        let token = c360::auth::create_token(&dir, "bench", c360_rpc::Role::Admin).expect("token");
+        let token = c360::auth::create_token(&dir, "bench", c360_rpc::Role::Admin, &Default::default()).expect("token");
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
         let platform = Platform::open(config, kek.clone()).await.expect("platform");
         let resolver = platform.resolver().cloned().expect("resolver");
