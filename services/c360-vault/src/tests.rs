@@ -116,6 +116,7 @@ fn consent(
         notice_version: "v3".into(),
         captured_at_unix_ms: at,
         expires_at_unix_ms: 0,
+        record_ids: Vec::new(),
     }
 }
 
