@@ -170,6 +170,9 @@ pub fn plan_split(
 }
 
 #[cfg(test)]
+mod model_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

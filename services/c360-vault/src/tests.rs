@@ -63,7 +63,7 @@ fn open_sled(path: &Path, kek: Arc<dyn KekProvider>) -> crate::Result<Vault> {
     Vault::open(path, VaultConfig::default(), kek, VaultPeers::default())
 }
 
-fn memory_vault() -> (Vault, Arc<dyn Store>) {
+pub(crate) fn memory_vault() -> (Vault, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new(crate::vault::SPACES));
     let vault = Vault::with_store(
         Path::new("memory"),
