@@ -255,5 +255,49 @@ async fn a_stop_on_an_absorbed_numbers_phone_stays_with_its_sender_after_a_split
         may_contact_at(&mut c, &new, crate::scenario::AT).await,
         ch::Verdict::Allow
     );
+
+    // The CLI: B grants again, for B's record; the history shows the
+    // records of every entry.
+    let cli = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--server", &server.url, "--token", &server.token]);
+        let out = crate::common::c360(dir.path(), &all);
+        assert!(out.status.success(), "{}", crate::common::stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let recorded = cli(&[
+        "consent",
+        "record",
+        &new,
+        "--purpose",
+        "marketing",
+        "--channel",
+        "SMS",
+        "--decision",
+        "granted",
+        "--evidence",
+        "form-9",
+        "--record",
+        &b.record_id,
+    ]);
+    assert!(
+        recorded.contains(&format!("records={}", b.record_id)),
+        "{recorded}"
+    );
+    let check = cli(&[
+        "consent",
+        "check",
+        &new,
+        "--purpose",
+        "marketing",
+        "--channel",
+        "SMS",
+    ]);
+    assert!(check.starts_with("allowed"), "{check}");
+    let shown = cli(&["consent", "show", &new]);
+    assert!(
+        shown.contains(&format!("#{} consent {} ", 4, b.client_number)),
+        "the STOP is in B's history: {shown}"
+    );
     server.stop().await;
 }

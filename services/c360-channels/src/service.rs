@@ -514,7 +514,9 @@ impl Service {
 
     /// Logs a touch; an opt-out (keyword or OPTED_OUT) first withdraws
     /// consent in the vault, and nothing is recorded if that fails (the
-    /// caller retries: an opt-out is never lost).
+    /// caller retries: an opt-out is never lost). The withdrawal is filed
+    /// under the number and records of the named contact point (else the
+    /// number named), so that a split keeps it with whoever said it.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_contact(
         self: &Arc<Self>,

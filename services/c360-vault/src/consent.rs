@@ -171,6 +171,8 @@ pub fn plan_split(
 
 #[cfg(test)]
 mod model_tests;
+#[cfg(test)]
+mod upgrade_tests;
 
 #[cfg(test)]
 mod tests {

@@ -970,6 +970,7 @@ impl Vault {
         }
         self.write(|tx| {
             let mut out = Vec::with_capacity(entries.len());
+            let mut records_of: HashMap<String, Vec<String>> = HashMap::new();
             for e in entries {
                 if is_erased(tx, &e.client_number)? {
                     return Err(Error::FailedPrecondition(format!(
@@ -979,7 +980,15 @@ impl Vault {
                 }
                 let mut e = e;
                 if e.record_ids.is_empty() {
-                    e.record_ids = stood_for(tx, &e.client_number)?.into_iter().collect();
+                    e.record_ids = match records_of.get(&e.client_number) {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r: Vec<String> =
+                                stood_for(tx, &e.client_number)?.into_iter().collect();
+                            records_of.insert(e.client_number.clone(), r.clone());
+                            r
+                        }
+                    };
                 }
                 out.push(tx.append(e));
             }
