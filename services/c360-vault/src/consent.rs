@@ -182,6 +182,23 @@ mod tests {
         items.iter().map(|s| s.to_string()).collect()
     }
 
+    /// Numbers A (own record rA) and B (own record rB) of one client.
+    fn a_and_b() -> [Member; 2] {
+        [("A", "rA"), ("B", "rB")].map(|(n, r)| Member {
+            number: n.into(),
+            own: set(&[r]),
+        })
+    }
+
+    fn filed(under: &str, sequence: u64, records: &[&str], restrictive: bool) -> Filed {
+        Filed {
+            under: under.into(),
+            sequence,
+            records: records.iter().map(|r| r.to_string()).collect(),
+            restrictive,
+        }
+    }
+
     #[test]
     fn entries_follow_their_records() {
         let client = set(&["rA", "rB", "rX"]);
@@ -206,36 +223,12 @@ mod tests {
     /// Issue 17, case 2: A's grant is filed under A; A's own record leaves.
     #[test]
     fn the_survivors_own_record_takes_its_entries() {
-        let members = [
-            Member {
-                number: "A".into(),
-                own: set(&["rA"]),
-            },
-            Member {
-                number: "B".into(),
-                own: set(&["rB"]),
-            },
-        ];
+        let members = a_and_b();
         let filed = [
-            Filed {
-                under: "A".into(),
-                sequence: 1,
-                records: vec!["rA".into()],
-                restrictive: false,
-            },
-            Filed {
-                under: "B".into(),
-                sequence: 2,
-                records: vec!["rB".into()],
-                restrictive: true,
-            },
+            filed("A", 1, &["rA"], false),
+            filed("B", 2, &["rB"], true),
             // Recorded before the vault knew A's records.
-            Filed {
-                under: "A".into(),
-                sequence: 3,
-                records: vec![],
-                restrictive: false,
-            },
+            filed("A", 3, &[], false),
         ];
         let plan = plan_split("A", "N", &set(&["rA"]), &members, &filed);
         assert_eq!(plan.kept_numbers, set(&["A", "B"]));
@@ -252,35 +245,11 @@ mod tests {
     /// for B's records, leaves with B; B's number goes too.
     #[test]
     fn a_stop_goes_with_the_records_it_came_from() {
-        let members = [
-            Member {
-                number: "A".into(),
-                own: set(&["rA"]),
-            },
-            Member {
-                number: "B".into(),
-                own: set(&["rB"]),
-            },
-        ];
+        let members = a_and_b();
         let filed = [
-            Filed {
-                under: "A".into(),
-                sequence: 4,
-                records: vec!["rB".into()],
-                restrictive: true,
-            },
-            Filed {
-                under: "B".into(),
-                sequence: 5,
-                records: vec!["rA".into(), "rB".into()],
-                restrictive: true,
-            },
-            Filed {
-                under: "B".into(),
-                sequence: 6,
-                records: vec!["rA".into(), "rB".into()],
-                restrictive: false,
-            },
+            filed("A", 4, &["rB"], true),
+            filed("B", 5, &["rA", "rB"], true),
+            filed("B", 6, &["rA", "rB"], false),
         ];
         let plan = plan_split("A", "N", &set(&["rB"]), &members, &filed);
         assert_eq!(plan.moved_numbers, set(&["B"]));

@@ -690,8 +690,8 @@ mod tests {
         e
     }
 
-    #[test]
-    fn canonical_encoding_known_answer() {
+    /// The entry both known-answer tests hash (v1 as is, v2 with a record).
+    fn kat_entry() -> Entry {
         let mut e = consent(
             1,
             "C0000012K",
@@ -702,6 +702,12 @@ mod tests {
         );
         e.evidence_ref = "form-7".into();
         e.actor = "crm".into();
+        e
+    }
+
+    #[test]
+    fn canonical_encoding_known_answer() {
+        let mut e = kat_entry();
         e.chain(1, GENESIS);
         // Pinned: a change of the canonical encoding must be deliberate
         // (it would invalidate every stored chain).
@@ -835,16 +841,7 @@ mod tests {
         let mut empty = v1.to_stored();
         empty[MAGIC.len() - 1] = b'2';
         assert!(Entry::from_stored(&empty).is_err());
-        let mut e = consent(
-            1,
-            "C0000012K",
-            "marketing",
-            "SMS",
-            Decision::Granted,
-            1_700_000_000_000,
-        );
-        e.evidence_ref = "form-7".into();
-        e.actor = "crm".into();
+        let mut e = kat_entry();
         e.record_ids = vec!["R0000000007".into()];
         e.chain(1, GENESIS);
         assert_eq!(hex(&e.hash), KAT_HASH_V2, "canonical encoding v2 changed");
