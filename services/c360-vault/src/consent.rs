@@ -170,6 +170,8 @@ pub fn plan_split(
 }
 
 #[cfg(test)]
+mod api_tests;
+#[cfg(test)]
 mod model_tests;
 #[cfg(test)]
 mod upgrade_tests;
