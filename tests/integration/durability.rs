@@ -146,11 +146,11 @@ async fn cli_talks_to_a_running_server() {
          CBS-3,Moussa,Diallo,01/01/1970,+221771234567,Dakar\n",
     )
     .unwrap();
-    let cli = |args: &[&str]| {
+    let cli_as = |token: &str, args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
             .args(args)
             .args(["--server", &url])
-            .env("C360_TOKEN", TOKEN)
+            .env("C360_TOKEN", token)
             .output()
             .expect("cli runs");
         (
@@ -159,6 +159,28 @@ async fn cli_talks_to_a_running_server() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let cli = |args: &[&str]| cli_as(TOKEN, args);
+    // A compliance officer's token, minted beside the running server's
+    // data (it reloads its tokens): a subject access export is theirs.
+    let minted = crate::common::c360(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--role",
+            "compliance",
+            "--name",
+            "dpo",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        minted.status.success(),
+        "{}",
+        crate::common::stderr(&minted)
+    );
+    let dpo = String::from_utf8_lossy(&minted.stdout).trim().to_string();
     let results = dir.path().join("results.csv");
     let (ok, _, err) = cli(&[
         "ingest",
@@ -315,7 +337,12 @@ async fn cli_talks_to_a_running_server() {
     assert!(!ok && err.contains("FailedPrecondition"), "{err}");
     let (ok, _, err) = cli(&["vault", "hold", "C00000011", "--release"]);
     assert!(ok, "{err}");
-    let (ok, out, err) = cli(&["vault", "export-client", "C00000011"]);
+    let (ok, _, err) = cli(&["vault", "export-client", "C00000011"]);
+    assert!(
+        !ok && err.contains("PermissionDenied"),
+        "not an admin's: {err}"
+    );
+    let (ok, out, err) = cli_as(&dpo, &["vault", "export-client", "C00000011"]);
     assert!(ok && out.contains("C00000011"), "{out}{err}");
     let (ok, _, err) = cli(&["vault", "access-log", "--client", "C00000011"]);
     assert!(ok, "{err}");

@@ -34,6 +34,7 @@ pub(crate) fn consent(
         notice_version: "2026-01".into(),
         captured_at_unix_ms: at,
         expires_at_unix_ms: 0,
+        record_ids: Vec::new(),
     }
 }
 

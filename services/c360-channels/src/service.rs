@@ -514,7 +514,9 @@ impl Service {
 
     /// Logs a touch; an opt-out (keyword or OPTED_OUT) first withdraws
     /// consent in the vault, and nothing is recorded if that fails (the
-    /// caller retries: an opt-out is never lost).
+    /// caller retries: an opt-out is never lost). The withdrawal is filed
+    /// under the number and records of the named contact point (else the
+    /// number named), so that a split keeps it with whoever said it.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_contact(
         self: &Arc<Self>,
@@ -551,6 +553,26 @@ impl Service {
             (None, _) => None,
         };
         let keyword = matched.map(|(k, _)| k.to_string()).unwrap_or_default();
+        // The point the contact went through, when named: checked before
+        // anything is written.
+        let named_point = if point_id.is_empty() {
+            None
+        } else {
+            Some(
+                snapshot
+                    .point(point_id)
+                    .ok_or_else(|| Error::NotFound(format!("contact point {point_id}")))?,
+            )
+        };
+        // An opt-out belongs to whoever said it: the number and records the
+        // point came from (a phone read from B's record after B was merged
+        // into A is B's), else the number the caller named, never the
+        // survivor it resolves to. A later split then keeps it with them.
+        let (opt_out_number, opt_out_records) = match named_point {
+            Some(p) if !p.bound_client.is_empty() => (p.bound_client.clone(), p.record_ids.clone()),
+            Some(p) => (number.to_string(), p.record_ids.clone()),
+            None => (number.to_string(), Vec::new()),
+        };
         let mut withdrawals = Vec::new();
         if let Some((channels, purposes)) = scope {
             let channel_name = match channels {
@@ -569,7 +591,7 @@ impl Service {
             let mut client = self.vault()?;
             for p in purposes {
                 let request = vault::RecordConsentRequest {
-                    client_number: survivor.clone(),
+                    client_number: opt_out_number.clone(),
                     purpose: p,
                     channel: channel_name.clone(),
                     decision: vault::ConsentDecision::Withdrawn as i32,
@@ -587,6 +609,7 @@ impl Service {
                     notice_version: String::new(),
                     captured_at_unix_ms: at,
                     expires_at_unix_ms: 0,
+                    record_ids: opt_out_records.clone(),
                 };
                 let entry =
                     tokio::time::timeout(self.vault_timeout(), client.record_consent(request))
@@ -603,15 +626,11 @@ impl Service {
             }
         }
 
-        let point_used = if point_id.is_empty() {
-            decide::best_point(&snapshot, channel)
+        let point_used = match named_point {
+            Some(p) => p.id.clone(),
+            None => decide::best_point(&snapshot, channel)
                 .map(|p| p.id.clone())
-                .unwrap_or_default()
-        } else {
-            if snapshot.point(point_id).is_none() {
-                return Err(Error::NotFound(format!("contact point {point_id}")));
-            }
-            point_id.to_string()
+                .unwrap_or_default(),
         };
         let touch = Touch {
             at_ms: at,

@@ -125,6 +125,7 @@ impl MemoryVault {
             source_system: r.source_system,
             captured_at_unix_ms: r.captured_at_unix_ms,
             expires_at_unix_ms: r.expires_at_unix_ms,
+            record_ids: r.record_ids,
             kind: "consent".into(),
             ..Default::default()
         };

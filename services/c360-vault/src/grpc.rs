@@ -68,6 +68,7 @@ pub(crate) fn entry_to_api(e: &Entry) -> api::ConsentEntry {
         related_clients: e.related_clients.clone(),
         prev_hash: e.prev_hash.to_vec(),
         hash: e.hash.to_vec(),
+        record_ids: e.record_ids.clone(),
     }
 }
 
@@ -83,6 +84,7 @@ fn consent_input(r: api::RecordConsentRequest) -> ConsentInput {
         notice_version: r.notice_version,
         captured_at_ms: r.captured_at_unix_ms,
         expires_at_ms: r.expires_at_unix_ms,
+        record_ids: r.record_ids,
     }
 }
 

@@ -73,7 +73,7 @@ fn registry() -> VaultPeers {
     }
 }
 
-fn memory_vault() -> (Vault, Arc<dyn Store>) {
+pub(crate) fn memory_vault() -> (Vault, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new(crate::vault::SPACES));
     let vault = Vault::with_store(
         Path::new("memory"),
@@ -135,6 +135,7 @@ fn consent(
         notice_version: "v3".into(),
         captured_at_unix_ms: at,
         expires_at_unix_ms: 0,
+        record_ids: Vec::new(),
     }
 }
 

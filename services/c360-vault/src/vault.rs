@@ -14,11 +14,11 @@
 //!
 //! ```text
 //! ledger       seq u64 BE                      -> canonical entry || sha256
-//! consent_idx  number \0 seq                   -> ()   (entries about a number)
+//! consent_idx  number \0 seq                   -> ()   (entries filed under a number)
 //! identity     a/number                        -> survivor (absorbed numbers)
 //!              m/survivor                      -> member numbers, \n-separated
 //!              r/record_id                     -> origin number
-//!              n/number \0 record_id           -> ()
+//!              n/number \0 record_id           -> ()   (the number's own records)
 //! keys         d/number                        -> data key wrapped by the KEK
 //!              blind                           -> blind-index key wrapped by the KEK
 //! fields       number \0 record \0 field       -> envelope
@@ -57,6 +57,7 @@ use c360_storage::{Batch, SledStore, Store};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
+use crate::consent;
 use crate::ledger::{self, Decision, Entry, Hash, Kind, Verdict, Verifier};
 use crate::policy::{Access, Policy, mask};
 use crate::{Error, Result, VaultConfig};
@@ -102,6 +103,8 @@ const BLIND_LABEL: &str = "vault";
 const FEED_OFFSET: &[u8] = b"feed_offset";
 const PENDING: &[u8] = b"pending/";
 const PAGE: usize = 4096;
+/// Most records one consent entry names.
+const MAX_CONSENT_RECORDS: usize = 64;
 /// How long EraseClient waits for the resolver before leaving the
 /// notification pending.
 const RESOLVER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -164,6 +167,9 @@ pub struct ConsentInput {
     pub notice_version: String,
     pub captured_at_ms: i64,
     pub expires_at_ms: i64,
+    /// The records the decision came with; empty: those the number stands
+    /// for (see [`crate::consent`]).
+    pub record_ids: Vec<String>,
 }
 
 /// A consent question.
@@ -523,24 +529,52 @@ fn members_of(r: &dyn Reads, survivor: &str) -> Result<Vec<String>> {
     }
 }
 
+/// The sequences of the entries filed under `number`.
+fn filed_under(r: &dyn Reads, number: &str) -> Result<Vec<u64>> {
+    let prefix = [number.as_bytes(), &[0]].concat();
+    r.scan(CONSENT_IDX, &prefix)?
+        .into_iter()
+        .map(|(k, _)| seq_of(&k[prefix.len()..]))
+        .collect()
+}
+
+fn entry_at(r: &dyn Reads, seq: u64) -> Result<Entry> {
+    let bytes = r
+        .get(LEDGER, &seq_key(seq))?
+        .ok_or_else(|| Error::Corrupt(format!("ledger entry {seq} missing")))?;
+    Entry::from_stored(&bytes).map_err(|e| Error::Corrupt(format!("entry {seq}: {e}")))
+}
+
 fn entries_of(r: &dyn Reads, numbers: &[String]) -> Result<Vec<Entry>> {
     let mut seqs = BTreeSet::new();
     for n in numbers {
-        let prefix = [n.as_bytes(), &[0]].concat();
-        for (k, _) in r.scan(CONSENT_IDX, &prefix)? {
-            seqs.insert(seq_of(&k[prefix.len()..])?);
-        }
+        seqs.extend(filed_under(r, n)?);
     }
-    let mut out = Vec::with_capacity(seqs.len());
-    for s in seqs {
-        let bytes = r
-            .get(LEDGER, &seq_key(s))?
-            .ok_or_else(|| Error::Corrupt(format!("ledger entry {s} missing")))?;
-        out.push(
-            Entry::from_stored(&bytes).map_err(|e| Error::Corrupt(format!("entry {s}: {e}")))?,
-        );
+    seqs.into_iter().map(|s| entry_at(r, s)).collect()
+}
+
+/// The records that came to the vault under `number` or that a split
+/// moved to it.
+fn own_records(r: &dyn Reads, number: &str) -> Result<BTreeSet<String>> {
+    let prefix = join(&[&[b"n/", number.as_bytes()].concat(), b""]);
+    r.scan(IDENTITY, &prefix)?
+        .into_iter()
+        .map(|(k, _)| utf8(k[prefix.len()..].to_vec()))
+        .collect()
+}
+
+/// The records a consent recorded for `number` now is for (rule 1 of
+/// [`crate::consent`]).
+fn stood_for(r: &dyn Reads, number: &str) -> Result<BTreeSet<String>> {
+    let own = own_records(r, number)?;
+    if !own.is_empty() {
+        return Ok(own);
     }
-    Ok(out)
+    let mut client = BTreeSet::new();
+    for m in members_of(r, &survivor_of(r, number)?)? {
+        client.extend(own_records(r, &m)?);
+    }
+    Ok(consent::stood_for(&own, &client))
 }
 
 fn is_erased(r: &dyn Reads, number: &str) -> Result<bool> {
@@ -917,6 +951,15 @@ impl Vault {
                 "is not after captured_at_unix_ms",
             ));
         }
+        if c.record_ids.len() > MAX_CONSENT_RECORDS {
+            return Err(Error::invalid(
+                &f("record_ids"),
+                format!("at most {MAX_CONSENT_RECORDS}"),
+            ));
+        }
+        for (i, r) in c.record_ids.iter().enumerate() {
+            check_record(&f(&format!("record_ids[{i}]")), r)?;
+        }
         let mut e = Entry::blank(Kind::Consent, &c.client_number);
         e.purpose = c.purpose.clone();
         e.channel = channel;
@@ -928,6 +971,8 @@ impl Vault {
         e.captured_at_ms = captured;
         e.expires_at_ms = c.expires_at_ms;
         e.recorded_at_ms = now;
+        let records: BTreeSet<&String> = c.record_ids.iter().collect();
+        e.record_ids = records.into_iter().cloned().collect();
         Ok(e)
     }
 
@@ -948,12 +993,25 @@ impl Vault {
         }
         self.write(|tx| {
             let mut out = Vec::with_capacity(entries.len());
+            let mut records_of: HashMap<String, Vec<String>> = HashMap::new();
             for e in entries {
                 if is_erased(tx, &e.client_number)? {
                     return Err(Error::FailedPrecondition(format!(
                         "client {} was erased",
                         e.client_number
                     )));
+                }
+                let mut e = e;
+                if e.record_ids.is_empty() {
+                    e.record_ids = match records_of.get(&e.client_number) {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r: Vec<String> =
+                                stood_for(tx, &e.client_number)?.into_iter().collect();
+                            records_of.insert(e.client_number.clone(), r.clone());
+                            r
+                        }
+                    };
                 }
                 out.push(tx.append(e));
             }
@@ -2263,40 +2321,61 @@ impl Vault {
         Ok(())
     }
 
-    /// The numbers merged into the original whose records all left with
-    /// the split follow them to the new number (with their histories).
+    /// Splits follow [`crate::consent`]: each consent entry goes to the
+    /// side holding the records it was recorded for, numbers whose own
+    /// records all left name the new client, the moved records become the
+    /// new number's own.
     fn apply_split(&self, tx: &mut Tx<'_>, e: &resolver_api::Event) -> Result<()> {
         let Some(new) = e.related_clients.first() else {
             return Ok(());
         };
         let original = survivor_of(tx, &e.client_number)?;
-        let moving_records: BTreeSet<&str> = e.record_ids.iter().map(String::as_str).collect();
-        let members = members_of(tx, &original)?;
-        let mut kept = BTreeSet::new();
-        let mut moved = BTreeSet::new();
-        for m in members {
-            if m == original {
-                kept.insert(m);
-                continue;
+        let moving: BTreeSet<String> = e.record_ids.iter().cloned().collect();
+        let mut members = Vec::new();
+        let mut filed = Vec::new();
+        for number in members_of(tx, &original)? {
+            for seq in filed_under(tx, &number)? {
+                let entry = entry_at(tx, seq)?;
+                if entry.kind == Kind::Consent {
+                    filed.push(consent::Filed {
+                        under: number.clone(),
+                        sequence: seq,
+                        records: entry.record_ids,
+                        restrictive: entry.decision.is_restrictive(),
+                    });
+                }
             }
-            let prefix = join(&[&[b"n/", m.as_bytes()].concat(), b""]);
-            let records = tx.scan(IDENTITY, &prefix)?;
-            let all_moved = !records.is_empty()
-                && records.iter().all(|(k, _)| {
-                    std::str::from_utf8(&k[prefix.len()..])
-                        .is_ok_and(|r| moving_records.contains(r))
-                });
-            if all_moved {
-                moved.insert(m);
-            } else {
-                kept.insert(m);
-            }
+            members.push(consent::Member {
+                own: own_records(tx, &number)?,
+                number,
+            });
         }
-        // Records keep their origin number: nothing to rewrite for them.
-        set_members(tx, &original, &kept);
+        let plan = consent::plan_split(&original, new, &moving, &members, &filed);
+        for (number, seq) in &plan.unfile {
+            tx.delete(CONSENT_IDX, join(&[number.as_bytes(), &seq_key(*seq)]));
+        }
+        for (number, seq) in &plan.file {
+            tx.put(
+                CONSENT_IDX,
+                join(&[number.as_bytes(), &seq_key(*seq)]),
+                Vec::new(),
+            );
+        }
+        for (owner, record) in &plan.rehome {
+            tx.delete(
+                IDENTITY,
+                join(&[&[b"n/", owner.as_bytes()].concat(), record.as_bytes()]),
+            );
+            tx.put(
+                IDENTITY,
+                join(&[&[b"n/", new.as_bytes()].concat(), record.as_bytes()]),
+                Vec::new(),
+            );
+        }
+        set_members(tx, &original, &plan.kept_numbers);
         let mut new_members: BTreeSet<String> = members_of(tx, new)?.into_iter().collect();
         new_members.insert(new.clone());
-        for m in &moved {
+        for m in &plan.moved_numbers {
             tx.put(
                 IDENTITY,
                 [b"a/", m.as_bytes()].concat(),
@@ -2306,7 +2385,9 @@ impl Vault {
         }
         set_members(tx, new, &new_members);
         let mut entry = Entry::blank(Kind::Split, &original);
-        entry.related_clients = std::iter::once(new.clone()).chain(moved).collect();
+        entry.related_clients = std::iter::once(new.clone())
+            .chain(plan.moved_numbers)
+            .collect();
         entry.actor = "resolver".into();
         entry.evidence_ref = format!("event {}", e.offset);
         entry.captured_at_ms = e.at_unix_ms;

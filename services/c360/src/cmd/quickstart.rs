@@ -301,6 +301,7 @@ where
             notice_version: "2026-01".into(),
             captured_at_unix_ms: now,
             expires_at_unix_ms: 0,
+            record_ids: Vec::new(),
         })
         .await
         .map_err(status)?
