@@ -563,16 +563,15 @@ fn own_records(r: &dyn Reads, number: &str) -> Result<BTreeSet<String>> {
         .collect()
 }
 
-/// The records a consent recorded for `number` now is for (rule 1 of
-/// [`crate::consent`]).
+/// The records a consent recorded now for `number` is recorded for (rule
+/// 1 of [`crate::consent`]); the client's are read only when needed.
 fn stood_for(r: &dyn Reads, number: &str) -> Result<BTreeSet<String>> {
     let own = own_records(r, number)?;
-    if !own.is_empty() {
-        return Ok(own);
-    }
     let mut client = BTreeSet::new();
-    for m in members_of(r, &survivor_of(r, number)?)? {
-        client.extend(own_records(r, &m)?);
+    if own.is_empty() {
+        for m in members_of(r, &survivor_of(r, number)?)? {
+            client.extend(own_records(r, &m)?);
+        }
     }
     Ok(consent::stood_for(&own, &client))
 }
