@@ -9,6 +9,7 @@ mod custody;
 mod durability;
 mod incremental;
 mod platform;
+mod protocol;
 mod resolver;
 mod scenario;
 mod server;
