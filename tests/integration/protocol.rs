@@ -192,19 +192,20 @@ impl RawConn {
 }
 
 /// Sends `data` as one DATA frame, waiting for flow-control capacity
-/// rather than letting h2 buffer or split it.
-async fn send_frame(send: &mut h2::SendStream<Bytes>, data: Bytes, end: bool) {
+/// rather than letting h2 buffer or split it. False when the server has
+/// already ended the call (its answer says why).
+async fn send_frame(send: &mut h2::SendStream<Bytes>, data: Bytes, end: bool) -> bool {
     let len = data.len();
     if len > 0 {
         send.reserve_capacity(len);
         while send.capacity() < len {
             match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
                 Some(Ok(_)) => {}
-                other => panic!("stream closed while sending: {other:?}"),
+                _ => return false,
             }
         }
     }
-    send.send_data(data, end).expect("data sent");
+    send.send_data(data, end).is_ok()
 }
 
 async fn read_answer(response: h2::client::ResponseFuture) -> Answer {
@@ -259,9 +260,11 @@ async fn stream_one_frame_per_message(conn: &mut RawConn, records: &[pb::Record]
         let message = api::IngestRequest {
             record: Some(r.clone()),
         };
-        send_frame(&mut send, framed(&message.encode_to_vec()), false).await;
+        if !send_frame(&mut send, framed(&message.encode_to_vec()), false).await {
+            break;
+        }
     }
-    send.send_data(Bytes::new(), true).expect("end of stream");
+    let _ = send.send_data(Bytes::new(), true);
     reader.await.expect("reader")
 }
 
@@ -556,11 +559,12 @@ async fn python_grpcio_streams_ingest_completely() {
     write_requests(&requests, &records);
     let script = crate::common::workspace_file("tests/clients/ingest.py");
     let addr = served.addr.to_string();
+    let answers = responses.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(python)
             .arg(script)
             .args([addr.as_str(), token.as_str()])
-            .args([&requests, &responses])
+            .args([&requests, &answers])
             .output()
             .expect("the client runs")
     })
