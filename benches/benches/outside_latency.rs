@@ -33,6 +33,8 @@ use c360_rpc::{PeerChannel, Role};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio_stream::StreamExt;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
 
 const KEK_FILE: &str = "bench.kek";
 const LOADED: &str = "bench.loaded";
@@ -86,12 +88,21 @@ fn main() {
         .map(|g| c360_resolver::convert::from_core(&g.record))
         .collect();
         let common = common_names(&loaded, total);
+        let pid = server.child.id();
         // Warm up the connection and the server's caches a little.
-        open_loop(&channel, others[..rate.min(others.len())].to_vec(), rate).await;
-        for (name, queries) in [("generated records", others), ("common names", common)] {
+        open_loop(&channel, Query::Resolve(others[..rate.min(others.len())].to_vec()), rate).await;
+        let health: Vec<()> = vec![(); total];
+        for (name, queries) in [
+            ("health checks (transport and gate only)", Query::Health(health)),
+            ("generated records", Query::Resolve(others)),
+            ("common names", Query::Resolve(common)),
+        ] {
+            let cpu = cpu_seconds(pid);
             let r = open_loop(&channel, queries, rate).await;
+            let cpu = cpu_seconds(pid) - cpu;
+            let calls = r.latencies.len().max(1);
             println!(
-                "{name}: {} calls at {rate}/s over {records} loaded: p50 {:.2?} p90 {:.2?} p99 {:.2?} p99.9 {:.2?} max {:.2?}; {} errors; mean candidates {:.1}",
+                "{name}: {} calls at {rate}/s over {records} loaded: p50 {:.2?} p90 {:.2?} p99 {:.2?} p99.9 {:.2?} max {:.2?}; {} errors; server CPU {:.3} ms a call; mean candidates {:.1}",
                 r.latencies.len(),
                 percentile(&r.latencies, 0.50),
                 percentile(&r.latencies, 0.90),
@@ -99,7 +110,8 @@ fn main() {
                 percentile(&r.latencies, 0.999),
                 r.latencies.last().copied().unwrap_or_default(),
                 r.errors,
-                r.candidates as f64 / r.latencies.len().max(1) as f64,
+                cpu * 1000.0 / calls as f64,
+                r.candidates as f64 / calls as f64,
             );
         }
     });
@@ -178,6 +190,23 @@ fn common_names(loaded: &[pb::Record], n: usize) -> Vec<pb::Record> {
         .collect()
 }
 
+/// The server process's CPU time so far (user + system), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the
+    // 14th field, stime the 15th, in clock ticks (100 a second on Linux).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+enum Query {
+    Resolve(Vec<pb::Record>),
+    /// grpc.health.v1 Check: the same transport and gate, no work.
+    Health(Vec<()>),
+}
+
 struct Measured {
     /// Sorted, from each call's scheduled send time.
     latencies: Vec<Duration>,
@@ -187,7 +216,7 @@ struct Measured {
 
 /// Sends `queries` at `rate` per second on schedule, whatever the answers
 /// do, and measures each from its scheduled time.
-async fn open_loop(channel: &PeerChannel, queries: Vec<pb::Record>, rate: usize) -> Measured {
+async fn open_loop(channel: &PeerChannel, queries: Query, rate: usize) -> Measured {
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut tasks = tokio::task::JoinSet::new();
     let mut m = Measured {
@@ -202,19 +231,33 @@ async fn open_loop(channel: &PeerChannel, queries: Vec<pb::Record>, rate: usize)
             Err(_) => m.errors += 1,
         }
     };
-    for (i, record) in queries.into_iter().enumerate() {
+    let (records, checks) = match queries {
+        Query::Resolve(r) => (r, 0),
+        Query::Health(h) => (Vec::new(), h.len()),
+    };
+    let mut records = records.into_iter();
+    for i in 0..records.len() + checks {
         let at = start + Duration::from_secs_f64(i as f64 / rate as f64);
         tokio::time::sleep_until(at).await;
-        let mut client = ResolverServiceClient::new(channel.clone());
+        let channel = channel.clone();
+        let record = records.next();
         tasks.spawn(async move {
-            let r = client
-                .resolve(api::ResolveRequest {
-                    record: Some(record),
-                    dry_run: true,
-                })
-                .await;
-            let took = at.elapsed();
-            (took, r.map(|r| r.into_inner().candidates.len()))
+            let r = match record {
+                Some(record) => ResolverServiceClient::new(channel)
+                    .resolve(api::ResolveRequest {
+                        record: Some(record),
+                        dry_run: true,
+                    })
+                    .await
+                    .map(|r| r.into_inner().candidates.len()),
+                None => HealthClient::new(channel)
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .map(|_| 0),
+            };
+            (at.elapsed(), r)
         });
         while let Some(done) = tasks.try_join_next() {
             record(&mut m, done.expect("call task"));
