@@ -197,7 +197,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     // 14th field, stime the 15th, in clock ticks (100 a second on Linux).
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -224,7 +229,7 @@ async fn open_loop(channel: &PeerChannel, queries: Query, rate: usize) -> Measur
         errors: 0,
         candidates: 0,
     };
-    let mut record = |m: &mut Measured, (took, r): (Duration, Result<usize, tonic::Status>)| {
+    let note = |m: &mut Measured, (took, r): (Duration, Result<usize, tonic::Status>)| {
         m.latencies.push(took);
         match r {
             Ok(c) => m.candidates += c,
@@ -260,11 +265,11 @@ async fn open_loop(channel: &PeerChannel, queries: Query, rate: usize) -> Measur
             (at.elapsed(), r)
         });
         while let Some(done) = tasks.try_join_next() {
-            record(&mut m, done.expect("call task"));
+            note(&mut m, done.expect("call task"));
         }
     }
     while let Some(done) = tasks.join_next().await {
-        record(&mut m, done.expect("call task"));
+        note(&mut m, done.expect("call task"));
     }
     m.latencies.sort();
     m

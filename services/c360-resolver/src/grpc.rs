@@ -29,7 +29,7 @@ const READ_AHEAD_RECORDS: usize = 4 * INGEST_BATCH;
 /// the error that ended the stream.
 enum Read {
     Record(
-        c360_proto::common::v1::Record,
+        Box<c360_proto::common::v1::Record>,
         tokio::sync::OwnedSemaphorePermit,
     ),
     Broken(Status),
@@ -129,7 +129,7 @@ impl ResolverService for ResolverGrpc {
                         let Ok(room) = room.clone().acquire_many_owned(size as u32).await else {
                             return;
                         };
-                        Read::Record(req.record.unwrap_or_default(), room)
+                        Read::Record(Box::new(req.record.unwrap_or_default()), room)
                     }
                     Ok(None) => return,
                     Err(status) => Read::Broken(status),
@@ -154,7 +154,7 @@ impl ResolverService for ResolverGrpc {
                 while let Some(item) = next.take() {
                     match item {
                         Read::Record(record, r) => {
-                            records.push(record);
+                            records.push(*record);
                             room.push(r);
                         }
                         Read::Broken(status) => {
