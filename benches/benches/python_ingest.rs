@@ -77,6 +77,8 @@ fn main() {
         .expect("client");
     let elapsed = t.elapsed();
     let got = read_responses(&responses);
+    // Bytes of one framed response, on average: to time the SIGKILL below.
+    let average = std::fs::metadata(&responses).map_or(0, |m| m.len()) / got.len().max(1) as u64;
     let resolved = got
         .iter()
         .filter(|r| matches!(r.result, Some(api::ingest_response::Result::Resolved(_))))
@@ -99,7 +101,6 @@ fn main() {
     let mut client = run_client(&python, &server.addr, &token, &requests, &responses);
     // The client writes each response as it arrives (buffered by Python):
     // kill once the file holds about `kill_after` of them.
-    let average = 80u64; // bytes of a framed IngestResponse, about
     while std::fs::metadata(&responses).map_or(0, |m| m.len()) < kill_after as u64 * average {
         if client.try_wait().ok().flatten().is_some() {
             break;

@@ -416,11 +416,8 @@ where
                 },
                 _ => None,
             };
-            let activity = crate::streams::Activity::new();
-            let idle = gate
-                .stream_idle_timeout
-                .filter(|_| streaming)
-                .map(|t| (t, activity.clone()));
+            let activity = streaming.then(crate::streams::Activity::new);
+            let idle = gate.stream_idle_timeout.zip(activity.clone());
             let max_message_bytes = gate.max_message_bytes;
             let req = req.map(|b| crate::streams::RequestBody::wrap(b, max_message_bytes, idle));
             let span = tracing::info_span!(
@@ -454,10 +451,9 @@ where
             let call = inner.call(req).instrument(span.clone());
             let result = match tokio::time::timeout_at(start_by, call).await {
                 Ok(result) => result.map(|resp| {
-                    let resp = if streaming {
-                        resp.map(|b| crate::streams::ResponseBody::wrap(b, activity, slot))
-                    } else {
-                        resp
+                    let resp = match activity {
+                        Some(a) => resp.map(|b| crate::streams::ResponseBody::wrap(b, a, slot)),
+                        None => resp,
                     };
                     match caller_deadline {
                         Some(d) => resp.map(|body| crate::deadline::DeadlineBody::wrap(body, d)),
