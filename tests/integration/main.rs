@@ -11,6 +11,7 @@ mod durability;
 mod edges;
 mod incremental;
 mod platform;
+mod protocol;
 mod resolver;
 mod roles;
 mod scenario;

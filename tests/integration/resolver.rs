@@ -588,7 +588,8 @@ async fn health_reflection_and_message_limits() {
         })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("max_message_bytes"), "{err:?}");
     assert_eq!(server.resolver.counts().0, 0);
     server.stop().await;
 }

@@ -43,6 +43,34 @@ impl IssuedNumbers {
         }
     }
 
+    /// The resolver's answer for one number now (never from memory): OK
+    /// with the feed offset a follower must have applied to see the
+    /// number as the resolver does, NOT_FOUND when it was never issued or
+    /// was erased.
+    pub async fn current(&self, field: &str, number: &str) -> Result<u64, tonic::Status> {
+        let Some(mut resolver) = self.resolver.clone() else {
+            return Err(tonic::Status::unavailable(
+                "no resolver to confirm that the client number was issued",
+            ));
+        };
+        let answer = resolver
+            .lookup_numbers(LookupNumbersRequest {
+                client_numbers: vec![number.to_string()],
+            })
+            .await
+            .map_err(|s| lookup_failed(field, s))?
+            .into_inner();
+        match answer.numbers.first().map(|n| n.state()) {
+            Some(NumberState::Active) => Ok(answer.feed_offset),
+            Some(NumberState::Erased) => Err(tonic::Status::not_found(format!(
+                "client {number} was erased"
+            ))),
+            _ => Err(tonic::Status::not_found(format!(
+                "client {number} not found (no such client number was issued)"
+            ))),
+        }
+    }
+
     /// OK when every number was issued and is not erased; else NOT_FOUND
     /// naming the first that was not (numbers are not personal data).
     /// `field` names the request field for a malformed number.
@@ -71,16 +99,7 @@ impl IssuedNumbers {
                     client_numbers: chunk.to_vec(),
                 })
                 .await
-                .map_err(|s| match s.code() {
-                    tonic::Code::InvalidArgument => crate::invalid_argument(
-                        field,
-                        "is not a valid client number (its check character does not match)",
-                    ),
-                    _ => tonic::Status::unavailable(format!(
-                        "cannot confirm the client number with the resolver: {}",
-                        s.message()
-                    )),
-                })?;
+                .map_err(|s| lookup_failed(field, s))?;
             answered.extend(response.into_inner().numbers);
         }
         let mut confirmed = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
@@ -103,5 +122,18 @@ impl IssuedNumbers {
                 n.client_number
             ))),
         }
+    }
+}
+
+fn lookup_failed(field: &str, s: tonic::Status) -> tonic::Status {
+    match s.code() {
+        tonic::Code::InvalidArgument => crate::invalid_argument(
+            field,
+            "is not a valid client number (its check character does not match)",
+        ),
+        _ => tonic::Status::unavailable(format!(
+            "cannot confirm the client number with the resolver: {}",
+            s.message()
+        )),
     }
 }

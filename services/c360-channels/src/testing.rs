@@ -365,6 +365,7 @@ impl MemoryResolver {
                             }
                         })
                         .collect(),
+                    feed_offset: 0,
                 })
             }),
         );

@@ -10,7 +10,7 @@ use std::time::Duration;
 use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_server::ResolverService;
 use prost::Message;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
@@ -22,6 +22,21 @@ use crate::{Error, NumberState, Pending, Resolution, Resolver};
 
 /// Records resolved together in one durable commit during `Ingest`.
 const INGEST_BATCH: usize = 512;
+
+/// Bytes of records read ahead of the resolver on one `Ingest` stream.
+const READ_AHEAD_BYTES: usize = 4 << 20;
+/// Records read ahead of the resolver on one `Ingest` stream.
+const READ_AHEAD_RECORDS: usize = 4 * INGEST_BATCH;
+
+/// A record read from an ingest stream, holding its read-ahead room, or
+/// the error that ended the stream.
+enum Read {
+    Record(
+        Box<c360_proto::common::v1::Record>,
+        tokio::sync::OwnedSemaphorePermit,
+    ),
+    Broken(Status),
+}
 
 /// A chunk of an ingest stream, decided but maybe not yet durable.
 struct Decided {
@@ -124,25 +139,61 @@ impl ResolverService for ResolverGrpc {
                 caller.id
             )));
         }
-        let input = request.into_inner();
+        let mut input = request.into_inner();
         let resolver = self.resolver.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(INGEST_BATCH * 2);
+        // The request stream is read continuously into a read-ahead queue
+        // bounded in bytes, so that records wait here while the resolver
+        // works, not as frames in the HTTP/2 layer: clients that send one
+        // DATA frame per message (grpcio, grpc-go, grpc-java) would
+        // otherwise exhaust h2's budget for small frames and lose the
+        // connection. Once the queue is full, the reader stops and HTTP/2
+        // flow control holds the client back.
+        let (queued, mut queue) = tokio::sync::mpsc::channel::<Read>(READ_AHEAD_RECORDS);
+        let room = Arc::new(tokio::sync::Semaphore::new(READ_AHEAD_BYTES));
+        tokio::spawn(async move {
+            loop {
+                let item = match input.message().await {
+                    Ok(Some(req)) => {
+                        let size = req.encoded_len().clamp(1, READ_AHEAD_BYTES);
+                        let Ok(room) = room.clone().acquire_many_owned(size as u32).await else {
+                            return;
+                        };
+                        Read::Record(Box::new(req.record.unwrap_or_default()), room)
+                    }
+                    Ok(None) => return,
+                    Err(status) => Read::Broken(status),
+                };
+                let broken = matches!(item, Read::Broken(_));
+                if queued.send(item).await.is_err() || broken {
+                    return;
+                }
+            }
+        });
         // Chunks are decided in order by one task and acknowledged by
         // another once durable, so the next chunk is decided while the
-        // previous one is stored (two chunks in flight at most).
+        // previous one is stored (two chunks in flight at most). A chunk is
+        // what has been read meanwhile, up to INGEST_BATCH records.
         let (decided, mut to_ack) = tokio::sync::mpsc::channel::<Decided>(2);
         tokio::spawn(async move {
-            let mut chunks = Box::pin(input.chunks_timeout(INGEST_BATCH, Duration::from_millis(5)));
-            while let Some(chunk) = chunks.next().await {
-                let mut records = Vec::with_capacity(chunk.len());
+            while let Some(first) = queue.recv().await {
+                let mut records = Vec::new();
+                let mut room = Vec::new();
                 let mut stream_error = None;
-                for item in chunk {
+                let mut next = Some(first);
+                while let Some(item) = next.take() {
                     match item {
-                        Ok(req) => records.push(req.record.unwrap_or_default()),
-                        Err(status) => {
+                        Read::Record(record, r) => {
+                            records.push(*record);
+                            room.push(r);
+                        }
+                        Read::Broken(status) => {
                             stream_error = Some(status);
                             break;
                         }
+                    }
+                    if records.len() < INGEST_BATCH {
+                        next = queue.try_recv().ok();
                     }
                 }
                 let (r, who) = (resolver.clone(), caller.clone());
@@ -157,6 +208,8 @@ impl ResolverService for ResolverGrpc {
                     })
                 })
                 .await;
+                // Decided: their read-ahead room is free again.
+                drop(room);
                 let failed = results.is_err() || stream_error.is_some();
                 if decided
                     .send(Decided {
@@ -405,7 +458,7 @@ impl ResolverService for ResolverGrpc {
         let numbers = request.into_inner().client_numbers;
         let resolver = self.resolver.clone();
         let asked = numbers.clone();
-        let states = blocking(move || resolver.lookup_numbers(&asked)).await?;
+        let (states, feed_offset) = blocking(move || resolver.lookup_numbers(&asked)).await?;
         let numbers = numbers
             .into_iter()
             .zip(states)
@@ -422,7 +475,10 @@ impl ResolverService for ResolverGrpc {
                 }
             })
             .collect();
-        Ok(Response::new(api::LookupNumbersResponse { numbers }))
+        Ok(Response::new(api::LookupNumbersResponse {
+            numbers,
+            feed_offset,
+        }))
     }
 
     type WatchEventsStream = BoxStream<api::Event>;

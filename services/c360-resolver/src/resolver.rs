@@ -1228,8 +1228,9 @@ impl Resolver {
     }
 
     /// What each number is now: never issued, active (and its survivor),
-    /// or erased. A malformed number is INVALID_ARGUMENT.
-    pub fn lookup_numbers(&self, numbers: &[String]) -> Result<Vec<NumberState>> {
+    /// or erased, and the offset of the last event published then. A
+    /// malformed number is INVALID_ARGUMENT.
+    pub fn lookup_numbers(&self, numbers: &[String]) -> Result<(Vec<NumberState>, u64)> {
         if numbers.len() > MAX_LOOKUP {
             return Err(Error::invalid(
                 "client_numbers",
@@ -1242,7 +1243,10 @@ impl Resolver {
             .map(|(i, n)| parse_number(n, &format!("client_numbers[{i}]")))
             .collect::<Result<Vec<_>>>()?;
         self.read_durable(|state| {
-            Ok(parsed
+            // Read under the state lock: every event of what is read is
+            // published by now (reads wait for durability).
+            let head = self.events.head();
+            let states = parsed
                 .iter()
                 .map(|n| {
                     if !state.clients.contains_key(&n.sequence()) {
@@ -1256,7 +1260,8 @@ impl Resolver {
                         _ => NumberState::Erased,
                     }
                 })
-                .collect())
+                .collect();
+            Ok((states, head))
         })
     }
 

@@ -26,6 +26,8 @@ const FIELD_READERS: &[Role] = &[Role::App, Role::Service, Role::Compliance, Rol
 const FIELD_WRITERS: &[Role] = &[Role::Source, Role::Service, Role::Compliance];
 const TOKENIZERS: &[Role] = &[Role::App, Role::Service, Role::Source];
 const COMPLIANCE: &[Role] = &[Role::Compliance];
+/// How long an erasure waits for the vault to catch up with the feed.
+const FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Admin only (admin is admitted everywhere).
 const ADMIN: &[Role] = &[];
 
@@ -484,10 +486,20 @@ impl VaultService for VaultGrpc {
         let caller = authorize(&request, COMPLIANCE)?;
         let req = request.into_inner();
         // An erasure of a number not yet issued would wait for the next new
-        // client and erase them: refused like any other write.
-        self.issued
-            .check("client_number", &[req.client_number.as_str()])
+        // client and erase them: refused like any other write. And the
+        // vault decides (legal holds included) on the identity the resolver
+        // has now: a merge it has not applied yet could otherwise let an
+        // absorbed number's erasure take a held survivor with it.
+        let offset = self
+            .issued
+            .current("client_number", &req.client_number)
             .await?;
+        if !self.vault.caught_up(offset, FEED_WAIT).await {
+            return Err(Status::unavailable(format!(
+                "the vault has applied the resolver's feed to offset {} of {offset}: retry shortly",
+                self.vault.applied()
+            )));
+        }
         let vault = self.vault.clone();
         let reason = req.reason.clone();
         let mut out =

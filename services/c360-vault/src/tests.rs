@@ -1013,7 +1013,10 @@ impl ResolverService for FakeResolver {
                 }
             })
             .collect();
-        Ok(Response::new(rapi::LookupNumbersResponse { numbers }))
+        Ok(Response::new(rapi::LookupNumbersResponse {
+            numbers,
+            feed_offset: 0,
+        }))
     }
     async fn erase_client(
         &self,

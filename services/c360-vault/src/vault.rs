@@ -2249,8 +2249,21 @@ impl Vault {
 
     // ------------------------------------------------------------ feed
 
-    pub(crate) fn applied(&self) -> u64 {
+    /// The offset of the last feed event applied.
+    pub fn applied(&self) -> u64 {
         self.inner.feed_offset.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to `limit`) until the feed is applied to `offset`.
+    pub async fn caught_up(&self, offset: u64, limit: Duration) -> bool {
+        let give_up = tokio::time::Instant::now() + limit;
+        while self.applied() < offset {
+            if tokio::time::Instant::now() >= give_up {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 
     /// Applies resolver events (one durable write with the checkpoint).

@@ -395,6 +395,14 @@ pub struct Gate {
     /// How long a call may take to start answering when the caller set no
     /// deadline (a stream, once started, runs on).
     pub default_timeout: Duration,
+    /// The methods served: metric labels and which calls stream requests.
+    pub methods: crate::methods::Methods,
+    /// Open request streams per caller, bounded.
+    pub streams: Arc<crate::streams::StreamSlots>,
+    /// A request stream idle this long is closed; `None`: never.
+    pub stream_idle_timeout: Option<Duration>,
+    /// Largest request message (checked on the wire, for every service).
+    pub max_message_bytes: usize,
 }
 
 /// The tower layer: authentication, rate limit, deadline, span, metrics.
@@ -458,7 +466,9 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let gate = self.gate.clone();
-        let method = req.uri().path().to_string();
+        // Unknown paths share one label: made-up methods cannot grow metrics.
+        let method = gate.methods.label(req.uri().path()).to_string();
+        let streaming = gate.methods.client_streaming(req.uri().path());
         let parent = crate::telemetry::extract_context(req.headers());
         Box::pin(async move {
             let caller = match bearer(req.headers()) {
@@ -486,6 +496,23 @@ where
                 }
                 req.extensions_mut().insert(c.clone());
             }
+            let slot = match (&caller, streaming) {
+                (Some(c), true) => match gate.streams.take(&c.id) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        gate.metrics.request(&method, "RESOURCE_EXHAUSTED", 0.0);
+                        return Ok(reject(tonic::Status::resource_exhausted(format!(
+                            "this caller already has {} streams open (limits.max_streams_per_caller)",
+                            gate.streams.max()
+                        ))));
+                    }
+                },
+                _ => None,
+            };
+            let activity = streaming.then(crate::streams::Activity::new);
+            let idle = gate.stream_idle_timeout.zip(activity.clone());
+            let max_message_bytes = gate.max_message_bytes;
+            let req = req.map(|b| crate::streams::RequestBody::wrap(b, max_message_bytes, idle));
             let span = tracing::info_span!(
                 "grpc",
                 otel.name = %method,
@@ -516,9 +543,15 @@ where
             });
             let call = inner.call(req).instrument(span.clone());
             let result = match tokio::time::timeout_at(start_by, call).await {
-                Ok(result) => result.map(|resp| match caller_deadline {
-                    Some(d) => resp.map(|body| crate::deadline::DeadlineBody::wrap(body, d)),
-                    None => resp,
+                Ok(result) => result.map(|resp| {
+                    let resp = match activity {
+                        Some(a) => resp.map(|b| crate::streams::ResponseBody::wrap(b, a, slot)),
+                        None => resp,
+                    };
+                    match caller_deadline {
+                        Some(d) => resp.map(|body| crate::deadline::DeadlineBody::wrap(body, d)),
+                        None => resp,
+                    }
                 }),
                 Err(_elapsed) => Ok(reject(tonic::Status::deadline_exceeded(
                     if caller_deadline == Some(start_by) {
@@ -735,6 +768,10 @@ mod tests {
             limiter: RateLimiter::new(0, 0),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             default_timeout,
+            methods: crate::methods::Methods::served().unwrap(),
+            streams: crate::streams::StreamSlots::new(0),
+            stream_idle_timeout: None,
+            max_message_bytes: 4 << 20,
         }))
         .layer(inner)
     }

@@ -187,6 +187,13 @@ impl Platform {
             ),
             metrics: metrics.clone(),
             default_timeout: Duration::from_secs(config.limits.default_timeout_secs),
+            methods: crate::methods::Methods::served()?,
+            streams: crate::streams::StreamSlots::new(config.limits.max_streams_per_caller),
+            stream_idle_timeout: match config.limits.stream_idle_timeout_secs {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            },
+            max_message_bytes: config.limits.max_message_bytes,
         });
 
         // The vault opens first: it holds the data keys the resolver writes
@@ -389,7 +396,21 @@ impl Platform {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         // Timeouts are the gate's (see `crate::deadline`), not tonic's.
-        let mut builder = tonic::transport::Server::builder();
+        //
+        // Flow control: clients such as grpcio send each message as its own
+        // DATA frame. h2 charges every small frame waiting for the handler
+        // against a connection budget of half the connection window and
+        // closes the connection (GOAWAY ENHANCE_YOUR_CALM,
+        // "too_many_data_frames") when it runs out. Handlers read their
+        // request streams continuously into bounded queues (`Ingest`), so
+        // frames wait in h2 only while a queue is full, and then at most a
+        // call's window of them: a small call window under a large
+        // connection window keeps that within the budget (a 64 KiB window of
+        // ~100-byte messages charges ~94 KiB of a 4 MiB budget).
+        let limits = &self.config.limits;
+        let mut builder = tonic::transport::Server::builder()
+            .initial_stream_window_size(limits.http2_stream_window_bytes)
+            .initial_connection_window_size(limits.http2_connection_window_bytes);
         if let Some(tls) = server_tls(&self.config)? {
             builder = builder.tls_config(tls)?;
         }
