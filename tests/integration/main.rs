@@ -9,6 +9,7 @@ mod custody;
 mod durability;
 mod incremental;
 mod platform;
+mod quality;
 mod resolver;
 mod scenario;
 mod server;

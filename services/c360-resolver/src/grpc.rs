@@ -15,7 +15,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use c360_rpc::{Caller, Role, authorize};
 
-use crate::{Error, Pending, Resolution, Resolver};
+use crate::quality::QualityCounts;
+use crate::{Error, Incoming, Pending, Resolution, Resolver};
 
 /// Records resolved together in one durable commit during `Ingest`.
 const INGEST_BATCH: usize = 512;
@@ -44,6 +45,7 @@ impl ResolverGrpc {
 
 fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
     api::ResolveResponse {
+        flags: crate::convert::flags_to_proto(&r.flags),
         client_number: r.client.map(|c| c.to_string()).unwrap_or_default(),
         decision: r.decision as i32,
         confidence: r.confidence,
@@ -51,6 +53,31 @@ fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
         record_id: r.record_id,
         updated: r.updated,
         model_version: model_version.to_string(),
+    }
+}
+
+fn quality_to_api(counts: &QualityCounts) -> api::GetQualitySummaryResponse {
+    let (records, flagged_records) = counts.totals();
+    api::GetQualitySummaryResponse {
+        sources: counts
+            .sources()
+            .map(|(source, c)| api::SourceQuality {
+                source_system: source.to_string(),
+                records: c.records,
+                flagged_records: c.flagged_records,
+                flags: c
+                    .flags
+                    .iter()
+                    .map(|(&(field, reason), &values)| api::FlagCount {
+                        field: field.name().to_string(),
+                        reason: reason.code().to_string(),
+                        values,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        records,
+        flagged_records,
     }
 }
 
@@ -83,7 +110,11 @@ impl ResolverService for ResolverGrpc {
             .ok_or_else(|| Status::from(Error::invalid("record", "is required")))?;
         let resolver = self.resolver.clone();
         let dry_run = req.dry_run;
-        let r = blocking(move || resolver.resolve(record, dry_run)).await?;
+        let incoming = Incoming {
+            record,
+            strict: req.strict,
+        };
+        let r = blocking(move || resolver.resolve_incoming(incoming, dry_run)).await?;
         Ok(Response::new(to_response(r, self.resolver.model_version())))
     }
 
@@ -108,7 +139,10 @@ impl ResolverService for ResolverGrpc {
                 let mut stream_error = None;
                 for item in chunk {
                     match item {
-                        Ok(req) => records.push(req.record.unwrap_or_default()),
+                        Ok(req) => records.push(Incoming {
+                            record: req.record.unwrap_or_default(),
+                            strict: req.strict,
+                        }),
                         Err(status) => {
                             stream_error = Some(status);
                             break;
@@ -311,9 +345,9 @@ impl ResolverService for ResolverGrpc {
     ) -> Result<Response<api::ExplainResponse>, Status> {
         let _caller = authorize(&request, &[Role::Steward, Role::Compliance])?;
         let resolver = self.resolver.clone();
-        let pairs = match request.into_inner().target {
+        let explained = match request.into_inner().target {
             Some(api::explain_request::Target::Pair(p)) => {
-                vec![blocking(move || resolver.explain_pair(&p.record_a, &p.record_b)).await?]
+                blocking(move || resolver.explain_pair(&p.record_a, &p.record_b)).await?
             }
             Some(api::explain_request::Target::ClientNumber(n)) => {
                 blocking(move || resolver.explain_client(&n)).await?
@@ -324,7 +358,31 @@ impl ResolverService for ResolverGrpc {
                 );
             }
         };
-        Ok(Response::new(api::ExplainResponse { pairs }))
+        Ok(Response::new(api::ExplainResponse {
+            pairs: explained.pairs,
+            flagged_records: explained.flagged_records,
+        }))
+    }
+
+    async fn get_quality_summary(
+        &self,
+        request: Request<api::GetQualitySummaryRequest>,
+    ) -> Result<Response<api::GetQualitySummaryResponse>, Status> {
+        // Counts only: no personal value, no record id.
+        let _caller = authorize(
+            &request,
+            &[Role::Steward, Role::Compliance, Role::Service],
+        )?;
+        let source = request.into_inner().source_system;
+        if source.len() > crate::convert::MAX_FIELD_BYTES {
+            return Err(Error::invalid("source_system", "is too long").into());
+        }
+        let resolver = self.resolver.clone();
+        let counts = blocking(move || {
+            resolver.quality((!source.is_empty()).then_some(source.as_str()))
+        })
+        .await?;
+        Ok(Response::new(quality_to_api(&counts)))
     }
 
     type WatchEventsStream = BoxStream<api::Event>;

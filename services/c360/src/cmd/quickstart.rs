@@ -145,6 +145,7 @@ where
         .iter()
         .map(|g| api::IngestRequest {
             record: Some(c360_resolver::convert::from_core(&g.record)),
+            strict: false,
         })
         .collect();
     let started = std::time::Instant::now();
