@@ -57,14 +57,10 @@ async fn acknowledged_records_survive_sigkill() {
     })
     .map(|g| c360_resolver::convert::from_core(&g.record))
     .collect();
-    let requests = tokio_stream::iter(
-        records
-            .into_iter()
-            .map(|r| api::IngestRequest {
-                record: Some(r),
-                strict: false,
-            }),
-    );
+    let requests = tokio_stream::iter(records.into_iter().map(|r| api::IngestRequest {
+        record: Some(r),
+        strict: false,
+    }));
     let mut responses = client.ingest(requests).await.expect("ingest").into_inner();
     let mut acked: Vec<api::ResolveResponse> = Vec::new();
     while let Some(Ok(r)) = responses.next().await {

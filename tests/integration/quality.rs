@@ -97,7 +97,10 @@ async fn a_flagged_record_is_kept_found_again_counted_and_survives_a_restart() {
     assert_eq!(stored.decision(), api::Decision::New);
     assert_eq!(flags_of(&stored.flags), expected_flags());
     let text = format!("{stored:?}");
-    assert!(!text.contains("Zanzibarine") && !text.contains("1950-51"), "{text}");
+    assert!(
+        !text.contains("Zanzibarine") && !text.contains("1950-51"),
+        "{text}"
+    );
     let number = stored.client_number.clone();
 
     // Found again by its source id: the same source record updates in place.
@@ -122,7 +125,10 @@ async fn a_flagged_record_is_kept_found_again_counted_and_survives_a_restart() {
     assert_eq!(member.source_record_id, "CBS-0001");
     assert_eq!(flags_of(&member.flags), expected_flags());
     let kept = member.record.as_ref().unwrap();
-    assert_eq!(kept.date_of_birth, "1950-51-01", "the value is kept as given");
+    assert_eq!(
+        kept.date_of_birth, "1950-51-01",
+        "the value is kept as given"
+    );
     let golden = |field: &str| -> Vec<String> {
         client
             .golden
@@ -218,7 +224,10 @@ async fn a_flagged_record_is_kept_found_again_counted_and_survives_a_restart() {
         .find(|s| s.source_system == "core_banking")
         .unwrap();
     assert_eq!(core.flags.len(), 3, "{core:?}");
-    assert!(core.flags.iter().all(|f| f.field != "date_of_birth"), "{core:?}");
+    assert!(
+        core.flags.iter().all(|f| f.field != "date_of_birth"),
+        "{core:?}"
+    );
     server.stop().await;
 }
 
@@ -375,17 +384,28 @@ async fn the_cli_shows_flags_strict_refuses_and_quality_counts_survive_a_restart
         err.contains("flagged in.csv line 2, column 4: date_of_birth"),
         "{err}"
     );
-    assert!(err.contains("flagged in.csv line 3, column 5: phone"), "{err}");
-    assert!(err.contains("flagged in.csv line 3, column 6: email"), "{err}");
+    assert!(
+        err.contains("flagged in.csv line 3, column 5: phone"),
+        "{err}"
+    );
+    assert!(
+        err.contains("flagged in.csv line 3, column 6: email"),
+        "{err}"
+    );
     assert!(
         err.contains("2 accepted with warnings, 0 rejected by the server"),
         "{err}"
     );
     assert!(
-        err.contains("date_of_birth impossible_date 1, email invalid_email 1, phone invalid_phone 1"),
+        err.contains(
+            "date_of_birth impossible_date 1, phone invalid_phone 1, email invalid_email 1"
+        ),
         "{err}"
     );
-    assert!(!err.contains("1950-51") && !err.contains("Zanzibarine"), "{err}");
+    assert!(
+        !err.contains("1950-51") && !err.contains("Zanzibarine"),
+        "{err}"
+    );
     let rows = crate::common::read_csv_rows(&d.join("out.csv"));
     assert_eq!(rows[0].last().unwrap(), "flags");
     assert_eq!(rows[1].last().unwrap(), "date_of_birth:impossible_date");
@@ -397,17 +417,25 @@ async fn the_cli_shows_flags_strict_refuses_and_quality_counts_survive_a_restart
     let aminata = rows[1][3].clone();
 
     // The flagged record is found again by its source id.
-    let (ok, _, err) = cli(&server, d, &["ingest", "in.csv", "--source", "core_banking"]);
+    let (ok, _, err) = cli(
+        &server,
+        d,
+        &["ingest", "in.csv", "--source", "core_banking"],
+    );
     assert!(ok, "{err}");
     assert!(err.contains("4 matched, 0 new clients"), "{err}");
 
     let (ok, out, err) = cli(&server, d, &["client", "get", &aminata]);
     assert!(ok, "{err}");
     assert!(
-        out.contains("CBS-1") && out.contains("flagged (kept, not used): date_of_birth (impossible_date)"),
+        out.contains("CBS-1")
+            && out.contains("flagged (kept, not used): date_of_birth (impossible_date)"),
         "{out}"
     );
-    assert!(!out.contains("1950-51-01"), "not in the golden record: {out}");
+    assert!(
+        !out.contains("1950-51-01"),
+        "not in the golden record: {out}"
+    );
     let (ok, out, err) = cli(&server, d, &["client", "explain", &aminata]);
     assert!(ok, "{err}");
     assert!(
@@ -421,23 +449,49 @@ async fn the_cli_shows_flags_strict_refuses_and_quality_counts_survive_a_restart
         before.starts_with("4 records, 2 with values flagged as unusable (50.00 %)"),
         "{before}"
     );
-    assert!(before.contains("core_banking: 4 records, 2 flagged"), "{before}");
-    assert!(before.contains("date_of_birth  impossible_date"), "{before}");
+    assert!(
+        before.contains("core_banking: 4 records, 2 flagged"),
+        "{before}"
+    );
+    assert!(
+        before.contains("date_of_birth  impossible_date"),
+        "{before}"
+    );
 
     // Consent for a channel that does not exist, a hold that has ended.
     let (ok, _, err) = cli(
         &server,
         d,
         &[
-            "consent", "record", &aminata, "--purpose", "marketing", "--channel", "FAX",
-            "--decision", "granted", "--evidence", "form-1",
+            "consent",
+            "record",
+            &aminata,
+            "--purpose",
+            "marketing",
+            "--channel",
+            "FAX",
+            "--decision",
+            "granted",
+            "--evidence",
+            "form-1",
         ],
     );
-    assert!(!ok && err.contains("InvalidArgument") && err.contains("channel"), "{err}");
+    assert!(
+        !ok && err.contains("InvalidArgument") && err.contains("channel"),
+        "{err}"
+    );
     let (ok, _, err) = cli(
         &server,
         d,
-        &["vault", "hold", &aminata, "--basis", "case 9", "--expires-at-ms", "1"],
+        &[
+            "vault",
+            "hold",
+            &aminata,
+            "--basis",
+            "case 9",
+            "--expires-at-ms",
+            "1",
+        ],
     );
     assert!(!ok && err.contains("expires_at_unix_ms"), "{err}");
 
@@ -454,20 +508,28 @@ async fn the_cli_shows_flags_strict_refuses_and_quality_counts_survive_a_restart
     assert!(ok, "{err}");
     assert!(err.contains("4 records ->"), "{err}");
     assert!(
-        err.contains("2 records kept with values flagged as unusable (ignored for matching): date_of_birth impossible_date 1, email invalid_email 1, phone invalid_phone 1"),
+        err.contains("2 records kept with values flagged as unusable (ignored for matching): date_of_birth impossible_date 1, phone invalid_phone 1, email invalid_email 1"),
         "{err}"
     );
     let (ok, _, err) = cli_offline(
         d,
-        &["dedupe", "--input", "in.csv", "--output", "d.csv", "--strict"],
+        &[
+            "dedupe", "--input", "in.csv", "--output", "d.csv", "--strict",
+        ],
     );
     assert!(ok, "{err}");
     assert!(
         err.contains("line 2, column 4: date_of_birth is a date that does not exist"),
         "{err}"
     );
-    assert!(err.contains("line 3, column 5: phone value 1 is not a phone number"), "{err}");
-    assert!(err.contains("2 records -> 2 clients") && err.contains("2 bad rows skipped"), "{err}");
+    assert!(
+        err.contains("line 3, column 5: phone value 1 is not a phone number"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 records -> 2 clients") && err.contains("2 bad rows skipped"),
+        "{err}"
+    );
 }
 
 fn cli_offline(dir: &Path, args: &[&str]) -> (bool, String, String) {

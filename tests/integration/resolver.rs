@@ -299,14 +299,10 @@ async fn ingest_streams_a_result_per_record() {
         (bad, false),
         (moussa(), false),
     ];
-    let requests = tokio_stream::iter(
-        records
-            .into_iter()
-            .map(|(r, strict)| api::IngestRequest {
-                record: Some(r),
-                strict,
-            }),
-    );
+    let requests = tokio_stream::iter(records.into_iter().map(|(r, strict)| api::IngestRequest {
+        record: Some(r),
+        strict,
+    }));
     let mut responses = c.ingest(requests).await.unwrap().into_inner();
     let mut out = Vec::new();
     while let Some(r) = responses.next().await {
@@ -330,7 +326,10 @@ async fn ingest_streams_a_result_per_record() {
     assert_ne!(flagged.client_number, resolved(0).client_number);
     assert_eq!(flagged.flags.len(), 1);
     assert_eq!(
-        (flagged.flags[0].field.as_str(), flagged.flags[0].reason.as_str()),
+        (
+            flagged.flags[0].field.as_str(),
+            flagged.flags[0].reason.as_str()
+        ),
         ("date_of_birth", "unreadable_date")
     );
     // Corrected at the source: the same record, updated, without a flag.

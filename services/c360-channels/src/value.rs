@@ -170,10 +170,7 @@ mod tests {
     fn one_rule_with_the_resolver() {
         let phones = Phones::new("CI").unwrap();
         let ix = indexer();
-        for (channel, raw) in [
-            (Channel::Sms, "+999 Zanzibarine"),
-            (Channel::Email, "x@"),
-        ] {
+        for (channel, raw) in [(Channel::Sms, "+999 Zanzibarine"), (Channel::Email, "x@")] {
             let err = normalise(&phones, &ix, channel, raw, None).unwrap_err();
             assert!(!err.contains("Zanzibarine") && !err.contains("x@"), "{err}");
         }

@@ -310,8 +310,15 @@ mod tests {
         let g = golden_record(members.into_iter(), &Survivorship::default());
         assert_eq!(value(&g, "date_of_birth").value, "12/03/1985");
         assert_eq!(value(&g, "date_of_birth").record_id, "r2");
-        assert_eq!(value(&g, "surname").value, "Traoré", "bidi controls stripped");
-        assert!(g.iter().all(|f| f.field != "national_id" && f.field != "email"));
+        assert_eq!(
+            value(&g, "surname").value,
+            "Traoré",
+            "bidi controls stripped"
+        );
+        assert!(
+            g.iter()
+                .all(|f| f.field != "national_id" && f.field != "email")
+        );
         let phones: Vec<&str> = g
             .iter()
             .filter(|f| f.field == "phone")

@@ -369,19 +369,15 @@ impl ResolverService for ResolverGrpc {
         request: Request<api::GetQualitySummaryRequest>,
     ) -> Result<Response<api::GetQualitySummaryResponse>, Status> {
         // Counts only: no personal value, no record id.
-        let _caller = authorize(
-            &request,
-            &[Role::Steward, Role::Compliance, Role::Service],
-        )?;
+        let _caller = authorize(&request, &[Role::Steward, Role::Compliance, Role::Service])?;
         let source = request.into_inner().source_system;
         if source.len() > crate::convert::MAX_FIELD_BYTES {
             return Err(Error::invalid("source_system", "is too long").into());
         }
         let resolver = self.resolver.clone();
-        let counts = blocking(move || {
-            resolver.quality((!source.is_empty()).then_some(source.as_str()))
-        })
-        .await?;
+        let counts =
+            blocking(move || resolver.quality((!source.is_empty()).then_some(source.as_str())))
+                .await?;
         Ok(Response::new(quality_to_api(&counts)))
     }
 

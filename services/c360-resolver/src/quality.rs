@@ -91,9 +91,9 @@ impl QualityCounts {
 
     /// (records, flagged records) over every source system.
     pub fn totals(&self) -> (u64, u64) {
-        self.sources.values().fold((0, 0), |(r, f), c| {
-            (r + c.records, f + c.flagged_records)
-        })
+        self.sources
+            .values()
+            .fold((0, 0), |(r, f), c| (r + c.records, f + c.flagged_records))
     }
 
     /// Values flagged, by field and reason, over every source system.
@@ -160,7 +160,10 @@ mod tests {
         assert_eq!(q.totals(), (3, 2));
         let core = q.sources().find(|(s, _)| *s == "core_banking").unwrap().1;
         assert_eq!((core.records, core.flagged_records), (2, 1));
-        assert_eq!(core.flags[&(Field::DateOfBirth, Unusable::ImpossibleDate)], 1);
+        assert_eq!(
+            core.flags[&(Field::DateOfBirth, Unusable::ImpossibleDate)],
+            1
+        );
         assert_eq!(q.by_field()[&(Field::Phone, Unusable::InvalidPhone)], 2);
         assert_eq!(q.only("agent_app").totals(), (1, 1));
         assert_eq!(q.only("nobody").totals(), (0, 0));

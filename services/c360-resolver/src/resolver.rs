@@ -505,10 +505,8 @@ impl Resolver {
         use rayon::prelude::*;
         let records: Vec<Incoming> = records.into_iter().map(Into::into).collect();
         // Validation and standardisation need no lock: do them on every core.
-        let prepared: Vec<Result<(Prepared, Vec<ValueFlag>)>> = records
-            .par_iter()
-            .map(|r| self.prepare(r, true))
-            .collect();
+        let prepared: Vec<Result<(Prepared, Vec<ValueFlag>)>> =
+            records.par_iter().map(|r| self.prepare(r, true)).collect();
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(custodian) = &self.custodian {
             // Every new record may create a client: have the custodian
@@ -573,7 +571,13 @@ impl Resolver {
         if let Some(&slot) = state.by_source.get(&tag) {
             // The same source record again: update in place.
             let client = state.slots[slot as usize].client;
-            state.update_slot(slot, record, prepared, flags.clone().into_boxed_slice(), now);
+            state.update_slot(
+                slot,
+                record,
+                prepared,
+                flags.clone().into_boxed_slice(),
+                now,
+            );
             self.persist_record(state, tx, slot)?;
             tx.events.push(event(
                 api::EventType::RecordUpdated,

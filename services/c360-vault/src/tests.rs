@@ -966,6 +966,12 @@ impl ResolverService for FakeResolver {
     ) -> Result<Response<rapi::ExplainResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn get_quality_summary(
+        &self,
+        _: Request<rapi::GetQualitySummaryRequest>,
+    ) -> Result<Response<rapi::GetQualitySummaryResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
     type WatchEventsStream = Stream<rapi::Event>;
     async fn watch_events(
         &self,
