@@ -65,10 +65,16 @@ fn summary_text(r: &api::GetQualitySummaryResponse) -> String {
 }
 
 fn percent(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        return "0 %".into();
+    let share = if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    };
+    if part > 0 && share < 0.01 {
+        // 15 of a million is not nothing.
+        return "< 0.01 %".into();
     }
-    format!("{:.2} %", part as f64 * 100.0 / whole as f64)
+    format!("{share:.2} %")
 }
 
 /// A flag as the CLI shows it: `date_of_birth (impossible_date)`,
@@ -168,5 +174,8 @@ mod tests {
         assert!(text.starts_with("4 records, 1 with values flagged as unusable (25.00 %)"));
         assert!(text.contains("core_banking: 4 records, 1 flagged (25.00 %)"));
         assert!(text.contains("date_of_birth  impossible_date"));
+        assert_eq!(percent(15, 1_000_000), "< 0.01 %");
+        assert_eq!(percent(0, 0), "0.00 %");
+        assert_eq!(percent(1, 3), "33.33 %");
     }
 }
