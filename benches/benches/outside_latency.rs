@@ -126,7 +126,16 @@ fn token(dir: &Path, name: &str, role: Role) -> String {
     if let Ok(t) = std::fs::read_to_string(&path) {
         return t;
     }
-    let t = c360::auth::create_token(&dir.join("data"), name, role).expect("token");
+    // Writing roles write every source system's records here.
+    let sources = match role {
+        Role::Source | Role::Steward => c360_rpc::Sources::Any,
+        _ => c360_rpc::Sources::None,
+    };
+    let grants = c360::auth::Grants {
+        sources,
+        peer: None,
+    };
+    let t = c360::auth::create_token(&dir.join("data"), name, role, &grants).expect("token");
     std::fs::write(&path, t.expose()).expect("keep the token");
     t.expose().to_string()
 }
@@ -143,11 +152,10 @@ async fn connect(url: &str, token: &str) -> PeerChannel {
 
 async fn load(url: &str, token: &str, records: Vec<pb::Record>) -> usize {
     let mut client = ResolverServiceClient::new(connect(url, token).await);
-    let requests = tokio_stream::iter(
-        records
-            .into_iter()
-            .map(|r| api::IngestRequest { record: Some(r) }),
-    );
+    let requests = tokio_stream::iter(records.into_iter().map(|r| api::IngestRequest {
+        record: Some(r),
+        strict: false,
+    }));
     let mut answers = client.ingest(requests).await.expect("ingest").into_inner();
     let mut n = 0;
     while let Some(a) = answers.next().await {
@@ -252,6 +260,7 @@ async fn open_loop(channel: &PeerChannel, queries: Query, rate: usize) -> Measur
                     .resolve(api::ResolveRequest {
                         record: Some(record),
                         dry_run: true,
+                        strict: false,
                     })
                     .await
                     .map(|r| r.into_inner().candidates.len()),

@@ -134,7 +134,11 @@ fn tempfile_dir() -> PathBuf {
 }
 
 fn source_token(dir: &Path) -> String {
-    c360::auth::create_token(dir, SOURCE_TOKEN_NAME, c360_rpc::Role::Source)
+    let grants = c360::auth::Grants {
+        sources: c360_rpc::Sources::Any,
+        peer: None,
+    };
+    c360::auth::create_token(dir, SOURCE_TOKEN_NAME, c360_rpc::Role::Source, &grants)
         .expect("token")
         .expose()
         .to_string()
@@ -156,6 +160,7 @@ fn write_requests(path: &Path, records: &[pb::Record]) {
     for r in records {
         let m = api::IngestRequest {
             record: Some(r.clone()),
+            strict: false,
         }
         .encode_to_vec();
         out.write_all(&(m.len() as u32).to_be_bytes())
@@ -221,6 +226,7 @@ async fn check_acknowledged(
             let got = c
                 .get_client(api::GetClientRequest {
                     client_number: number,
+                    purpose: "audit".into(),
                 })
                 .await;
             let present: HashSet<(String, String)> = match got {

@@ -85,7 +85,7 @@ fn main() {
             .collect();
         let probes: Vec<pb::Record> = generated.iter().step_by(7).take(5_000).cloned().collect();
         let started = Instant::now();
-        let requests = tokio_stream::iter(generated.into_iter().map(|r| api::IngestRequest { record: Some(r) }));
+        let requests = tokio_stream::iter(generated.into_iter().map(|r| api::IngestRequest { record: Some(r), strict: false }));
         let mut responses = client.ingest(requests).await.expect("ingest").into_inner();
         let mut done = 0usize;
         while let Some(r) = responses.next().await {
@@ -110,7 +110,7 @@ fn main() {
             let probe = probes[i % probes.len()].clone();
             handles.push(tokio::spawn(async move {
                 let sent = Instant::now();
-                c.resolve(api::ResolveRequest { record: Some(probe), dry_run: true }).await.expect("resolve");
+                c.resolve(api::ResolveRequest { record: Some(probe), dry_run: true, strict: false }).await.expect("resolve");
                 sent.elapsed()
             }));
         }

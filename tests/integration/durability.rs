@@ -57,11 +57,10 @@ async fn acknowledged_records_survive_sigkill() {
     })
     .map(|g| c360_resolver::convert::from_core(&g.record))
     .collect();
-    let requests = tokio_stream::iter(
-        records
-            .into_iter()
-            .map(|r| api::IngestRequest { record: Some(r) }),
-    );
+    let requests = tokio_stream::iter(records.into_iter().map(|r| api::IngestRequest {
+        record: Some(r),
+        strict: false,
+    }));
     let mut responses = client.ingest(requests).await.expect("ingest").into_inner();
     let mut acked: Vec<api::ResolveResponse> = Vec::new();
     while let Some(Ok(r)) = responses.next().await {
@@ -198,10 +197,10 @@ async fn cli_talks_to_a_running_server() {
     // Each source record's client number, for the source system to keep.
     assert_eq!(
         std::fs::read_to_string(&results).unwrap(),
-        "line,source_system,source_record_id,client_number,decision,confidence,error\n\
-         2,core_banking,CBS-1,C00000011,new,0.0000,\n\
-         3,core_banking,CBS-2,C00000011,matched,1.0000,\n\
-         4,core_banking,CBS-3,C00000022,new,0.0000,\n"
+        "line,source_system,source_record_id,client_number,decision,confidence,error,flags\n\
+         2,core_banking,CBS-1,C00000011,new,0.0000,,\n\
+         3,core_banking,CBS-2,C00000011,matched,1.0000,,\n\
+         4,core_banking,CBS-3,C00000022,new,0.0000,,\n"
     );
     let (ok, out, err) = cli(&["client", "get", "C00000011", "--purpose", "stewardship"]);
     assert!(ok, "{err}");

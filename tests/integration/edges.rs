@@ -167,6 +167,7 @@ async fn an_app_cannot_overwrite_a_source_systems_record() {
         .resolve(api::ResolveRequest {
             record: Some(forged.clone()),
             dry_run: false,
+            strict: false,
         })
         .await
         .unwrap_err();
@@ -176,6 +177,7 @@ async fn an_app_cannot_overwrite_a_source_systems_record() {
         .resolve(api::ResolveRequest {
             record: Some(forged.clone()),
             dry_run: true,
+            strict: false,
         })
         .await
         .unwrap()
@@ -188,6 +190,7 @@ async fn an_app_cannot_overwrite_a_source_systems_record() {
         .resolve(api::ResolveRequest {
             record: Some(forged),
             dry_run: false,
+            strict: false,
         })
         .await
         .unwrap_err();

@@ -12,6 +12,7 @@ mod edges;
 mod incremental;
 mod platform;
 mod protocol;
+mod quality;
 mod resolver;
 mod roles;
 mod scenario;

@@ -375,6 +375,7 @@ async fn client_deadlines_are_honoured_for_the_whole_call() {
     let (tx, rx) = tokio::sync::mpsc::channel::<api::IngestRequest>(4);
     tx.send(api::IngestRequest {
         record: Some(aminata_core()),
+        strict: false,
     })
     .await
     .unwrap();

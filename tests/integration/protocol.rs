@@ -258,6 +258,7 @@ async fn stream_one_frame_per_message(conn: &mut RawConn, records: &[pb::Record]
     for r in records {
         let message = api::IngestRequest {
             record: Some(r.clone()),
+            strict: false,
         };
         if !send_frame(&mut send, framed(&message.encode_to_vec()), false).await {
             break;
@@ -291,6 +292,7 @@ fn resolve_request(record: pb::Record) -> Bytes {
         &api::ResolveRequest {
             record: Some(record),
             dry_run: true,
+            strict: false,
         }
         .encode_to_vec(),
     )
@@ -363,9 +365,13 @@ async fn malformed_and_oversized_messages_get_the_right_codes() {
     let mut call = conn.start(INGEST).await;
     let small = api::IngestRequest {
         record: Some(generated(1, 3)[0].clone()),
+        strict: false,
     };
     send_frame(&mut call.send, framed(&small.encode_to_vec()), false).await;
-    let huge = api::IngestRequest { record: Some(big) };
+    let huge = api::IngestRequest {
+        record: Some(big),
+        strict: false,
+    };
     send_frame(&mut call.send, framed(&huge.encode_to_vec()), true).await;
     let a = read_answer(call.response).await;
     assert_eq!(a.code, tonic::Code::ResourceExhausted, "{}", a.message);
@@ -524,6 +530,7 @@ fn write_requests(path: &Path, records: &[pb::Record]) {
     for r in records {
         let m = api::IngestRequest {
             record: Some(r.clone()),
+            strict: false,
         }
         .encode_to_vec();
         out.extend_from_slice(&(m.len() as u32).to_be_bytes());

@@ -242,15 +242,19 @@ async fn bad_input_is_rejected_by_field_and_changes_nothing() {
     no_source.source_record_id.clear();
     let mut long = aminata_core();
     long.surname = "x".repeat(10_000);
-    for (record, field) in [
-        (bad_date, "record.date_of_birth"),
-        (no_source, "record.source_record_id"),
-        (long, "record.surname"),
+    // A record malformed as a whole is refused whatever the request says;
+    // a value that cannot be standardised only when the request is strict
+    // (otherwise it is kept and flagged: see quality.rs).
+    for (record, field, strict) in [
+        (bad_date, "record.date_of_birth", true),
+        (no_source, "record.source_record_id", false),
+        (long, "record.surname", false),
     ] {
         let err = c
             .resolve(api::ResolveRequest {
                 record: Some(record),
                 dry_run: false,
+                strict,
             })
             .await
             .unwrap_err();
@@ -295,16 +299,20 @@ async fn ingest_streams_a_result_per_record() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path(), &keyring_text()).await;
     let mut c = server.client.clone();
-    let mut records = vec![aminata_core(), aminata_mobile()];
     let mut bad = moussa();
     bad.date_of_birth = "not a date".into();
-    records.push(bad);
-    records.push(moussa());
-    let requests = tokio_stream::iter(
-        records
-            .into_iter()
-            .map(|r| api::IngestRequest { record: Some(r) }),
-    );
+    // The same flawed record, strict then not, then corrected.
+    let records = [
+        (aminata_core(), false),
+        (aminata_mobile(), false),
+        (bad.clone(), true),
+        (bad, false),
+        (moussa(), false),
+    ];
+    let requests = tokio_stream::iter(records.into_iter().map(|(r, strict)| api::IngestRequest {
+        record: Some(r),
+        strict,
+    }));
     let mut responses = c.ingest(requests).await.unwrap().into_inner();
     let mut out = Vec::new();
     while let Some(r) = responses.next().await {
@@ -312,7 +320,7 @@ async fn ingest_streams_a_result_per_record() {
     }
     assert_eq!(
         out.iter().map(|r| r.index).collect::<Vec<_>>(),
-        vec![0, 1, 2, 3]
+        vec![0, 1, 2, 3, 4]
     );
     let resolved = |i: usize| match &out[i].result {
         Some(api::ingest_response::Result::Resolved(r)) => r.clone(),
@@ -323,7 +331,21 @@ async fn ingest_streams_a_result_per_record() {
         Some(api::ingest_response::Result::Error(e)) => assert_eq!(e.field, "record.date_of_birth"),
         other => panic!("{other:?}"),
     }
-    assert_ne!(resolved(3).client_number, resolved(0).client_number);
+    // Accepted with a warning: the birth date is kept, flagged, unused.
+    let flagged = resolved(3);
+    assert_ne!(flagged.client_number, resolved(0).client_number);
+    assert_eq!(flagged.flags.len(), 1);
+    assert_eq!(
+        (
+            flagged.flags[0].field.as_str(),
+            flagged.flags[0].reason.as_str()
+        ),
+        ("date_of_birth", "unreadable_date")
+    );
+    // Corrected at the source: the same record, updated, without a flag.
+    let fixed = resolved(4);
+    assert!(fixed.updated && fixed.flags.is_empty(), "{fixed:?}");
+    assert_eq!(fixed.client_number, flagged.client_number);
     server.stop().await;
 }
 
@@ -585,6 +607,7 @@ async fn health_reflection_and_message_limits() {
         .resolve(api::ResolveRequest {
             record: Some(huge),
             dry_run: false,
+            strict: false,
         })
         .await
         .unwrap_err();

@@ -162,12 +162,14 @@ async fn call(
             .resolve(api::ResolveRequest {
                 record: Some(record(source, "MATRIX-R")),
                 dry_run: !store,
+                strict: false,
             })
             .await
             .map(drop),
         "resolver Ingest" => {
             let request = api::IngestRequest {
                 record: Some(record(source, "MATRIX-I")),
+                strict: false,
             };
             let mut answers = r
                 .ingest(tokio_stream::iter(vec![request]))

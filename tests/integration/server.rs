@@ -187,6 +187,7 @@ pub async fn resolve(client: &mut Client, record: Record, dry_run: bool) -> api:
         .resolve(api::ResolveRequest {
             record: Some(record),
             dry_run,
+            strict: false,
         })
         .await
         .expect("resolve")

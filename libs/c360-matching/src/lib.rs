@@ -41,7 +41,7 @@ pub use engine::{
 };
 pub use index::BlockIndex;
 pub use model::{FieldWeight, Frequencies, FsModel, Score, count_patterns};
-pub use prepare::{NameToken, Prepared, Preparer};
+pub use prepare::{NameToken, Prepared, Preparer, ValueFlag};
 pub use rules::{Rules, Veto};
 
 /// Errors of the matching engine.

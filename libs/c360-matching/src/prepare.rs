@@ -1,13 +1,23 @@
 //! Standardised records: what the comparators and blocking keys read.
 
-use c360_core::Record;
-use c360_standardise::date::{PartialDate, parse_date};
-use c360_standardise::email::normalise_email;
-use c360_standardise::id::normalise_national_id;
+use c360_core::{Field, Record};
+use c360_standardise::date::PartialDate;
 use c360_standardise::names::{NameVariants, looks_swapped, phonetic, split_full_name};
-use c360_standardise::phone::PhoneNormaliser;
+use c360_standardise::phone::Phones;
+use c360_standardise::places::country_code;
 use c360_standardise::sex::{Sex, parse_sex};
 use c360_standardise::text::{fold, tokens};
+use c360_standardise::value::{self, Unusable};
+
+/// A value kept on a record that could not be standardised, so matching ignores
+/// it: which field, which of its values (a record may hold several phones and
+/// e-mails; 0 for the other fields) and why. Never the value itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueFlag {
+    pub field: Field,
+    pub index: u8,
+    pub reason: Unusable,
+}
 
 /// One name token in its folded form, with its phonetic key.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,7 +64,7 @@ pub struct Prepared {
     pub postcode: Box<str>,
     pub region: Box<str>,
     /// Number of raw values that could not be standardised (bad phone,
-    /// impossible date, ...): they are dropped, not guessed.
+    /// impossible date, ...; see [`ValueFlag`]): they are ignored, not guessed.
     pub rejected_values: u8,
 }
 
@@ -71,28 +81,10 @@ impl std::fmt::Debug for Prepared {
 /// Turns raw records into [`Prepared`] ones.
 #[derive(Debug, Clone)]
 pub struct Preparer {
-    phones: PhoneNormaliser,
-    /// Normalisers for the other supported countries, tried in turn when a
-    /// number does not parse under the record's or the default country.
-    fallback_phones: Vec<PhoneNormaliser>,
+    /// The phone rule (the record's country, the default one, then the
+    /// other supported countries).
+    phones: Phones,
     variants: NameVariants,
-}
-
-/// Countries whose numbering plans the fast path knows.
-const PHONE_COUNTRIES: [&str; 4] = ["CI", "SN", "ML", "BF"];
-
-/// The ISO code of a country as people write it ("Côte d'Ivoire", "CIV",
-/// "Sénégal", ...), for the supported countries.
-fn country_code(raw: &str) -> Option<&'static str> {
-    let folded = fold(raw);
-    let code = match folded.as_str() {
-        "ci" | "civ" | "cote d ivoire" | "cote divoire" | "ivory coast" | "rci" => "CI",
-        "sn" | "sen" | "senegal" => "SN",
-        "ml" | "mli" | "mali" => "ML",
-        "bf" | "bfa" | "burkina" | "burkina faso" => "BF",
-        _ => return None,
-    };
-    Some(code)
 }
 
 /// Address tokens that carry no information ("rue", "quartier", "pres du").
@@ -130,49 +122,23 @@ const ADDRESS_STOPWORDS: &[&str] = &[
 
 impl Preparer {
     pub fn new(default_country: &str, variants: NameVariants) -> Result<Self, crate::Error> {
-        let phones = PhoneNormaliser::new(default_country)
+        let phones = Phones::new(default_country)
             .map_err(|e| crate::Error::Config(format!("default country: {e}")))?;
-        let fallback_phones = PHONE_COUNTRIES
-            .iter()
-            .filter(|&&c| c != phones.default_country())
-            .filter_map(|c| PhoneNormaliser::new(c).ok())
-            .collect();
-        Ok(Preparer {
-            phones,
-            fallback_phones,
-            variants,
-        })
+        Ok(Preparer { phones, variants })
     }
 
     pub fn prepare(&self, record: &Record) -> Prepared {
+        self.prepare_flagged(record).0
+    }
+
+    /// The prepared record and the flags of the values it ignores (those
+    /// [`c360_standardise::value`] refuses).
+    pub fn prepare_flagged(&self, record: &Record) -> (Prepared, Vec<ValueFlag>) {
         let mut out = Prepared::default();
+        let mut flags = Vec::new();
         self.prepare_names(record, &mut out);
-        out.dob = match record.date_of_birth.trim() {
-            "" => PartialDate::default(),
-            raw => parse_date(raw).unwrap_or_else(|_| {
-                out.rejected_values += 1;
-                PartialDate::default()
-            }),
-        };
+        self.prepare_values(record, &mut out, &mut flags);
         out.sex = parse_sex(&record.sex);
-        out.national_id = normalise_national_id(&record.national_id).map(|id| id_core(&id).into());
-        let record_country = country_code(&record.country);
-        for raw in &record.phones {
-            match self.normalise_phone(raw, record_country) {
-                Some(n) => out.phones.push(n),
-                None => out.rejected_values = out.rejected_values.saturating_add(1),
-            }
-        }
-        out.phones.sort_unstable();
-        out.phones.dedup();
-        out.emails = record
-            .emails
-            .iter()
-            .filter_map(|e| normalise_email(e))
-            .map(Into::into)
-            .collect();
-        out.emails.sort_unstable();
-        out.emails.dedup();
         let mut address: Vec<Box<str>> = tokens(&record.address)
             .into_iter()
             .filter(|t| !ADDRESS_STOPWORDS.contains(&t.as_str()))
@@ -189,28 +155,53 @@ impl Preparer {
         out.locality = place.into();
         out.postcode = fold(&record.postcode).into();
         out.region = fold(&record.region).into();
-        out
+        (out, flags)
     }
 
-    /// A phone as its subscriber number: the last eight digits of its E.164
-    /// form. Those survive the Ivorian 2021 renumbering (which only added a
-    /// two-digit prefix) and a wrong guess of the country, so "96 99 12 41"
-    /// read as Ivorian and "+223 96 99 12 41" still agree.
-    fn normalise_phone(&self, raw: &str, record_country: Option<&str>) -> Option<u64> {
-        let by_record = record_country
-            .filter(|c| *c != self.phones.default_country())
-            .and_then(|c| {
-                self.fallback_phones
-                    .iter()
-                    .find(|p| p.default_country() == c)
+    /// The flags [`Preparer::prepare_flagged`] gives `record`, without
+    /// standardising its names and places.
+    pub fn flags(&self, record: &Record) -> Vec<ValueFlag> {
+        let mut flags = Vec::new();
+        self.prepare_values(record, &mut Prepared::default(), &mut flags);
+        flags
+    }
+
+    /// Birth date, national ID, phones and e-mails: each standardised, or
+    /// flagged and left out.
+    fn prepare_values(&self, record: &Record, out: &mut Prepared, flags: &mut Vec<ValueFlag>) {
+        let mut flag = |field: Field, index: usize, reason: Unusable| {
+            flags.push(ValueFlag {
+                field,
+                index: u8::try_from(index).unwrap_or(u8::MAX),
+                reason,
             });
-        let e164 = by_record
-            .into_iter()
-            .chain(std::iter::once(&self.phones))
-            .chain(self.fallback_phones.iter())
-            .find_map(|p| p.normalise(raw).ok())?;
-        let digits: u64 = e164.trim_start_matches('+').parse().ok()?;
-        Some(digits % 100_000_000)
+        };
+        match value::date_of_birth(&record.date_of_birth) {
+            Ok(dob) => out.dob = dob.unwrap_or_default(),
+            Err(reason) => flag(Field::DateOfBirth, 0, reason),
+        }
+        match value::national_id(&record.national_id) {
+            Ok(id) => out.national_id = id.map(|id| id_core(&id).into()),
+            Err(reason) => flag(Field::NationalId, 0, reason),
+        }
+        let country = country_code(&record.country);
+        for (index, raw) in record.phones.iter().enumerate() {
+            match value::phone(&self.phones, raw, country) {
+                Ok(e164) => out.phones.extend(e164.as_deref().and_then(subscriber)),
+                Err(reason) => flag(Field::Phone, index, reason),
+            }
+        }
+        out.phones.sort_unstable();
+        out.phones.dedup();
+        for (index, raw) in record.emails.iter().enumerate() {
+            match value::email(raw) {
+                Ok(email) => out.emails.extend(email.map(Into::into)),
+                Err(reason) => flag(Field::Email, index, reason),
+            }
+        }
+        out.emails.sort_unstable();
+        out.emails.dedup();
+        out.rejected_values = u8::try_from(flags.len()).unwrap_or(u8::MAX);
     }
 
     fn prepare_names(&self, record: &Record, out: &mut Prepared) {
@@ -246,6 +237,15 @@ impl Preparer {
     fn joined(&self, tokens: &[String]) -> Box<str> {
         tokens.concat().into()
     }
+}
+
+/// A phone as its subscriber number: the last eight digits of its E.164
+/// form. Those survive the Ivorian 2021 renumbering (which only added a
+/// two-digit prefix) and a wrong guess of the country, so "96 99 12 41"
+/// read as Ivorian and "+223 96 99 12 41" still agree.
+fn subscriber(e164: &str) -> Option<u64> {
+    let digits: u64 = e164.trim_start_matches('+').parse().ok()?;
+    Some(digits % 100_000_000)
 }
 
 /// A national ID without its leading letters ("C0012345678" and
@@ -292,5 +292,47 @@ mod tests {
                 assert_eq!(phones_of(&[one]), all, "{one}");
             }
         }
+    }
+
+    /// A value that cannot be standardised is flagged (field, which value,
+    /// why) and ignored; the usable ones beside it are kept.
+    #[test]
+    fn unusable_values_are_flagged_and_ignored() {
+        let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
+        let record = Record {
+            given_name: "Awa".into(),
+            date_of_birth: "1950-51-01".into(),
+            national_id: "Zanzibarine!!".into(),
+            phones: vec!["07 07 12 34 56".into(), "+999 Zanzibarine".into()],
+            emails: vec!["x@".into(), "awa@orange.ci".into()],
+            ..Record::default()
+        };
+        let (prepared, flags) = preparer.prepare_flagged(&record);
+        let flag = |field, index, reason| ValueFlag {
+            field,
+            index,
+            reason,
+        };
+        assert_eq!(
+            flags,
+            vec![
+                flag(Field::DateOfBirth, 0, Unusable::ImpossibleDate),
+                flag(Field::NationalId, 0, Unusable::InvalidNationalId),
+                flag(Field::Phone, 1, Unusable::InvalidPhone),
+                flag(Field::Email, 0, Unusable::InvalidEmail),
+            ]
+        );
+        assert_eq!(preparer.flags(&record), flags);
+        assert_eq!(prepared.rejected_values, 4);
+        assert_eq!(prepared.dob, PartialDate::default());
+        assert_eq!(prepared.national_id, None);
+        assert_eq!(prepared.phones, vec![7_123_456]);
+        assert_eq!(prepared.emails.len(), 1);
+        assert_eq!(prepared.given.len(), 1);
+        let clean = Record {
+            date_of_birth: "12/03/1985".into(),
+            ..record.clone()
+        };
+        assert!(!preparer.flags(&clean).contains(&flags[0]));
     }
 }

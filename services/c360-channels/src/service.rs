@@ -9,7 +9,7 @@ use std::time::Duration;
 use c360_proto::vault::v1 as vault;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::PeerChannel;
-use c360_standardise::phone::PhoneNormaliser;
+use c360_standardise::phone::Phones;
 
 use crate::decide::{self, Ask, Consent, Decision, Verdict};
 use crate::model::{Channel, ClientState, ContactPoint, Outcome, PointStatus, Preferences, Touch};
@@ -22,7 +22,7 @@ use crate::{ChannelsConfig, Error, Result};
 pub struct Service {
     pub(crate) registry: Registry,
     pub(crate) config: ChannelsConfig,
-    pub(crate) phones: PhoneNormaliser,
+    pub(crate) phones: Phones,
     pub(crate) vault: Option<VaultServiceClient<PeerChannel>>,
     pub(crate) resolver: Option<
         c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient<PeerChannel>,
@@ -89,6 +89,23 @@ pub fn check_number(field: &str, number: &str) -> Result<()> {
             .all(|b| plain(b) || matches!(b, b'*' | b'~' | b'$' | b'='))
     {
         return Err(Error::invalid(field, "is not a client number"));
+    }
+    Ok(())
+}
+
+/// How far ahead a caller may date a decision or a touch: a year (a
+/// campaign planned ahead). Beyond, a time is a mistake (i64::MAX), and the
+/// calendar arithmetic of quiet hours and frequency windows would not hold.
+const MAX_AHEAD_MS: i64 = 366 * 24 * 3600 * 1000;
+
+/// A time a caller gives: 0 (now) or Unix milliseconds, not negative and at
+/// most [`MAX_AHEAD_MS`] ahead of `now`.
+fn check_at(field: &str, at_ms: i64, now: i64) -> Result<()> {
+    if at_ms < 0 {
+        return Err(Error::invalid(field, "is negative"));
+    }
+    if at_ms > now.saturating_add(MAX_AHEAD_MS) {
+        return Err(Error::invalid(field, "is more than a year ahead"));
     }
     Ok(())
 }
@@ -170,7 +187,7 @@ impl Service {
         check_number("client_number", number)?;
         check_label("source_system", source, false)?;
         let source = if source.is_empty() { "api" } else { source };
-        let n = value::normalise(&self.phones, self.registry.indexer(), channel, raw)
+        let n = value::normalise(&self.phones, self.registry.indexer(), channel, raw, None)
             .map_err(|d| Error::invalid("value", d))?;
         let (survivor, snapshot) = self.registry.snapshot(number);
         let known = snapshot
@@ -337,13 +354,7 @@ impl Service {
         check_number(&format!("{field_prefix}client_number"), &ask.client_number)?;
         check_label(&format!("{field_prefix}purpose"), &ask.purpose, true)?;
         check_label(&format!("{field_prefix}action_id"), &ask.action_id, false)?;
-        if ask.at_ms < 0 {
-            return Err(Error::invalid(
-                &format!("{field_prefix}at_unix_ms"),
-                "is negative",
-            ));
-        }
-        Ok(())
+        check_at(&format!("{field_prefix}at_unix_ms"), ask.at_ms, now_ms())
     }
 
     /// Consent answers for (survivor, purpose, channel) triples, one vault
@@ -539,9 +550,7 @@ impl Service {
                 "is longer than 1024 bytes",
             ));
         }
-        if at_ms < 0 {
-            return Err(Error::invalid("at_unix_ms", "is negative"));
-        }
+        check_at("at_unix_ms", at_ms, now_ms())?;
         let policy = self.policy().clone();
         let at = if at_ms == 0 { now_ms() } else { at_ms };
         let (survivor, snapshot) = self.registry.snapshot(number);

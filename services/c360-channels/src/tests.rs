@@ -407,6 +407,27 @@ async fn roles_and_invalid_arguments() {
     bad_channel.allowed_channels = vec![99];
     let err = app.may_contact(bad_channel).await.unwrap_err();
     assert!(err.message().contains("allowed_channels"));
+    // A time no calendar holds (i64::MAX), for a decision or a touch.
+    let err = app
+        .may_contact(may("C1", "marketing", &[], "", i64::MAX))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("at_unix_ms"), "{}", err.message());
+    let err = app
+        .record_contact(record(
+            "C1",
+            api::Channel::Sms,
+            "marketing",
+            "",
+            api::Outcome::Delivered,
+            "",
+            i64::MAX,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("at_unix_ms"), "{}", err.message());
     let err = app
         .upsert_contact_point(api::UpsertContactPointRequest {
             client_number: "C1".into(),

@@ -17,8 +17,9 @@ use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{Caller, PeerChannel, Role, authorize, authorize_only};
 
 use crate::disclose::Disclosure;
+use crate::quality::QualityCounts;
 
-use crate::{Error, NumberState, Pending, Resolution, Resolver};
+use crate::{Error, Incoming, NumberState, Pending, Resolution, Resolver};
 
 /// Records resolved together in one durable commit during `Ingest`.
 const INGEST_BATCH: usize = 512;
@@ -31,10 +32,7 @@ const READ_AHEAD_RECORDS: usize = 4 * INGEST_BATCH;
 /// A record read from an ingest stream, holding its read-ahead room, or
 /// the error that ended the stream.
 enum Read {
-    Record(
-        Box<c360_proto::common::v1::Record>,
-        tokio::sync::OwnedSemaphorePermit,
-    ),
+    Record(Box<Incoming>, tokio::sync::OwnedSemaphorePermit),
     Broken(Status),
 }
 
@@ -75,6 +73,7 @@ impl ResolverGrpc {
 
 fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
     api::ResolveResponse {
+        flags: crate::convert::flags_to_proto(&r.flags),
         client_number: r.client.map(|c| c.to_string()).unwrap_or_default(),
         decision: r.decision as i32,
         confidence: r.confidence,
@@ -82,6 +81,31 @@ fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
         record_id: r.record_id,
         updated: r.updated,
         model_version: model_version.to_string(),
+    }
+}
+
+fn quality_to_api(counts: &QualityCounts) -> api::GetQualitySummaryResponse {
+    let (records, flagged_records) = counts.totals();
+    api::GetQualitySummaryResponse {
+        sources: counts
+            .sources()
+            .map(|(source, c)| api::SourceQuality {
+                source_system: source.to_string(),
+                records: c.records,
+                flagged_records: c.flagged_records,
+                flags: c
+                    .flags
+                    .iter()
+                    .map(|(&(field, reason), &values)| api::FlagCount {
+                        field: field.name().to_string(),
+                        reason: reason.code().to_string(),
+                        values,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        records,
+        flagged_records,
     }
 }
 
@@ -119,7 +143,11 @@ impl ResolverService for ResolverGrpc {
         }
         let resolver = self.resolver.clone();
         let dry_run = req.dry_run;
-        let r = blocking(move || resolver.resolve(record, dry_run)).await?;
+        let incoming = Incoming {
+            record,
+            strict: req.strict,
+        };
+        let r = blocking(move || resolver.resolve_incoming(incoming, dry_run)).await?;
         Ok(Response::new(to_response(r, self.resolver.model_version())))
     }
 
@@ -159,7 +187,11 @@ impl ResolverService for ResolverGrpc {
                         let Ok(room) = room.clone().acquire_many_owned(size as u32).await else {
                             return;
                         };
-                        Read::Record(Box::new(req.record.unwrap_or_default()), room)
+                        let incoming = Incoming {
+                            record: req.record.unwrap_or_default(),
+                            strict: req.strict,
+                        };
+                        Read::Record(Box::new(incoming), room)
                     }
                     Ok(None) => return,
                     Err(status) => Read::Broken(status),
@@ -434,9 +466,9 @@ impl ResolverService for ResolverGrpc {
     ) -> Result<Response<api::ExplainResponse>, Status> {
         let _caller = authorize(&request, &[Role::Steward, Role::Compliance])?;
         let resolver = self.resolver.clone();
-        let pairs = match request.into_inner().target {
+        let explained = match request.into_inner().target {
             Some(api::explain_request::Target::Pair(p)) => {
-                vec![blocking(move || resolver.explain_pair(&p.record_a, &p.record_b)).await?]
+                blocking(move || resolver.explain_pair(&p.record_a, &p.record_b)).await?
             }
             Some(api::explain_request::Target::ClientNumber(n)) => {
                 blocking(move || resolver.explain_client(&n)).await?
@@ -447,7 +479,27 @@ impl ResolverService for ResolverGrpc {
                 );
             }
         };
-        Ok(Response::new(api::ExplainResponse { pairs }))
+        Ok(Response::new(api::ExplainResponse {
+            pairs: explained.pairs,
+            flagged_records: explained.flagged_records,
+        }))
+    }
+
+    async fn get_quality_summary(
+        &self,
+        request: Request<api::GetQualitySummaryRequest>,
+    ) -> Result<Response<api::GetQualitySummaryResponse>, Status> {
+        // Counts only: no personal value, no record id.
+        let _caller = authorize(&request, &[Role::Steward, Role::Compliance, Role::Service])?;
+        let source = request.into_inner().source_system;
+        if source.len() > crate::convert::MAX_FIELD_BYTES {
+            return Err(Error::invalid("source_system", "is too long").into());
+        }
+        let resolver = self.resolver.clone();
+        let counts =
+            blocking(move || resolver.quality((!source.is_empty()).then_some(source.as_str())))
+                .await?;
+        Ok(Response::new(quality_to_api(&counts)))
     }
 
     async fn lookup_numbers(

@@ -10,7 +10,7 @@ use c360_crypto::{
 };
 use c360_matching::{
     BlockIndex, Conflict, Explanation, MatchConfig, Matcher, PairDecision, PairScore, Prepared,
-    Preparer, groups_conflict, soft_conflicts_allowed,
+    Preparer, ValueFlag, groups_conflict, soft_conflicts_allowed,
 };
 use c360_proto::common::v1 as pb;
 use c360_proto::resolver::v1 as api;
@@ -20,6 +20,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::number::ClientNumber;
 use crate::persist::{Job, Pending, Persister};
+use crate::quality::{self, QualityCounts};
 use crate::stored::{self, *};
 use crate::{Error, Result, convert};
 
@@ -57,9 +58,9 @@ impl Default for ResolverConfig {
     }
 }
 
-/// A record read back from the store: metadata, plaintext, source tag and
-/// standardised form.
-type Loaded = (StoredRecord, pb::Record, [u8; 16], Prepared);
+/// A record read back from the store: metadata, plaintext, source tag,
+/// standardised form and the flags of its unusable values.
+type Loaded = (StoredRecord, pb::Record, [u8; 16], Prepared, Vec<ValueFlag>);
 
 /// One loaded record.
 #[derive(Clone)]
@@ -69,6 +70,8 @@ struct Slot {
     key_id: String,
     source_tag: [u8; 16],
     record: pb::Record,
+    /// The record's values that could not be standardised.
+    flags: Box<[ValueFlag]>,
     keys: Vec<u64>,
     created_ms: i64,
     updated_ms: i64,
@@ -84,6 +87,8 @@ struct State {
     clients: FxHashMap<u64, ClientState>,
     cannot_link: FxHashSet<(u32, u32)>,
     reviews: std::collections::BTreeMap<u64, StoredReview>,
+    /// Flag counts per source system, field and reason, of the live records.
+    quality: QualityCounts,
     /// The resolver's own unwrapped data keys by id (erasure removes
     /// them); keys held by a custodian are not kept here.
     keys: FxHashMap<String, Arc<DataKey>>,
@@ -114,6 +119,34 @@ pub struct Resolution {
     pub candidates: Vec<api::Candidate>,
     pub record_id: String,
     pub updated: bool,
+    /// The record's values kept but flagged as unusable (accepted with
+    /// warnings).
+    pub flags: Vec<ValueFlag>,
+}
+
+/// What `Explain` answers: the pairs explained and the flagged values of
+/// their records.
+#[derive(Clone, Debug, Default)]
+pub struct Explained {
+    pub pairs: Vec<api::PairExplanation>,
+    pub flagged_records: Vec<api::FlaggedRecord>,
+}
+
+/// A record to resolve, and how to treat a value that cannot be
+/// standardised: keep it flagged, or (strict) refuse the record.
+#[derive(Clone, Debug, Default)]
+pub struct Incoming {
+    pub record: pb::Record,
+    pub strict: bool,
+}
+
+impl From<pb::Record> for Incoming {
+    fn from(record: pb::Record) -> Self {
+        Incoming {
+            record,
+            strict: false,
+        }
+    }
 }
 
 pub struct Resolver {
@@ -240,6 +273,7 @@ impl Resolver {
             clients: FxHashMap::default(),
             cannot_link: FxHashSet::default(),
             reviews: Default::default(),
+            quality: QualityCounts::default(),
             keys: FxHashMap::default(),
             counters,
             submitted: 0,
@@ -362,8 +396,8 @@ impl Resolver {
                 let record = pb::Record::decode(plain.as_slice())
                     .map_err(|e| Error::Internal(format!("corrupt record payload: {e}")))?;
                 let tag = self.source_tag(&record);
-                let prepared = self.preparer.prepare(&convert::to_core(&record));
-                Ok(Some((sr, record, tag, prepared)))
+                let (prepared, flags) = self.preparer.prepare_flagged(&convert::to_core(&record));
+                Ok(Some((sr, record, tag, prepared, flags)))
             })
             .collect::<Result<_>>()?;
         lap(&mut phases, "records decrypted and standardised");
@@ -375,7 +409,7 @@ impl Resolver {
         let slots: Vec<(Slot, Prepared)> = loaded
             .into_iter()
             .flatten()
-            .map(|(sr, record, tag, prepared)| {
+            .map(|(sr, record, tag, prepared, flags)| {
                 (
                     Slot {
                         record_id: sr.record_id,
@@ -383,6 +417,7 @@ impl Resolver {
                         key_id: sr.key_id,
                         source_tag: tag,
                         record,
+                        flags: flags.into_boxed_slice(),
                         keys: Vec::new(),
                         created_ms: sr.created_ms,
                         updated_ms: sr.updated_ms,
@@ -426,23 +461,48 @@ impl Resolver {
         self.indexer.tag("source_record", &source)
     }
 
-    /// Resolves a record; stores it unless `dry_run`.
+    /// Resolves a record; stores it unless `dry_run`. A value that cannot
+    /// be standardised is kept and flagged.
     pub fn resolve(&self, record: pb::Record, dry_run: bool) -> Result<Resolution> {
-        convert::validate(&record, !dry_run)?;
+        self.resolve_incoming(record.into(), dry_run)
+    }
+
+    /// [`Resolver::resolve`], refusing a record with an unusable value when
+    /// `incoming.strict`.
+    pub fn resolve_incoming(&self, incoming: Incoming, dry_run: bool) -> Result<Resolution> {
         if dry_run {
-            let prepared = self.preparer.prepare(&convert::to_core(&record));
-            return self.read_durable(|state| Ok(state.decide(&prepared, &self.config).0));
+            let (prepared, flags) = self.prepare(&incoming, false)?;
+            let mut resolution =
+                self.read_durable(|state| Ok(state.decide(&prepared, &self.config).0))?;
+            resolution.flags = flags;
+            return Ok(resolution);
         }
-        let mut results = self.resolve_many(vec![record])?;
+        let mut results = self.resolve_many(vec![incoming])?;
         results
             .pop()
             .ok_or_else(|| Error::Internal("no result".into()))?
     }
 
+    /// Checks and standardises a record, with the flags of its unusable
+    /// values (refused when strict).
+    fn prepare(&self, incoming: &Incoming, stored: bool) -> Result<(Prepared, Vec<ValueFlag>)> {
+        convert::validate(&incoming.record, stored)?;
+        let (prepared, flags) = self
+            .preparer
+            .prepare_flagged(&convert::to_core(&incoming.record));
+        if incoming.strict {
+            quality::refuse_flagged(&flags)?;
+        }
+        Ok((prepared, flags))
+    }
+
     /// Resolves records in order with one durable commit for all. Each
     /// record sees the ones before it. Bad records get their own error and
     /// change nothing.
-    pub fn resolve_many(&self, records: Vec<pb::Record>) -> Result<Vec<Result<Resolution>>> {
+    pub fn resolve_many(
+        &self,
+        records: Vec<impl Into<Incoming>>,
+    ) -> Result<Vec<Result<Resolution>>> {
         let (results, pending) = self.resolve_many_pending(records, &|_| Ok(()))?;
         self.wait(pending)?;
         Ok(results)
@@ -453,17 +513,17 @@ impl Resolver {
     /// pending write. Meanwhile the next chunk can be resolved.
     pub fn resolve_many_pending(
         &self,
-        records: Vec<pb::Record>,
+        records: Vec<impl Into<Incoming>>,
         admit: &(dyn Fn(&pb::Record) -> Result<()> + Sync),
     ) -> Result<(Vec<Result<Resolution>>, Pending)> {
         use rayon::prelude::*;
+        let records: Vec<Incoming> = records.into_iter().map(Into::into).collect();
         // Validation and standardisation need no lock: do them on every core.
-        let prepared: Vec<Result<Prepared>> = records
+        let prepared: Vec<Result<(Prepared, Vec<ValueFlag>)>> = records
             .par_iter()
             .map(|r| {
-                admit(r)?;
-                convert::validate(r, true)?;
-                Ok(self.preparer.prepare(&convert::to_core(r)))
+                admit(&r.record)?;
+                self.prepare(r, true)
             })
             .collect();
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -492,8 +552,10 @@ impl Resolver {
         self.persister.check()?;
         let mut tx = Tx::default();
         let mut out = Vec::with_capacity(records.len());
-        for (record, prepared) in records.into_iter().zip(prepared) {
-            out.push(prepared.and_then(|p| self.apply_resolve(&mut state, &mut tx, record, p)));
+        for (incoming, prepared) in records.into_iter().zip(prepared) {
+            out.push(prepared.and_then(|(p, flags)| {
+                self.apply_resolve(&mut state, &mut tx, incoming.record, p, flags)
+            }));
         }
         let pending = self.commit(&mut state, tx)?;
         Ok((out, pending))
@@ -521,13 +583,20 @@ impl Resolver {
         tx: &mut Tx,
         record: pb::Record,
         prepared: Prepared,
+        flags: Vec<ValueFlag>,
     ) -> Result<Resolution> {
         let now = stored::now_ms();
         let tag = self.source_tag(&record);
         if let Some(&slot) = state.by_source.get(&tag) {
             // The same source record again: update in place.
             let client = state.slots[slot as usize].client;
-            state.update_slot(slot, record, prepared, now);
+            state.update_slot(
+                slot,
+                record,
+                prepared,
+                flags.clone().into_boxed_slice(),
+                now,
+            );
             self.persist_record(state, tx, slot)?;
             tx.events.push(event(
                 api::EventType::RecordUpdated,
@@ -542,6 +611,7 @@ impl Resolver {
                 candidates: Vec::new(),
                 record_id: state.slots[slot as usize].record_id.clone(),
                 updated: true,
+                flags,
             });
         }
         let (mut resolution, linked, review_with) = state.decide(&prepared, &self.config);
@@ -563,6 +633,7 @@ impl Resolver {
                 key_id,
                 source_tag: tag,
                 record,
+                flags: flags.clone().into_boxed_slice(),
                 keys: Vec::new(),
                 created_ms: now,
                 updated_ms: now,
@@ -614,6 +685,7 @@ impl Resolver {
         tx.counters_changed = true;
         resolution.client = Some(ClientNumber::from_sequence(survivor));
         resolution.record_id = record_id;
+        resolution.flags = flags;
         Ok(resolution)
     }
 
@@ -994,7 +1066,9 @@ impl Resolver {
             state.by_source.remove(&tag);
             let s = &mut state.slots[slot as usize];
             s.alive = false;
-            s.record = pb::Record::default();
+            let record = std::mem::take(&mut s.record);
+            let flags = std::mem::take(&mut s.flags);
+            state.quality.remove(&record.source_system, &flags);
             tx.batch.delete(RECORDS, record_id.clone().into_bytes());
         }
         for key_id in &client.key_ids {
@@ -1186,7 +1260,7 @@ impl Resolver {
             let golden = crate::golden::golden_record(
                 members
                     .iter()
-                    .map(|s| (s.record_id.as_str(), &s.record, s.updated_ms)),
+                    .map(|s| (s.record_id.as_str(), &s.record, s.updated_ms, &*s.flags)),
                 &self.config.survivorship,
             );
             let mut groups: Vec<String> = members
@@ -1210,6 +1284,7 @@ impl Resolver {
                         record: Some(s.record.clone()),
                         created_at_unix_ms: s.created_ms,
                         updated_at_unix_ms: s.updated_ms,
+                        flags: convert::flags_to_proto(&s.flags),
                     })
                     .collect(),
                 aliases: client
@@ -1265,8 +1340,10 @@ impl Resolver {
         })
     }
 
-    /// Explains a record pair, or every pair of a client (up to 100).
-    pub fn explain_pair(&self, a: &str, b: &str) -> Result<api::PairExplanation> {
+    /// Explains a record pair, or every pair of a client (up to 100), with
+    /// the flagged values of the records explained (which the comparison
+    /// ignored).
+    pub fn explain_pair(&self, a: &str, b: &str) -> Result<Explained> {
         self.read_durable(|state| {
             let find = |id: &str, field: &str| {
                 state
@@ -1276,11 +1353,14 @@ impl Resolver {
                     .ok_or_else(|| Error::invalid(field, "names no known record"))
             };
             let (x, y) = (find(a, "pair.record_a")?, find(b, "pair.record_b")?);
-            Ok(explanation_to_api(a, b, state.explain(x, y)))
+            Ok(Explained {
+                pairs: vec![explanation_to_api(a, b, state.explain(x, y))],
+                flagged_records: state.flagged_records(&[x, y]),
+            })
         })
     }
 
-    pub fn explain_client(&self, number: &str) -> Result<Vec<api::PairExplanation>> {
+    pub fn explain_client(&self, number: &str) -> Result<Explained> {
         let n = parse_number(number, "client_number")?;
         self.read_durable(|state| {
             let seq = state.resolve_alias(n.sequence());
@@ -1306,7 +1386,21 @@ impl Resolver {
                     out.push(explanation_to_api(ra, rb, state.explain(x, y)));
                 }
             }
-            Ok(out)
+            Ok(Explained {
+                pairs: out,
+                flagged_records: state.flagged_records(&slots),
+            })
+        })
+    }
+
+    /// Flag counts of the stored records, per source system (only `source`
+    /// when given).
+    pub fn quality(&self, source: Option<&str>) -> Result<QualityCounts> {
+        self.read_durable(|state| {
+            Ok(match source {
+                Some(source) => state.quality.only(source),
+                None => state.quality.clone(),
+            })
         })
     }
 
@@ -1440,6 +1534,7 @@ impl State {
 
     /// Adds a record to the matcher, the lookups and the index.
     fn insert_slot(&mut self, slot: Slot, prepared: Prepared) -> u32 {
+        self.quality.add(&slot.record.source_system, &slot.flags);
         let index = self.matcher.push(prepared);
         self.by_record.insert(slot.record_id.clone(), index);
         self.by_source.insert(slot.source_tag, index);
@@ -1463,6 +1558,7 @@ impl State {
             slots: all_slots,
             by_record,
             by_source,
+            quality,
             ..
         } = self;
         rayon::join(
@@ -1474,6 +1570,7 @@ impl State {
                     let index = (first + offset) as u32;
                     by_record.insert(slot.record_id.clone(), index);
                     by_source.insert(slot.source_tag, index);
+                    quality.add(&slot.record.source_system, &slot.flags);
                 }
                 all_slots.extend(slots);
             },
@@ -1490,7 +1587,17 @@ impl State {
         }
     }
 
-    fn update_slot(&mut self, index: u32, record: pb::Record, prepared: Prepared, now: i64) {
+    fn update_slot(
+        &mut self,
+        index: u32,
+        record: pb::Record,
+        prepared: Prepared,
+        flags: Box<[ValueFlag]>,
+        now: i64,
+    ) {
+        let old = &self.slots[index as usize];
+        self.quality.remove(&old.record.source_system, &old.flags);
+        self.quality.add(&record.source_system, &flags);
         let old_keys = std::mem::take(&mut self.slots[index as usize].keys);
         self.index.remove(index, &old_keys);
         self.matcher.replace(index, prepared);
@@ -1499,6 +1606,7 @@ impl State {
         let s = &mut self.slots[index as usize];
         s.keys = keys;
         s.record = record;
+        s.flags = flags;
         s.updated_ms = now;
     }
 
@@ -1707,6 +1815,7 @@ impl State {
                 candidates,
                 record_id: String::new(),
                 updated: false,
+                flags: Vec::new(),
             },
             linked,
             review_with,
@@ -1728,6 +1837,19 @@ impl State {
         let (ma, mb) = (members(a), members(b));
         let allowed = self.soft_conflicts_allowed(ma.len() * mb.len());
         groups_conflict(&ma, &mb, allowed, |x, y| self.conflict(x, y))
+    }
+
+    /// The records among `slots` that hold flagged values, with their flags.
+    fn flagged_records(&self, slots: &[u32]) -> Vec<api::FlaggedRecord> {
+        slots
+            .iter()
+            .map(|&s| &self.slots[s as usize])
+            .filter(|s| !s.flags.is_empty())
+            .map(|s| api::FlaggedRecord {
+                record_id: s.record_id.clone(),
+                flags: convert::flags_to_proto(&s.flags),
+            })
+            .collect()
     }
 
     fn keys_cache_insert(&mut self, key_id: String, key: DataKey) {

@@ -1025,6 +1025,12 @@ mod resolver_peer {
         ) -> Result<Response<api::ExplainResponse>, Status> {
             Err(Status::unimplemented("explain"))
         }
+        async fn get_quality_summary(
+            &self,
+            _: Request<api::GetQualitySummaryRequest>,
+        ) -> Result<Response<api::GetQualitySummaryResponse>, Status> {
+            Err(Status::unimplemented("quality"))
+        }
         type WatchEventsStream = Stream<Event>;
         async fn watch_events(
             &self,

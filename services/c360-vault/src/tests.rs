@@ -330,6 +330,7 @@ async fn bad_input_names_the_field_and_roles_are_enforced() {
         (consent("C 1", "marketing", "", GRANTED, 1), "client_number"),
         (consent("C1", "Marketing!", "", GRANTED, 1), "purpose"),
         (consent("C1", "marketing", "S M S", GRANTED, 1), "channel"),
+        (consent("C1", "marketing", "FAX", GRANTED, 1), "channel"),
         (consent("C1", "marketing", "", 0, 1), "decision"),
         (
             consent("C1", "marketing", "", GRANTED, i64::MAX),
@@ -985,6 +986,12 @@ impl ResolverService for FakeResolver {
     ) -> Result<Response<rapi::ExplainResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn get_quality_summary(
+        &self,
+        _: Request<rapi::GetQualitySummaryRequest>,
+    ) -> Result<Response<rapi::GetQualitySummaryResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
     type WatchEventsStream = Stream<rapi::Event>;
     async fn watch_events(
         &self,
@@ -1116,13 +1123,27 @@ async fn erasure_holds_and_resolver_retry() {
     let err = compliance.erase_client(erase.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("legal hold") && err.message().contains("litigation 2024-17"));
-    // An expired hold does not block; a released one neither.
-    compliance
+    // A hold that would expire in the past is refused and changes nothing.
+    let err = compliance
         .set_legal_hold(api::SetLegalHoldRequest {
             client_number: "C1".into(),
             basis: "old".into(),
             expires_at_unix_ms: 1,
             release: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "expires_at_unix_ms");
+    let err = compliance.erase_client(erase.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "the hold still holds");
+    // A released hold does not block.
+    compliance
+        .set_legal_hold(api::SetLegalHoldRequest {
+            client_number: "C1".into(),
+            basis: String::new(),
+            expires_at_unix_ms: 0,
+            release: true,
         })
         .await
         .unwrap();

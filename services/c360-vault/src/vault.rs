@@ -361,13 +361,21 @@ pub(crate) fn check_name(field: &str, v: &str) -> Result<()> {
     })
 }
 
-/// Channel: empty (every channel) or 1 to 32 of `A-Z _` (upper-cased).
+/// Channel: empty (every channel) or a contact channel (`SMS`, `EMAIL`...,
+/// any case; upper-cased). A consent for a channel nothing contacts on
+/// ("FAX") could never be checked: it is refused.
 fn normalise_channel(field: &str, v: &str) -> Result<String> {
+    use c360_standardise::channel::{CONTACT_CHANNELS, is_contact_channel};
     if v.is_empty() {
         return Ok(String::new());
     }
     let upper = v.to_ascii_uppercase();
-    check_token(field, &upper, 32, |c| c.is_ascii_uppercase() || c == '_')?;
+    if !is_contact_channel(&upper) {
+        return Err(Error::invalid(
+            field,
+            format!("is not a channel (one of {})", CONTACT_CHANNELS.join(", ")),
+        ));
+    }
     Ok(upper)
 }
 
@@ -1836,8 +1844,10 @@ impl Vault {
         check_number("client_number", number)?;
         if !release {
             check_text("basis", basis, true)?;
-            if expires_at_ms < 0 {
-                return Err(Error::invalid("expires_at_unix_ms", "is negative"));
+            // 0: until released. A hold that ends before it starts would
+            // hold nothing.
+            if expires_at_ms != 0 && expires_at_ms <= now_ms() {
+                return Err(Error::invalid("expires_at_unix_ms", "is in the past"));
             }
         }
         self.write(|tx| {

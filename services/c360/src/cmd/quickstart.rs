@@ -162,6 +162,7 @@ where
         .iter()
         .map(|g| api::IngestRequest {
             record: Some(c360_resolver::convert::from_core(&g.record)),
+            strict: false,
         })
         .collect();
     let started = std::time::Instant::now();
@@ -171,10 +172,11 @@ where
         .map_err(status)?
         .into_inner();
     let mut numbers = Vec::with_capacity(records);
-    let (mut matched, mut new, mut review) = (0, 0, 0);
+    let (mut matched, mut new, mut review, mut flagged) = (0, 0, 0, 0);
     while let Some(r) = stream.next().await {
         let r = r.map_err(status)?;
         if let Some(api::ingest_response::Result::Resolved(res)) = r.result {
+            flagged += usize::from(!res.flags.is_empty());
             match res.decision() {
                 api::Decision::Matched => matched += 1,
                 api::Decision::Review => review += 1,
@@ -186,7 +188,7 @@ where
         }
     }
     println!(
-        "   {} records in {:.1?}: {matched} joined an existing client, {new} new clients, {review} sent to review",
+        "   {} records in {:.1?}: {matched} joined an existing client, {new} new clients, {review} sent to review; {flagged} kept with a value flagged as unusable (`c360 quality`)",
         numbers.len(),
         started.elapsed()
     );
