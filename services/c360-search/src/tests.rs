@@ -37,80 +37,7 @@ pub(crate) fn open(dir: &Path, kek: &Arc<dyn KekProvider>, config: SearchConfig)
     Search::open(dir, config, kek.clone(), SearchPeers::default()).unwrap()
 }
 
-/// The most frequent non-empty value (compared folded), first seen on ties.
-fn most_frequent<'a>(values: impl Iterator<Item = &'a str>) -> String {
-    let mut counts: Vec<(String, usize, &'a str)> = Vec::new();
-    for v in values.filter(|v| !v.trim().is_empty()) {
-        let key = fold(v);
-        match counts.iter_mut().find(|c| c.0 == key) {
-            Some(c) => c.1 += 1,
-            None => counts.push((key, 1, v)),
-        }
-    }
-    let best = counts.iter().map(|c| c.1).max().unwrap_or(0);
-    counts
-        .into_iter()
-        .find(|c| c.1 == best)
-        .map(|c| c.2.trim().to_string())
-        .unwrap_or_default()
-}
-
-/// Clients from generated records: one per true entity, with a golden
-/// record by simple survivorship (most frequent value per field).
-pub(crate) fn generated_clients(records: usize, seed: u64) -> Vec<ClientDoc> {
-    let mut by_entity: BTreeMap<String, Vec<c360_core::Record>> = BTreeMap::new();
-    for g in c360_datagen::generate(&c360_datagen::GenConfig { records, seed }) {
-        by_entity.entry(g.entity_id).or_default().push(g.record);
-    }
-    by_entity
-        .into_values()
-        .enumerate()
-        .map(|(i, recs)| {
-            let pick = |f: fn(&c360_core::Record) -> &str| most_frequent(recs.iter().map(f));
-            let mut doc = ClientDoc {
-                client_number: format!("C{i:08}"),
-                given_name: pick(|r| &r.given_name),
-                middle_name: pick(|r| &r.middle_name),
-                surname: pick(|r| &r.surname),
-                full_name: pick(|r| &r.full_name),
-                date_of_birth: pick(|r| &r.date_of_birth),
-                address: pick(|r| &r.address),
-                locality: pick(|r| &r.locality),
-                region: pick(|r| &r.region),
-                country: pick(|r| &r.country),
-                ..ClientDoc::default()
-            };
-            for r in &recs {
-                let name = [&r.given_name, &r.middle_name, &r.surname, &r.full_name]
-                    .iter()
-                    .filter(|s| !s.is_empty())
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                for (list, value) in [
-                    (&mut doc.other_names, name.as_str()),
-                    (&mut doc.national_ids, r.national_id.as_str()),
-                    (&mut doc.source_systems, r.source_system.as_str()),
-                ] {
-                    if !value.is_empty() && !list.iter().any(|v| v == value) {
-                        list.push(value.to_string());
-                    }
-                }
-                for p in &r.phones {
-                    if !doc.phones.contains(p) {
-                        doc.phones.push(p.clone());
-                    }
-                }
-                for e in &r.emails {
-                    if !doc.emails.contains(e) {
-                        doc.emails.push(e.clone());
-                    }
-                }
-            }
-            doc
-        })
-        .collect()
-}
+pub(crate) use crate::testing::generated_clients;
 
 fn req(query: &str) -> SearchRequest {
     SearchRequest {
@@ -326,6 +253,40 @@ fn relevance_on_generated_clients() {
             "{category}: true client first in {:.1}% < 95%",
             100.0 * t.rate()
         );
+    }
+}
+
+/// The name-only relevance harness (see `testing`), for development:
+/// `C360_RELEVANCE_RECORDS` (default 20,000) generated records of seed
+/// `C360_RELEVANCE_SEED` (default 7), `C360_RELEVANCE_SAMPLE` clients.
+/// The benchmark `search_relevance` runs the same harness on more data.
+#[test]
+#[ignore = "a report, not a check: run with --ignored --nocapture"]
+fn relevance_report() {
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let search = open(tmp.path(), &kek(), manual_config());
+    let clients = generated_clients(
+        env("C360_RELEVANCE_RECORDS", 20_000),
+        env("C360_RELEVANCE_SEED", 7) as u64,
+    );
+    search.upsert_many(clients.clone()).unwrap();
+    search.commit().unwrap();
+    let report = crate::testing::measure(&search, &clients, env("C360_RELEVANCE_SAMPLE", 500), 0x5eed);
+    println!(
+        "{} clients, {} sampled, {} with a namesake",
+        report.clients, report.sampled, report.with_namesake
+    );
+    print!("{}", report.table());
+    for (kind, t) in &report.kinds {
+        for m in &t.misses {
+            println!("  miss ({}): {m}", kind.label());
+        }
     }
 }
 
