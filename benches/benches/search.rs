@@ -169,7 +169,7 @@ fn main() {
                 ..SearchRequest::default()
             };
             let t = Instant::now();
-            let page = search.search(&request, false).expect("search");
+            let page = search.search(&request).expect("search");
             let elapsed = t.elapsed();
             found += usize::from(!page.hits.is_empty());
             // The first 10% warm caches.
@@ -204,7 +204,7 @@ fn main() {
             .unwrap_or_else(|| "konan".into()),
         ..SearchRequest::default()
     };
-    search.search(&request, false).expect("search");
+    search.search(&request).expect("search");
     println!(
         "reopen + first query: {:.2} s; peak RSS {:.0} MiB",
         t.elapsed().as_secs_f64(),

@@ -10,9 +10,9 @@
 //! tell namesakes apart, a hit also counts "by name" when it carries the
 //! client's exact name (folded): that is the share ranking controls.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use c360_standardise::text::fold;
+use c360_standardise::text::{fold, tokens};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -390,26 +390,36 @@ impl Report {
     }
 }
 
-/// The key namesakes share: the typed name.
-fn name_key(doc: &ClientDoc) -> Option<String> {
-    typed_name(doc).map(|(g, s)| format!("{g}|{s}"))
+/// The folded words of a client's golden name (given, middle, surname
+/// and full name).
+fn golden_words(doc: &ClientDoc) -> HashSet<String> {
+    [&doc.given_name, &doc.middle_name, &doc.surname, &doc.full_name]
+        .iter()
+        .flat_map(|t| tokens(t))
+        .collect()
 }
 
 /// Runs every kind of query for `sample` clients drawn (with `seed`) from
 /// all of `clients`, which must be what `search` holds.
+///
+/// A namesake of a client is another client whose golden name has every
+/// word the client's typed name has ("KONE Mamadou Ibrahim" for "Ibrahim
+/// Kone"): a name-only search has nothing to tell them apart by.
 pub fn measure(search: &Search, clients: &[ClientDoc], sample: usize, seed: u64) -> Report {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let keys: HashMap<&str, String> = clients
+    let words: HashMap<&str, HashSet<String>> = clients
         .iter()
-        .filter_map(|d| Some((d.client_number.as_str(), name_key(d)?)))
+        .map(|d| (d.client_number.as_str(), golden_words(d)))
         .collect();
-    let mut namesakes: HashMap<&str, usize> = HashMap::new();
-    for k in keys.values() {
-        *namesakes.entry(k.as_str()).or_default() += 1;
+    let mut holders: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (number, set) in &words {
+        for w in set {
+            holders.entry(w.as_str()).or_default().push(number);
+        }
     }
     let mut eligible: Vec<&ClientDoc> = clients
         .iter()
-        .filter(|d| keys.contains_key(d.client_number.as_str()))
+        .filter(|d| typed_name(d).is_some())
         .collect();
     eligible.shuffle(&mut rng);
     eligible.truncate(sample);
@@ -422,8 +432,16 @@ pub fn measure(search: &Search, clients: &[ClientDoc], sample: usize, seed: u64)
         let Some((given, surname)) = typed_name(doc) else {
             continue;
         };
-        let key = &keys[doc.client_number.as_str()];
-        if namesakes[key.as_str()] > 1 {
+        let typed: Vec<String> = tokens(&format!("{given} {surname}"));
+        let has_name = |n: &str| {
+            words
+                .get(n)
+                .is_some_and(|set| typed.iter().all(|w| set.contains(w)))
+        };
+        let namesakes = holders
+            .get(typed[0].as_str())
+            .map_or(0, |list| list.iter().filter(|n| has_name(n)).count());
+        if namesakes > 1 {
             report.with_namesake += 1;
         }
         for kind in Kind::ALL {
@@ -435,10 +453,10 @@ pub fn measure(search: &Search, clients: &[ClientDoc], sample: usize, seed: u64)
                 page_size: 5,
                 ..SearchRequest::default()
             };
-            let hits = search.search(&request, false).map(|p| p.hits);
+            let hits = search.search(&request).map(|p| p.hits);
             let hits = hits.unwrap_or_default();
             let is_client = |n: &str| n == doc.client_number;
-            let by_name = |n: &str| is_client(n) || keys.get(n) == Some(key);
+            let by_name = |n: &str| is_client(n) || has_name(n);
             let t = report.kinds.entry(kind).or_default();
             t.cases += 1;
             let first = hits.first().map(|h| h.client_number.as_str());
@@ -450,7 +468,7 @@ pub fn measure(search: &Search, clients: &[ClientDoc], sample: usize, seed: u64)
                 let shown: Vec<String> = hits
                     .iter()
                     .take(3)
-                    .map(|h| format!("{} {:.2}", h.display_name, h.score))
+                    .map(|h| format!("{} {:.2}", h.display_name(), h.score))
                     .collect();
                 let rank = hits.iter().position(|h| by_name(&h.client_number));
                 t.misses.push(format!(
