@@ -11,4 +11,5 @@ mod incremental;
 mod platform;
 mod resolver;
 mod scenario;
+mod search;
 mod server;

@@ -268,6 +268,21 @@ fn index_key(root: &Path, kek: &dyn KekProvider) -> Result<DataKey> {
     }
 }
 
+/// For tests: replaces the index of the generation under `root` with an
+/// empty one of another schema, as an older version would have left it.
+#[cfg(test)]
+pub(crate) fn rewrite_with_other_schema(root: &Path, kek: &dyn KekProvider) {
+    let key = index_key(root, kek).expect("key");
+    let files = root.join(FILES_DIR);
+    std::fs::remove_dir_all(&files).expect("remove");
+    let dir = EncryptedDirectory::open(&files, key).expect("dir");
+    let mut b = Schema::builder();
+    b.add_text_field("name", STORED);
+    let index = Index::create(dir, b.build(), tantivy::IndexSettings::default()).expect("index");
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, 16 << 20).expect("writer");
+    writer.commit().expect("commit");
+}
+
 impl Engine {
     /// Opens (or creates) the generation stored under `root`.
     pub fn open(root: &Path, config: &SearchConfig, kek: &dyn KekProvider) -> Result<Engine> {
@@ -275,10 +290,16 @@ impl Engine {
         let key = index_key(root, kek)?;
         let dir = EncryptedDirectory::open(&root.join(FILES_DIR), key)?;
         let (schema, fields) = schema();
-        let index = Index::open_or_create(dir.clone(), schema.clone())?;
-        if index.schema() != schema {
-            return Err(Error::SchemaChanged);
-        }
+        let exists = Index::exists(&dir).map_err(|e| Error::Index(e.to_string()))?;
+        let index = if exists {
+            let index = Index::open(dir.clone())?;
+            if index.schema() != schema {
+                return Err(Error::SchemaChanged);
+            }
+            index
+        } else {
+            Index::create(dir.clone(), schema.clone(), tantivy::IndexSettings::default())?
+        };
         let threads = config.writer_threads.clamp(1, 8);
         let memory = config.writer_memory_bytes.max((threads * 16) << 20);
         let writer = index.writer_with_num_threads(threads, memory)?;
