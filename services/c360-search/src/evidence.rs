@@ -60,8 +60,12 @@ pub const W_NGRAM: f32 = 0.6;
 
 /// Most names one query token's typo evidence reaches.
 pub const MAX_TYPO_NAMES: usize = 12;
-/// Shortest token whose one-edit neighbours are looked up.
-pub const MIN_TYPO_LETTERS: usize = 3;
+/// Most spellings one edit away looked at, the most common first (a
+/// common short name has hundreds of mistyped neighbours in a large index).
+pub const MAX_NEAR_SPELLINGS: usize = 32;
+/// Shortest token whose one-edit neighbours are looked up ("wa" for
+/// "awa").
+pub const MIN_TYPO_LETTERS: usize = 2;
 
 /// The index field a piece of evidence looks in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -277,8 +281,9 @@ fn share(n: u64, most: u64) -> f32 {
 }
 
 /// The evidence of spellings one edit from `token` (`near`: spellings
-/// clients have and spellings the variant table knows; `holders` counts
-/// the clients holding a term in some name fields).
+/// clients have, with how many clients have them, and spellings the
+/// variant table knows, with 0; `holders` counts the clients holding a
+/// term in some name fields).
 ///
 /// Each such spelling stands for its canonical name, reached at the typo
 /// level by every client holding that name, a more common name being the
@@ -290,12 +295,18 @@ fn share(n: u64, most: u64) -> f32 {
 pub fn typo_evidence(
     token: &str,
     variants: &NameVariants,
-    near: &[String],
+    near: &[(String, u64)],
     holders: &mut dyn FnMut(&[NameField], &str) -> u64,
 ) -> Vec<Evidence> {
     let own = variants.canonical(token);
+    // The commonest spellings, and every spelling of the table.
+    let (mut near, table_only): (Vec<&(String, u64)>, Vec<&(String, u64)>) =
+        near.iter().partition(|(_, n)| *n > 0);
+    near.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    near.truncate(MAX_NEAR_SPELLINGS);
+    near.extend(table_only);
     let mut names: Vec<(&str, u64)> = Vec::new();
-    for spelling in near {
+    for (spelling, _) in &near {
         let c = variants.canonical(spelling);
         if c == own || names.iter().any(|(n, _)| *n == c) {
             continue;
@@ -322,8 +333,8 @@ pub fn typo_evidence(
     }
     let spelled: Vec<(&String, u64)> = near
         .iter()
-        .map(|e| (e, holders(&[NameField::Golden, NameField::Other], e)))
         .filter(|(_, n)| *n > 0)
+        .map(|(e, n)| (e, *n))
         .collect();
     let most_spelled = spelled.iter().map(|s| s.1).max().unwrap_or(1);
     let sound = phonetic(token);
@@ -395,7 +406,7 @@ mod tests {
             .collect();
         assert_eq!(golden.len(), 1);
         assert_eq!(golden[0].weight, W_EXACT);
-        let near = vec!["fatou".to_string(), "fatoi".to_string()];
+        let near = vec![("fatou".to_string(), 1000), ("fatoi".to_string(), 1)];
         let mut clients = |_: &[NameField], n: &str| if n == "fatou" { 1000 } else { 1 };
         let typos = typo_evidence("fatoa", v, &near, &mut clients);
         assert!(typos.iter().all(|t| t.weight < W_VARIANT));
@@ -415,8 +426,12 @@ mod tests {
         let t = NameTable::new(NameVariants::builtin());
         let v = t.variants();
         // IBRAIM is two edits from "ibrahima" but one from "ibrahim".
-        let near = t.spellings_near("ibraim");
-        assert!(near.contains(&"ibrahim".to_string()), "{near:?}");
+        let near: Vec<(String, u64)> = t
+            .spellings_near("ibraim")
+            .into_iter()
+            .map(|s| (s, 5))
+            .collect();
+        assert!(near.iter().any(|n| n.0 == "ibrahim"), "{near:?}");
         let e = typo_evidence("ibraim", v, &near, &mut |_, _| 5);
         let reaches = |e: &[Evidence], field, term: &str| {
             e.iter().find(|x| x.field == field && x.term == term).map(|x| x.weight)
@@ -425,7 +440,11 @@ mod tests {
         let own = reaches(&e, NameField::Golden, "ibrahim").unwrap();
         // ... and sounds like it (the h is silent): the sound level.
         assert!(own > all && own >= W_SOUND, "the spelling one edit away first");
-        let near = t.spellings_near("kadiatouu");
+        let near: Vec<(String, u64)> = t
+            .spellings_near("kadiatouu")
+            .into_iter()
+            .map(|s| (s, 0))
+            .collect();
         let e = typo_evidence("kadiatouu", v, &near, &mut |_, _| 5);
         assert!(reaches(&e, NameField::Canonical, "khadidiatou").is_some());
         // A name nobody holds is not evidence.

@@ -756,7 +756,11 @@ impl Engine {
             let mut found = table.direct(token);
             if token.chars().count() >= evidence::MIN_TYPO_LETTERS {
                 let mut near = self.spellings_near(searcher, token)?;
-                near.extend(table.spellings_near(token));
+                for spelling in table.spellings_near(token) {
+                    if !near.iter().any(|(s, _)| *s == spelling) {
+                        near.push((spelling, 0));
+                    }
+                }
                 found.extend(evidence::typo_evidence(
                     token,
                     variants,
@@ -861,10 +865,10 @@ impl Engine {
     /// transposition counts as one edit). Two edits are left to the
     /// phonetic key: the automaton for two edits costs milliseconds to
     /// build.
-    fn spellings_near(&self, searcher: &Searcher, token: &str) -> Result<Vec<String>> {
+    fn spellings_near(&self, searcher: &Searcher, token: &str) -> Result<Vec<(String, u64)>> {
         let fuzzy = FuzzyTermQuery::new(Term::from_field_text(self.fields.name_golden, token), 1, true);
         let automaton = fuzzy.automaton()?;
-        let mut found: BTreeSet<String> = BTreeSet::new();
+        let mut found: BTreeMap<String, u64> = BTreeMap::new();
         for reader in searcher.segment_readers() {
             for field in [self.fields.name_golden, self.fields.name_other] {
                 let inverted = reader.inverted_index(field)?;
@@ -873,7 +877,8 @@ impl Engine {
                     if let Ok(term) = std::str::from_utf8(stream.key())
                         && term != token
                     {
-                        found.insert(term.to_string());
+                        *found.entry(term.to_string()).or_default() +=
+                            u64::from(stream.value().doc_freq);
                     }
                 }
             }
