@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use c360_standardise::names::phonetic;
 use c360_standardise::text::{fold, tokens};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -347,6 +348,14 @@ pub struct Tally {
     pub top5: usize,
     /// The client or a namesake is in the first five hits.
     pub top5_by_name: usize,
+    /// Misses whose first hit has every word of the query as typed (in
+    /// any of its records): the query spells another client's name, and
+    /// the exact spelling ranks first by rule.
+    pub another_exact: usize,
+    /// Other misses whose first hit has a spelling that sounds like each
+    /// word of the query: the query is a variant of another client's name,
+    /// which ranks above a typo by rule.
+    pub another_sound: usize,
     /// A few queries whose first hit was neither the client nor a
     /// namesake, with what came first (for diagnosis).
     pub misses: Vec<String>,
@@ -372,18 +381,20 @@ impl Report {
     /// A Markdown table: one row per kind.
     pub fn table(&self) -> String {
         let mut out = String::from(
-            "| query | cases | first (the client) | first (client or namesake) | top 5 (the client) | top 5 (client or namesake) |\n|---|---|---|---|---|---|\n",
+            "| query | cases | first (the client) | first (client or namesake) | top 5 (the client) | top 5 (client or namesake) | misses: the query spells another client's name | misses: it sounds like another client's name |\n|---|---|---|---|---|---|---|---|\n",
         );
         for (kind, t) in &self.kinds {
             let r = |n| Tally::rate(n, t.cases);
             out.push_str(&format!(
-                "| {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % |\n",
+                "| {} | {} | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % | {:.1} % |\n",
                 kind.label(),
                 t.cases,
                 r(t.first),
                 r(t.first_by_name),
                 r(t.top5),
-                r(t.top5_by_name)
+                r(t.top5_by_name),
+                r(t.another_exact),
+                r(t.another_sound)
             ));
         }
         out
@@ -407,6 +418,19 @@ fn golden_words(doc: &ClientDoc) -> HashSet<String> {
 /// Kone"): a name-only search has nothing to tell them apart by.
 pub fn measure(search: &Search, clients: &[ClientDoc], sample: usize, seed: u64) -> Report {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Every spelling of every record, and their sounds.
+    let spellings: HashMap<&str, HashSet<String>> = clients
+        .iter()
+        .map(|d| {
+            let mut all = golden_words(d);
+            all.extend(d.other_names.iter().flat_map(|n| tokens(n)));
+            (d.client_number.as_str(), all)
+        })
+        .collect();
+    let sounds: HashMap<&str, HashSet<String>> = spellings
+        .iter()
+        .map(|(n, all)| (*n, all.iter().map(|w| phonetic(w)).collect()))
+        .collect();
     let words: HashMap<&str, HashSet<String>> = clients
         .iter()
         .map(|d| (d.client_number.as_str(), golden_words(d)))
@@ -464,7 +488,24 @@ pub fn measure(search: &Search, clients: &[ClientDoc], sample: usize, seed: u64)
             t.first_by_name += usize::from(first.is_some_and(by_name));
             t.top5 += usize::from(hits.iter().any(|h| is_client(&h.client_number)));
             t.top5_by_name += usize::from(hits.iter().any(|h| by_name(&h.client_number)));
-            if !first.is_some_and(by_name) && t.misses.len() < 12 {
+            let query_words = tokens(&q);
+            let spells_another = first.is_some_and(|n| {
+                !by_name(n)
+                    && spellings
+                        .get(n)
+                        .is_some_and(|set| query_words.iter().all(|w| set.contains(w)))
+            });
+            let sounds_like_another = first.is_some_and(|n| {
+                !by_name(n)
+                    && !spells_another
+                    && sounds
+                        .get(n)
+                        .is_some_and(|set| query_words.iter().all(|w| set.contains(&phonetic(w))))
+            });
+            t.another_exact += usize::from(spells_another);
+            t.another_sound += usize::from(sounds_like_another);
+            let rule_bound = spells_another || sounds_like_another;
+            if !first.is_some_and(by_name) && !rule_bound && t.misses.len() < 20 {
                 let shown: Vec<String> = hits
                     .iter()
                     .take(3)
