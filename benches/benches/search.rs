@@ -4,7 +4,11 @@
 //! Each generated record is indexed as one client (numbers `C0000000`..),
 //! through the same `upsert` path the feed handler uses. Queries are a
 //! given name and a surname of an indexed client with one typo in the
-//! surname, run one at a time after a warm-up, in process (no gRPC).
+//! surname, run one at a time after a warm-up, in process (no gRPC); then
+//! the same clients' names as a clerk types them (the relevance
+//! benchmark's kinds in turn: exact, surname first, one edit anywhere in
+//! the given name, on its first letter, in a short given name, a
+//! sound-alike spelling).
 //!
 //! ```text
 //! C360_BENCH_CLIENTS=1000000 cargo bench -p c360-benches --bench search
@@ -20,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use c360_benches::peak_rss_mib;
 use c360_crypto::{KekProvider, LocalKeyring};
+use c360_search::testing::{Kind, query as typed_query, typed_name};
 use c360_search::{ClientDoc, Search, SearchConfig, SearchPeers, SearchRequest};
+use rand::SeedableRng;
 
 fn bench_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("c360-bench-search-{}", std::process::id()));
@@ -94,6 +100,8 @@ fn main() {
     let step = (clients / queries.max(1)).max(1);
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut probes: Vec<(String, String)> = Vec::new();
+    let mut typed: Vec<String> = Vec::new();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let mut chunk = Vec::with_capacity(10_000);
     let mut indexing = Duration::ZERO;
     let started = Instant::now();
@@ -126,7 +134,20 @@ fn main() {
                 r.locality.clone(),
             ));
         }
-        chunk.push(client(i, r));
+        let doc = client(i, r);
+        if i % step == step / 2
+            && typed.len() < queries
+            && let Some((given, surname)) = typed_name(&doc)
+        {
+            let kind = Kind::ALL[typed.len() % Kind::ALL.len()];
+            let kind = if kind == Kind::ShortGiven && given.len() > 4 {
+                Kind::Typo
+            } else {
+                kind
+            };
+            typed.extend(typed_query(kind, &given, &surname, &mut rng));
+        }
+        chunk.push(doc);
         if chunk.len() == 10_000 {
             let t = Instant::now();
             search
@@ -169,7 +190,7 @@ fn main() {
                 ..SearchRequest::default()
             };
             let t = Instant::now();
-            let page = search.search(&request, false).expect("search");
+            let page = search.search(&request).expect("search");
             let elapsed = t.elapsed();
             found += usize::from(!page.hits.is_empty());
             // The first 10% warm caches.
@@ -192,6 +213,27 @@ fn main() {
         false,
     );
     run("fuzzy name + locality query", &search, true);
+    let mut latencies = Vec::with_capacity(typed.len());
+    for (round, q) in typed.iter().enumerate() {
+        let request = SearchRequest {
+            query: q.clone(),
+            page_size: 10,
+            ..SearchRequest::default()
+        };
+        let t = Instant::now();
+        search.search(&request).expect("search");
+        if round >= typed.len() / 10 {
+            latencies.push(t.elapsed());
+        }
+    }
+    latencies.sort();
+    println!(
+        "name-only queries as a clerk types them (kinds in turn): {} queries, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+    );
 
     // 3. Reopen: every file is decrypted into memory.
     drop(search);
@@ -204,7 +246,7 @@ fn main() {
             .unwrap_or_else(|| "konan".into()),
         ..SearchRequest::default()
     };
-    search.search(&request, false).expect("search");
+    search.search(&request).expect("search");
     println!(
         "reopen + first query: {:.2} s; peak RSS {:.0} MiB",
         t.elapsed().as_secs_f64(),

@@ -16,4 +16,5 @@ mod quality;
 mod resolver;
 mod roles;
 mod scenario;
+mod search;
 mod server;

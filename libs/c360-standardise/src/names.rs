@@ -403,6 +403,14 @@ impl NameVariants {
     pub fn is_empty(&self) -> bool {
         self.to_canonical.is_empty()
     }
+
+    /// Every `(variant, canonical)` pair of the table, in no set order
+    /// (search looks for spellings a typo is one edit away from).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.to_canonical
+            .iter()
+            .map(|(v, c)| (v.as_str(), c.as_str()))
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -2,17 +2,22 @@
 //!
 //! Names go through `c360-standardise` exactly as matching does (folding,
 //! name-variant canonical spellings, phonetic keys), so search and matching
-//! agree on what "the same name" is.
+//! agree on what "the same name" is; the spellings themselves are kept too,
+//! so an exact spelling can outrank a variant (see [`crate::evidence`]).
+//! Phones the normaliser cannot place are indexed by their digits.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use c360_proto::resolver::v1 as resolver;
+use c360_standardise::date::parse_date;
 use c360_standardise::email::normalise_email;
 use c360_standardise::id::normalise_national_id;
-use c360_standardise::names::{NameVariants, phonetic, split_full_name};
+use c360_standardise::names::{NameVariants, split_full_name};
 use c360_standardise::phone::PhoneNormaliser;
 use c360_standardise::text::{fold, tokens};
+
+use crate::evidence::{NameSets, NameTable};
 
 /// One client as the index sees it: raw values from its golden record (and
 /// the other spellings its member records carry). `Debug` shows the number
@@ -225,7 +230,7 @@ const PHONE_COUNTRIES: [&str; 4] = ["CI", "SN", "ML", "BF"];
 /// The analysis shared by indexing and querying.
 #[derive(Debug, Clone)]
 pub struct Analyzer {
-    variants: NameVariants,
+    names: NameTable,
     /// The default country first, then the other supported ones.
     phones: Vec<PhoneNormaliser>,
 }
@@ -233,11 +238,16 @@ pub struct Analyzer {
 /// A client's values as index terms.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Analysed {
-    pub names: BTreeSet<String>,
-    pub phonetic: BTreeSet<String>,
+    pub names: NameSets,
     pub grams: BTreeSet<String>,
+    /// E.164 numbers, and the digits of phones that could not be placed.
     pub phones: BTreeSet<String>,
     pub phone8: BTreeSet<String>,
+    /// The last 2 to 7 digits of each phone (a phone ending narrows a
+    /// search among namesakes).
+    pub phone_ends: BTreeSet<String>,
+    /// Year of birth, when the birth date has one.
+    pub birth_year: Option<u16>,
     pub ids: BTreeSet<String>,
     pub emails: BTreeSet<String>,
     pub places: BTreeSet<String>,
@@ -270,18 +280,22 @@ impl Analyzer {
             }
         }
         Ok(Analyzer {
-            variants: NameVariants::builtin(),
+            names: NameTable::new(NameVariants::builtin()),
             phones,
         })
     }
 
-    /// Folded name tokens with variant spellings made canonical.
+    /// Folded name tokens, as spelled.
     pub fn name_tokens(&self, text: &str) -> Vec<String> {
         tokens(text)
             .into_iter()
             .filter(|t| t.bytes().any(|b| b.is_ascii_alphabetic()))
-            .map(|t| self.variants.canonical(&t).to_string())
             .collect()
+    }
+
+    /// The name-variant table.
+    pub fn names(&self) -> &NameTable {
+        &self.names
     }
 
     /// A phone in E.164, read in the record's country first.
@@ -296,28 +310,39 @@ impl Analyzer {
 
     pub fn analyse(&self, doc: &ClientDoc) -> Analysed {
         let mut a = Analysed::default();
-        let names = [
+        let golden = [
             &doc.given_name,
             &doc.middle_name,
             &doc.surname,
             &doc.full_name,
-        ];
-        for text in names.into_iter().chain(doc.other_names.iter()) {
-            for t in self.name_tokens(text) {
-                a.names.insert(t);
-            }
-        }
-        for t in &a.names {
-            a.phonetic.insert(phonetic(t));
+        ]
+        .into_iter()
+        .flat_map(|text| self.name_tokens(text));
+        let other: Vec<String> = doc
+            .other_names
+            .iter()
+            .flat_map(|text| self.name_tokens(text))
+            .collect();
+        a.names = NameSets::new(self.names.variants(), golden, &other);
+        for t in a.names.tokens() {
             a.grams.extend(trigrams(t));
         }
         let country = country_code(&doc.country);
         for raw in &doc.phones {
-            if let Some(e164) = self.phone(raw, country) {
-                a.phone8.insert(last8(&e164));
-                a.phones.insert(e164);
+            // A phone the normaliser cannot place is still findable by its
+            // digits (it is kept and flagged upstream, not dropped).
+            let value = match self.phone(raw, country) {
+                Some(e164) => e164,
+                None => raw.chars().filter(char::is_ascii_digit).collect(),
+            };
+            if value.len() < 2 {
+                continue;
             }
+            a.phone8.insert(last8(&value));
+            a.phone_ends.extend(phone_ends(&value));
+            a.phones.insert(value);
         }
+        a.birth_year = parse_date(&doc.date_of_birth).ok().and_then(|d| d.year);
         a.ids
             .extend(doc.national_ids.iter().filter_map(|i| national_id(i)));
         a.emails
@@ -356,6 +381,18 @@ pub fn last8(digits_or_e164: &str) -> String {
     String::from_utf8_lossy(&digits[start..]).into_owned()
 }
 
+/// Shortest and longest phone ending indexed (8 digits is a phone).
+pub const PHONE_END_DIGITS: std::ops::RangeInclusive<usize> = 2..=7;
+
+/// The last 2 to 7 digits of a phone (`…14`, `…514`, …).
+pub fn phone_ends(digits_or_e164: &str) -> Vec<String> {
+    let digits: Vec<u8> = digits_or_e164.bytes().filter(u8::is_ascii_digit).collect();
+    PHONE_END_DIGITS
+        .filter(|&n| n < digits.len())
+        .map(|n| String::from_utf8_lossy(&digits[digits.len() - n..]).into_owned())
+        .collect()
+}
+
 /// Character trigrams of a token padded with `^` and `$`, for tokens too
 /// mangled for edit distance and phonetics.
 pub fn trigrams(token: &str) -> Vec<String> {
@@ -392,10 +429,16 @@ mod tests {
     #[test]
     fn analysis_uses_standardised_forms() {
         let a = Analyzer::new("CI").unwrap().analyse(&kouassi());
-        assert!(a.names.contains("kouassi") && a.names.contains("konan"));
-        assert!(a.phonetic.contains(&phonetic("kouasi")));
+        assert!(a.names.golden.contains("kouassi") && a.names.golden.contains("konan"));
+        assert!(
+            a.names
+                .phonetic
+                .contains(&c360_standardise::names::phonetic("kouasi"))
+        );
         assert!(a.phones.contains("+2250707123456"));
         assert!(a.phone8.contains("07123456"));
+        assert!(a.phone_ends.contains("56") && a.phone_ends.contains("7123456"));
+        assert_eq!(a.birth_year, Some(1985));
         assert!(a.ids.contains("0012345678"));
         assert_eq!(national_id("C0012345678").as_deref(), Some("0012345678"));
         assert!(a.emails.contains("k.kouassi@mail.ci"));

@@ -10,6 +10,10 @@ pub enum Error {
     /// The index files could not be read or written.
     #[error("index: {0}")]
     Index(String),
+    /// The index on disk was written with another schema (by an older
+    /// version): it is rebuilt from the feed.
+    #[error("index: written with another schema")]
+    SchemaChanged,
     #[error("keys: {0}")]
     Crypto(#[from] c360_crypto::Error),
     #[error("io: {0}")]
@@ -35,9 +39,11 @@ impl Error {
         match self {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::Unavailable(_) => Code::Unavailable,
-            Error::Index(_) | Error::Crypto(_) | Error::Io(_) | Error::Internal(_) => {
-                Code::Internal
-            }
+            Error::Index(_)
+            | Error::SchemaChanged
+            | Error::Crypto(_)
+            | Error::Io(_)
+            | Error::Internal(_) => Code::Internal,
         }
     }
 }

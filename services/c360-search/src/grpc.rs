@@ -8,7 +8,8 @@ use c360_rpc::blocking;
 use c360_rpc::{Role, authorize};
 use tonic::{Request, Response, Status};
 
-use crate::{Filters, Search, SearchRequest};
+use crate::doc::display_name;
+use crate::{Filters, Hit, Search, SearchRequest};
 
 /// Roles that may search.
 pub const SEARCH_ROLES: &[Role] = &[Role::Steward, Role::Compliance, Role::App, Role::Service];
@@ -18,6 +19,22 @@ pub const STATS_ROLES: &[Role] = &[Role::Steward, Role::Compliance, Role::Servic
 /// Roles that see display names in clear; others get masked surnames.
 fn sees_names(role: Role) -> bool {
     matches!(role, Role::Admin | Role::Steward | Role::Compliance)
+}
+
+/// A hit as `role` may see it: the one place where a hit's personal
+/// values (name, birth year, locality, phone ending) leave the service.
+fn shown(hit: Hit, role: Role) -> api::SearchHit {
+    let p = &hit.person;
+    api::SearchHit {
+        display_name: display_name(&p.surname, &p.given, !sees_names(role)),
+        birth_year: p.birth_year.map_or(0, u32::from),
+        locality: p.locality.clone(),
+        phone_ending: p.phone_ending.clone(),
+        matched_fields: hit.matched_fields.iter().map(|f| f.to_string()).collect(),
+        client_number: hit.client_number,
+        score: hit.score,
+        sector: hit.sector,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -54,20 +71,13 @@ impl SearchService for SearchGrpc {
             page_size: req.page_size as usize,
             page_token: req.page_token,
         };
-        let masked = !sees_names(caller.role);
         let search = self.search.clone();
-        let page = blocking(move || search.search(&request, masked)).await?;
+        let page = blocking(move || search.search(&request)).await?;
         Ok(Response::new(api::SearchResponse {
             hits: page
                 .hits
                 .into_iter()
-                .map(|h| api::SearchHit {
-                    client_number: h.client_number,
-                    score: h.score,
-                    display_name: h.display_name,
-                    matched_fields: h.matched_fields.iter().map(|f| f.to_string()).collect(),
-                    sector: h.sector,
-                })
+                .map(|h| shown(h, caller.role))
                 .collect(),
             next_page_token: page.next_page_token,
         }))

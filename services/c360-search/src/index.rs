@@ -7,11 +7,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use c360_crypto::{DataKey, KekProvider, WrappedKey};
-use c360_standardise::names::phonetic;
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuery, ConstScoreQuery,
-    DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+    BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions, Value,
@@ -22,7 +20,8 @@ use tantivy::{
 };
 
 use crate::crypt_dir::{EncryptedDirectory, INDEX_KEY_ID};
-use crate::doc::{Analyzer, ClientDoc, display_name, trigrams};
+use crate::doc::{Analyzer, ClientDoc, trigrams};
+use crate::evidence::{self, Evidence, NameField, SPELLING_FIELDS};
 use crate::query::{Filters, ParsedQuery};
 use crate::{Error, Result, SearchConfig};
 
@@ -32,22 +31,17 @@ const KEY_FILE: &str = "index.key";
 const FILES_DIR: &str = "index";
 const PAYLOAD_PREFIX: &str = "c360-search/v1";
 
-/// Fuzzy expansions kept per query token.
-const MAX_EXPANSIONS: usize = 12;
-
 /// What one matching clause adds to a score (before the small rarity
 /// factor). Scores are shaped so that covering more query tokens wins:
-/// each name token adds about 1 whatever the evidence (exact 1.3, same
-/// sound 1.0, one edit 0.8), a place 1.0, while a phone,
-/// id or e-mail match outweighs names.
-const W_NAME: f32 = 0.3;
-const W_PHONETIC: f32 = 1.0;
-const W_FUZZY: f32 = 0.8;
-/// Shared by all the trigrams of a token.
-const W_NGRAM: f32 = 0.6;
+/// each name token adds about 1 to 1.6 by its evidence (see
+/// [`crate::evidence`]), a place 1.0, while a phone, id or e-mail match
+/// outweighs names.
 const W_PLACE: f32 = 1.0;
 const W_ADDRESS: f32 = 0.3;
 const W_EXACT_KEY: f32 = 3.0;
+/// A birth year or phone ending that narrows a search (required, so its
+/// weight only shows it among the matched fields).
+const W_NARROW: f32 = 0.1;
 /// Share of a token's other evidence added to its best one.
 const TIE_BREAKER: f32 = 0.0;
 
@@ -57,11 +51,19 @@ pub struct Fields {
     surname: Field,
     given: Field,
     sector: Field,
-    name: Field,
+    /// Stored only: what tells namesakes apart.
+    locality: Field,
+    phone_tail: Field,
+    birth_year: Field,
+    name_golden: Field,
+    name_other: Field,
+    name_canonical: Field,
     phonetic: Field,
+    phonetic_other: Field,
     ngram: Field,
     phone: Field,
     phone8: Field,
+    phone_end: Field,
     national_id: Field,
     email: Field,
     place: Field,
@@ -78,24 +80,29 @@ fn schema() -> (Schema, Fields) {
             .set_index_option(IndexRecordOption::Basic)
             .set_fieldnorms(false),
     );
-    // Values are distinct per document (term frequency 1) and without
-    // field norms, so a clause scores idf x constant, which `clauses`
-    // turns into a chosen weight.
-    let scored = keyword.clone();
+    // Every clause scores a chosen weight (a constant-score term query),
+    // so no field needs term frequencies or norms.
     let fields = Fields {
         number: b.add_text_field("number", keyword.clone() | STORED),
         surname: b.add_text_field("surname", STORED),
         given: b.add_text_field("given", STORED),
         sector: b.add_text_field("sector", keyword.clone() | STORED),
-        name: b.add_text_field("name", scored.clone()),
-        phonetic: b.add_text_field("name_phonetic", scored.clone()),
-        ngram: b.add_text_field("name_ngram", scored.clone()),
+        locality: b.add_text_field("locality", STORED),
+        phone_tail: b.add_text_field("phone_tail", STORED),
+        birth_year: b.add_text_field("birth_year", keyword.clone() | STORED),
+        name_golden: b.add_text_field("name_golden", keyword.clone()),
+        name_other: b.add_text_field("name_other", keyword.clone()),
+        name_canonical: b.add_text_field("name_canonical", keyword.clone()),
+        phonetic: b.add_text_field("name_phonetic", keyword.clone()),
+        phonetic_other: b.add_text_field("name_phonetic_other", keyword.clone()),
+        ngram: b.add_text_field("name_ngram", keyword.clone()),
         phone: b.add_text_field("phone", keyword.clone()),
         phone8: b.add_text_field("phone8", keyword.clone()),
+        phone_end: b.add_text_field("phone_end", keyword.clone()),
         national_id: b.add_text_field("national_id", keyword.clone()),
         email: b.add_text_field("email", keyword.clone()),
-        place: b.add_text_field("place", scored.clone()),
-        address: b.add_text_field("address", scored),
+        place: b.add_text_field("place", keyword.clone()),
+        address: b.add_text_field("address", keyword.clone()),
         region: b.add_text_field("region", keyword.clone()),
         source: b.add_text_field("source", keyword),
     };
@@ -187,9 +194,36 @@ pub struct IndexStats {
 pub struct Hit {
     pub client_number: String,
     pub score: f32,
-    pub display_name: String,
     pub matched_fields: Vec<&'static str>,
     pub sector: String,
+    /// The client's personal values a hit can show; what a caller sees of
+    /// them is decided in one place, at the gRPC edge.
+    pub person: HitPerson,
+}
+
+/// The personal values of a hit: the name, and what tells namesakes
+/// apart. `Debug` shows none of them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HitPerson {
+    pub surname: String,
+    pub given: String,
+    pub birth_year: Option<u16>,
+    pub locality: String,
+    /// The last two digits of the client's first phone.
+    pub phone_ending: String,
+}
+
+impl std::fmt::Debug for HitPerson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HitPerson").finish_non_exhaustive()
+    }
+}
+
+impl Hit {
+    /// The display name in clear ("KOUASSI Konan").
+    pub fn display_name(&self) -> String {
+        crate::doc::display_name(&self.person.surname, &self.person.given, false)
+    }
 }
 
 pub struct Engine {
@@ -234,6 +268,21 @@ fn index_key(root: &Path, kek: &dyn KekProvider) -> Result<DataKey> {
     }
 }
 
+/// For tests: replaces the index of the generation under `root` with an
+/// empty one of another schema, as an older version would have left it.
+#[cfg(test)]
+pub(crate) fn rewrite_with_other_schema(root: &Path, kek: &dyn KekProvider) {
+    let key = index_key(root, kek).expect("key");
+    let files = root.join(FILES_DIR);
+    std::fs::remove_dir_all(&files).expect("remove");
+    let dir = EncryptedDirectory::open(&files, key).expect("dir");
+    let mut b = Schema::builder();
+    b.add_text_field("name", STORED);
+    let index = Index::create(dir, b.build(), tantivy::IndexSettings::default()).expect("index");
+    let mut writer: IndexWriter = index.writer_with_num_threads(1, 16 << 20).expect("writer");
+    writer.commit().expect("commit");
+}
+
 impl Engine {
     /// Opens (or creates) the generation stored under `root`.
     pub fn open(root: &Path, config: &SearchConfig, kek: &dyn KekProvider) -> Result<Engine> {
@@ -241,12 +290,16 @@ impl Engine {
         let key = index_key(root, kek)?;
         let dir = EncryptedDirectory::open(&root.join(FILES_DIR), key)?;
         let (schema, fields) = schema();
-        let index = Index::open_or_create(dir.clone(), schema.clone())?;
-        if index.schema() != schema {
-            return Err(Error::Index(
-                "the index was written with another schema; run a reindex".into(),
-            ));
-        }
+        let exists = Index::exists(&dir).map_err(|e| Error::Index(e.to_string()))?;
+        let index = if exists {
+            let index = Index::open(dir.clone())?;
+            if index.schema() != schema {
+                return Err(Error::SchemaChanged);
+            }
+            index
+        } else {
+            Index::create(dir.clone(), schema.clone(), tantivy::IndexSettings::default())?
+        };
         let threads = config.writer_threads.clamp(1, 8);
         let memory = config.writer_memory_bytes.max((threads * 16) << 20);
         let writer = index.writer_with_num_threads(threads, memory)?;
@@ -304,12 +357,26 @@ impl Engine {
         if let Some(sector) = doc.sector(transactional) {
             d.add_text(f.sector, sector.to_string());
         }
+        d.add_text(f.locality, doc.locality.trim());
+        if let Some(first) = doc.phones.first() {
+            let digits: String = first.chars().filter(char::is_ascii_digit).collect();
+            if digits.len() >= 2 {
+                d.add_text(f.phone_tail, &digits[digits.len() - 2..]);
+            }
+        }
+        if let Some(year) = a.birth_year {
+            d.add_text(f.birth_year, year.to_string());
+        }
         for (field, values) in [
-            (f.name, &a.names),
-            (f.phonetic, &a.phonetic),
+            (f.name_golden, &a.names.golden),
+            (f.name_other, &a.names.other),
+            (f.name_canonical, &a.names.canonical),
+            (f.phonetic, &a.names.phonetic),
+            (f.phonetic_other, &a.names.phonetic_other),
             (f.ngram, &a.grams),
             (f.phone, &a.phones),
             (f.phone8, &a.phone8),
+            (f.phone_end, &a.phone_ends),
             (f.national_id, &a.ids),
             (f.email, &a.emails),
             (f.place, &a.places),
@@ -556,14 +623,14 @@ impl Engine {
     /// Runs a parsed query. `offset`/`limit` select the page.
     pub fn search(
         &self,
+        analyzer: &Analyzer,
         query: &ParsedQuery,
         filters: &Filters,
         offset: usize,
         limit: usize,
-        masked: bool,
     ) -> Result<Vec<Hit>> {
         let searcher = self.reader.searcher();
-        let (text, clauses) = self.build(&searcher, query)?;
+        let (text, clauses) = self.build(&searcher, analyzer, query)?;
         if clauses.is_empty() {
             return Ok(Vec::new());
         }
@@ -577,7 +644,7 @@ impl Engine {
         let matched = self.matched_fields(&searcher, &clauses, &top)?;
         let mut hits = Vec::with_capacity(top.len());
         for ((score, address), matched) in top.into_iter().zip(matched) {
-            hits.push(self.hit(&searcher, score, address, matched, masked)?);
+            hits.push(self.hit(&searcher, score, address, matched)?);
         }
         Ok(hits)
     }
@@ -625,69 +692,98 @@ impl Engine {
         Box::new(BooleanQuery::new(must))
     }
 
+    /// The index field of a kind of name evidence.
+    fn name_field(&self, field: NameField) -> Field {
+        match field {
+            NameField::Golden => self.fields.name_golden,
+            NameField::Other => self.fields.name_other,
+            NameField::Canonical => self.fields.name_canonical,
+            NameField::Phonetic => self.fields.phonetic,
+            NameField::PhoneticOther => self.fields.phonetic_other,
+        }
+    }
+
     /// The query: for each query token, the best of its name evidence
-    /// (exact, same sound, one edit, trigrams), summed over tokens, plus
-    /// phone, id and e-mail clauses; place evidence adds to hits. Boosts are set so that a
-    /// clause adds its weight times a rarity factor between 0.85 and 1 (a
-    /// rare shared value says a little more than a common one). Also
-    /// returns every clause, to tell which fields matched a hit.
+    /// (see [`crate::evidence`]), summed over tokens, plus phone, id and
+    /// e-mail clauses; place evidence adds to hits; a birth year or phone
+    /// ending is required. Boosts are set so that a clause adds its weight
+    /// times a rarity factor between 0.97 and 1 (a rare shared value says a
+    /// little more than a common one). Also returns every clause, to tell
+    /// which fields matched a hit.
     fn build(
         &self,
         searcher: &Searcher,
+        analyzer: &Analyzer,
         query: &ParsedQuery,
     ) -> Result<(Box<dyn Query>, Vec<Clause>)> {
         let f = &self.fields;
-        let total_docs = searcher.total_num_docs()?;
-        let clause = |label: &'static str, term: Term, weight: f32| -> Result<Option<Clause>> {
+        let total_docs = searcher.num_docs();
+        // A rare value shared says a little more than a common one: a
+        // factor between 0.97 and 1 by how many clients hold it.
+        let rarity = |holders: u64| {
+            let idf = ((total_docs.saturating_sub(holders)) as f32 + 0.5) / (holders as f32 + 0.5);
+            0.97 + 0.03 * ((1.0 + idf).ln().min(12.0) / 12.0)
+        };
+        let clause_with = |label: &'static str,
+                           term: Term,
+                           weight: f32,
+                           factor: Option<f32>|
+         -> Result<Option<Clause>> {
             let df = searcher.doc_freq(&term)?;
             if df == 0 || total_docs == 0 {
                 return Ok(None);
             }
-            let tokens = searcher.total_num_tokens(term.field())?;
-            let average = tokens as f32 / total_docs as f32;
-            let bm25 = Bm25Weight::for_one_term_without_explain(df, total_docs, average.max(1.0));
-            let unit = bm25.score(1, 1);
-            let idf = ((total_docs - df.min(total_docs)) as f32 + 0.5) / (df as f32 + 0.5);
-            let rarity = 0.85 + 0.15 * ((1.0 + idf).ln().min(12.0) / 12.0);
-            let boost = weight * rarity / unit.max(f32::EPSILON);
+            let boost = weight * factor.unwrap_or_else(|| rarity(df));
             Ok(Some(Clause { label, term, boost }))
+        };
+        let clause = |label, term, weight| clause_with(label, term, weight, None);
+        let table = analyzer.names();
+        let variants = table.variants();
+        let holders = |fields: &[NameField], name: &str| -> u64 {
+            fields
+                .iter()
+                .map(|&field| {
+                    let term = Term::from_field_text(self.name_field(field), name);
+                    searcher.doc_freq(&term).unwrap_or(0)
+                })
+                .sum()
         };
         let mut all: Vec<Clause> = Vec::new();
         let mut required: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut places: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for n in &query.names {
             let token = n.token.as_str();
-            let code = phonetic(token);
-            let mut evidence: BTreeMap<Term, Clause> = BTreeMap::new();
-            let mut keep = |c: Option<Clause>| {
-                if let Some(c) = c {
-                    let e = evidence.entry(c.term.clone()).or_insert(c.clone());
-                    if c.boost > e.boost {
-                        *e = c;
+            let mut found = table.direct(token);
+            if token.chars().count() >= evidence::MIN_TYPO_LETTERS {
+                let mut near = self.spellings_near(searcher, token)?;
+                for spelling in table.spellings_near(token) {
+                    if !near.iter().any(|(s, _)| *s == spelling) {
+                        near.push((spelling, 0));
                     }
                 }
-            };
-            keep(clause(
-                "name",
-                Term::from_field_text(f.name, token),
-                W_NAME + W_PHONETIC,
-            )?);
-            keep(clause(
-                "name_phonetic",
-                Term::from_field_text(f.phonetic, &code),
-                W_PHONETIC,
-            )?);
-            for term in self.expansions(searcher, token)? {
-                let weight = if phonetic(&term) == code {
-                    W_PHONETIC
-                } else {
-                    W_FUZZY
-                };
-                keep(clause(
-                    "name_fuzzy",
-                    Term::from_field_text(f.name, &term),
-                    weight,
-                )?);
+                found.extend(evidence::typo_evidence(
+                    token,
+                    variants,
+                    &near,
+                    &mut |fields, name| holders(fields, name),
+                ));
+            }
+            // One factor for all of a token's evidence, from the clients
+            // holding its name, so that it never reorders the levels.
+            let factor = rarity(holders(&SPELLING_FIELDS, variants.canonical(token)));
+            let mut members: Vec<Box<dyn Query>> = Vec::new();
+            for Evidence {
+                field,
+                term,
+                weight,
+                label,
+            } in evidence::dedup_best(found)
+            {
+                let term = Term::from_field_text(self.name_field(field), &term);
+                if let Some(c) = clause_with(label, term, weight, Some(factor))? {
+                    members.push(c.query());
+                    all.push(c);
+                }
             }
             let mut place_evidence = Vec::new();
             if n.also_place {
@@ -701,11 +797,9 @@ impl Engine {
                     }
                 }
             }
-            let mut members: Vec<Box<dyn Query>> = evidence.values().map(|c| c.query()).collect();
-            all.extend(evidence.into_values());
             if members.is_empty() && place_evidence.is_empty() && token.len() >= 4 {
                 let grams = trigrams(token);
-                let each = W_NGRAM / grams.len() as f32;
+                let each = evidence::W_NGRAM / grams.len() as f32;
                 let mut sum: Vec<(Occur, Box<dyn Query>)> = Vec::new();
                 for g in grams {
                     if let Some(c) = clause("name_ngram", Term::from_field_text(f.ngram, &g), each)?
@@ -741,48 +835,55 @@ impl Engine {
         // A hit must match a name, phone, id or e-mail; places only add to
         // its score (and are only looked up for such hits, which keeps a
         // common town from costing a scan of a quarter of the index).
-        let query: Box<dyn Query> = match (required.is_empty(), places.is_empty()) {
-            (false, true) => Box::new(BooleanQuery::new(required)),
-            (true, _) => Box::new(BooleanQuery::new(places)),
-            (false, false) => Box::new(BooleanQuery::new(vec![
-                (
-                    Occur::Must,
-                    Box::new(BooleanQuery::new(required)) as Box<dyn Query>,
-                ),
-                (Occur::Should, Box::new(BooleanQuery::new(places))),
-            ])),
-        };
-        Ok((query, all))
+        let mut query_parts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        match (required.is_empty(), places.is_empty()) {
+            (false, true) => query_parts.push((Occur::Must, Box::new(BooleanQuery::new(required)))),
+            (true, _) => query_parts.push((Occur::Must, Box::new(BooleanQuery::new(places)))),
+            (false, false) => {
+                query_parts.push((Occur::Must, Box::new(BooleanQuery::new(required))));
+                query_parts.push((Occur::Should, Box::new(BooleanQuery::new(places))));
+            }
+        }
+        // A birth year or phone ending narrows: each one given must match.
+        for narrow in &query.narrowing {
+            let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            let mut terms = vec![("phone_ending", Term::from_field_text(f.phone_end, &narrow.digits))];
+            if let Some(year) = narrow.year {
+                terms.push(("birth_year", Term::from_field_text(f.birth_year, &year.to_string())));
+            }
+            for (label, term) in terms {
+                let q = TermQuery::new(term.clone(), IndexRecordOption::Basic);
+                any.push((Occur::Should, Box::new(ConstScoreQuery::new(Box::new(q), W_NARROW))));
+                all.push(Clause { label, term, boost: W_NARROW });
+            }
+            query_parts.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        Ok((Box::new(BooleanQuery::new(query_parts)), all))
     }
 
-    /// Name terms one edit away from `token` (a transposition counts as
-    /// one edit; tokens of 4 letters or more), most frequent first. Two
-    /// edits are left to the phonetic key: the automaton for two edits
-    /// costs milliseconds to build.
-    fn expansions(&self, searcher: &Searcher, token: &str) -> Result<Vec<String>> {
-        if token.chars().count() < 4 {
-            return Ok(Vec::new());
-        }
-        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(self.fields.name, token), 1, true);
+    /// Name spellings (golden or other) one edit away from `token` (a
+    /// transposition counts as one edit). Two edits are left to the
+    /// phonetic key: the automaton for two edits costs milliseconds to
+    /// build.
+    fn spellings_near(&self, searcher: &Searcher, token: &str) -> Result<Vec<(String, u64)>> {
+        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(self.fields.name_golden, token), 1, true);
         let automaton = fuzzy.automaton()?;
         let mut found: BTreeMap<String, u64> = BTreeMap::new();
         for reader in searcher.segment_readers() {
-            let inverted = reader.inverted_index(self.fields.name)?;
-            let mut stream = inverted.terms().search(&automaton).into_stream()?;
-            while stream.advance() {
-                let Ok(term) = std::str::from_utf8(stream.key()) else {
-                    continue;
-                };
-                if term != token {
-                    *found.entry(term.to_string()).or_default() +=
-                        u64::from(stream.value().doc_freq);
+            for field in [self.fields.name_golden, self.fields.name_other] {
+                let inverted = reader.inverted_index(field)?;
+                let mut stream = inverted.terms().search(&automaton).into_stream()?;
+                while stream.advance() {
+                    if let Ok(term) = std::str::from_utf8(stream.key())
+                        && term != token
+                    {
+                        *found.entry(term.to_string()).or_default() +=
+                            u64::from(stream.value().doc_freq);
+                    }
                 }
             }
         }
-        let mut out: Vec<(String, u64)> = found.into_iter().collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        out.truncate(MAX_EXPANSIONS);
-        Ok(out.into_iter().map(|(t, _)| t).collect())
+        Ok(found.into_iter().collect())
     }
 
     /// Which kinds of evidence each hit matched: one pass over each
@@ -832,7 +933,6 @@ impl Engine {
         score: f32,
         address: DocAddress,
         matched_fields: Vec<&'static str>,
-        masked: bool,
     ) -> Result<Hit> {
         let f = &self.fields;
         let doc: TantivyDocument = searcher.doc(address)?;
@@ -844,9 +944,15 @@ impl Engine {
         Ok(Hit {
             client_number: text(f.number),
             score,
-            display_name: display_name(&text(f.surname), &text(f.given), masked),
             matched_fields,
             sector: text(f.sector),
+            person: HitPerson {
+                surname: text(f.surname),
+                given: text(f.given),
+                birth_year: text(f.birth_year).parse().ok(),
+                locality: text(f.locality),
+                phone_ending: text(f.phone_tail),
+            },
         })
     }
 }
@@ -872,8 +978,10 @@ struct Clause {
 }
 
 impl Clause {
+    /// The clause scores its weight (no BM25: values are distinct per
+    /// document and the weights are chosen, see [`crate::evidence`]).
     fn query(&self) -> Box<dyn Query> {
         let term = TermQuery::new(self.term.clone(), IndexRecordOption::Basic);
-        Box::new(BoostQuery::new(Box::new(term), self.boost))
+        Box::new(ConstScoreQuery::new(Box::new(term), self.boost))
     }
 }

@@ -20,7 +20,9 @@
 //! ```
 //!
 //! A reset writes a new generation (new key, empty index, checkpoint 0),
-//! switches `CURRENT`, then deletes the old one.
+//! switches `CURRENT`, then deletes the old one. Opening an index written
+//! with another schema (an older version) does the same, so an upgrade
+//! rebuilds the index from the feed instead of refusing to start.
 //!
 //! # Freshness and durability
 //!
@@ -34,6 +36,7 @@
 pub mod crypt_dir;
 pub mod doc;
 mod error;
+pub mod evidence;
 pub mod feed;
 pub mod grpc;
 mod index;
@@ -41,6 +44,8 @@ pub mod query;
 
 #[cfg(test)]
 mod tests;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
@@ -54,7 +59,7 @@ pub use doc::{Analyzer, ClientDoc};
 pub use error::{Error, Result};
 pub use feed::{Fetched, GoldenSource, ResolverGolden};
 pub use grpc::SearchGrpc;
-pub use index::{Hit, IndexStats};
+pub use index::{Hit, HitPerson, IndexStats};
 pub use query::{Filters, SearchRequest};
 
 use crate::index::{Engine, Op};
@@ -211,7 +216,7 @@ impl Search {
         let analyzer = Analyzer::new(&config.default_country)
             .map_err(|e| Error::invalid("default_country", e))?;
         std::fs::create_dir_all(dir)?;
-        let generation = match read_current(dir)? {
+        let mut generation = match read_current(dir)? {
             Some(g) => g,
             None => {
                 write_current(dir, 1)?;
@@ -219,7 +224,22 @@ impl Search {
             }
         };
         remove_other_generations(dir, generation);
-        let engine = Engine::open(&generation_dir(dir, generation), &config, &*kek)?;
+        let engine = match Engine::open(&generation_dir(dir, generation), &config, &*kek) {
+            Err(Error::SchemaChanged) => {
+                // Written by an older version: start a new generation,
+                // which the feed follower rebuilds from the first event.
+                generation += 1;
+                let engine = Engine::open(&generation_dir(dir, generation), &config, &*kek)?;
+                write_current(dir, generation)?;
+                remove_other_generations(dir, generation);
+                tracing::info!(
+                    generation,
+                    "the search index schema changed: rebuilding it from the resolver's feed"
+                );
+                engine
+            }
+            other => other?,
+        };
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             config,
@@ -364,17 +384,18 @@ impl Search {
         self.engine().stats()
     }
 
-    /// Runs a search. `masked`: surnames in display names are masked.
-    pub fn search(&self, request: &SearchRequest, masked: bool) -> Result<SearchPage> {
+    /// Runs a search. Hits carry the client's personal values: what a
+    /// caller may see of them is the gRPC edge's decision.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchPage> {
         let page_size = query::page_size(request.page_size)?;
         let offset = query::page_offset(request)?;
         let filters = query::check_filters(&request.filters)?;
         let parsed = query::parse(&self.inner.analyzer, &request.query)?;
         let limit = page_size.min(query::MAX_DEPTH - offset);
         // One more than asked tells whether a next page exists.
-        let mut hits = self
-            .engine()
-            .search(&parsed, &filters, offset, limit + 1, masked)?;
+        let mut hits =
+            self.engine()
+                .search(&self.inner.analyzer, &parsed, &filters, offset, limit + 1)?;
         let more = hits.len() > limit && offset + limit < query::MAX_DEPTH;
         hits.truncate(limit);
         let next_page_token = if more {

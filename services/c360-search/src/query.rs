@@ -70,14 +70,41 @@ pub struct NameTerm {
     pub also_place: bool,
 }
 
-/// The query text as terms. `Debug` is for tests only: it shows terms.
+/// A number shorter than a phone: a birth year or the end of a phone,
+/// which narrows the hits to clients that have it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Narrow {
+    /// The digits, matched against the end of the client's phones.
+    pub digits: String,
+    /// The digits read as a year of birth, when they can be one.
+    pub year: Option<u16>,
+}
+
+impl Narrow {
+    fn new(digits: &str) -> Narrow {
+        use c360_standardise::date::{MAX_YEAR, MIN_YEAR};
+        let year = match digits.parse::<u16>() {
+            Ok(y) if digits.len() == 4 && (MIN_YEAR..=MAX_YEAR).contains(&y) => Some(y),
+            _ => None,
+        };
+        Narrow {
+            digits: digits.to_string(),
+            year,
+        }
+    }
+}
+
+/// The query text as terms. `Debug` shows counts only.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct ParsedQuery {
+    /// Folded, as spelled.
     pub names: Vec<NameTerm>,
     /// Last 8 digits.
     pub phones: Vec<String>,
     pub ids: Vec<String>,
     pub emails: Vec<String>,
+    /// Birth years and phone endings (each required of a hit).
+    pub narrowing: Vec<Narrow>,
 }
 
 impl std::fmt::Debug for ParsedQuery {
@@ -87,13 +114,19 @@ impl std::fmt::Debug for ParsedQuery {
             .field("phones", &self.phones.len())
             .field("ids", &self.ids.len())
             .field("emails", &self.emails.len())
+            .field("narrowing", &self.narrowing.len())
             .finish()
     }
 }
 
 impl ParsedQuery {
-    fn terms(&self) -> usize {
+    /// Terms that find clients (narrowing terms only filter them).
+    fn finding_terms(&self) -> usize {
         self.names.len() + self.phones.len() + self.ids.len() + self.emails.len()
+    }
+
+    fn terms(&self) -> usize {
+        self.finding_terms() + self.narrowing.len()
     }
 }
 
@@ -125,13 +158,32 @@ pub fn parse(analyzer: &Analyzer, text: &str) -> Result<ParsedQuery> {
     }
     let mut out = ParsedQuery::default();
     let words = split_words(text);
-    let mut digits = String::new();
+    // Runs of digits written apart ("07 07 12 34 56"): a phone when they
+    // make 8 digits or more (a group of 8 or more is a phone of its own,
+    // "1985 0707123456"), else each group of 2 or more narrows.
+    let mut digits: Vec<String> = Vec::new();
     let mut i = 0;
-    let flush_digits = |digits: &mut String, out: &mut ParsedQuery| {
-        if digits.len() >= 8 {
-            out.phones.push(last8(digits));
-            if let Some(id) = national_id(digits) {
+    let flush_digits = |digits: &mut Vec<String>, out: &mut ParsedQuery| {
+        let phone = |number: &str, out: &mut ParsedQuery| {
+            out.phones.push(last8(number));
+            if let Some(id) = national_id(number) {
                 out.ids.push(id);
+            }
+        };
+        let all: String = digits.concat();
+        if digits.iter().any(|g| g.len() >= 8) {
+            for group in digits.iter() {
+                if group.len() >= 8 {
+                    phone(group, out);
+                } else if group.len() >= 2 {
+                    out.narrowing.push(Narrow::new(group));
+                }
+            }
+        } else if all.len() >= 8 {
+            phone(&all, out);
+        } else {
+            for group in digits.iter().filter(|g| g.len() >= 2) {
+                out.narrowing.push(Narrow::new(group));
             }
         }
         digits.clear();
@@ -188,7 +240,7 @@ pub fn parse(analyzer: &Analyzer, text: &str) -> Result<ParsedQuery> {
         }
         for token in tokens(word) {
             if token.bytes().all(|b| b.is_ascii_digit()) {
-                digits.push_str(&token);
+                digits.push(token);
                 continue;
             }
             flush_digits(&mut digits, &mut out);
@@ -210,11 +262,14 @@ pub fn parse(analyzer: &Analyzer, text: &str) -> Result<ParsedQuery> {
     out.names.dedup();
     out.phones.dedup();
     out.ids.dedup();
-    if out.terms() == 0 {
-        return Err(Error::invalid(
-            "query",
-            "has nothing to search: give names, 8 or more phone digits, an id or an e-mail",
-        ));
+    out.narrowing.dedup();
+    if out.finding_terms() == 0 {
+        let why = if out.narrowing.is_empty() {
+            "has nothing to search: give names, 8 or more phone digits, an id or an e-mail"
+        } else {
+            "a birth year or phone ending only narrows a search: give names, a phone, an id or an e-mail too"
+        };
+        return Err(Error::invalid("query", why));
     }
     if out.terms() > MAX_TERMS {
         return Err(Error::invalid(
@@ -370,6 +425,18 @@ mod tests {
         let q = parse(&a(), "Kouasi  N'Guessan Abobo").unwrap();
         let names: Vec<&str> = q.names.iter().map(|n| n.token.as_str()).collect();
         assert_eq!(names, ["kouasi", "nguessan", "abobo"]);
+        let q = parse(&a(), "Ibrahim Kone 1985 14").unwrap();
+        let names: Vec<&str> = q.names.iter().map(|n| n.token.as_str()).collect();
+        assert_eq!(names, ["ibrahim", "kone"], "names as spelled");
+        assert_eq!(q.narrowing.len(), 2);
+        assert_eq!(q.narrowing[0].year, Some(1985));
+        assert_eq!(q.narrowing[1].digits, "14");
+        assert_eq!(q.narrowing[1].year, None);
+        let q = parse(&a(), "Kone 1985 0707123456").unwrap();
+        assert_eq!(q.phones, ["07123456"]);
+        assert_eq!(q.narrowing[0].year, Some(1985));
+        let q = parse(&a(), "Kone 7514").unwrap();
+        assert_eq!(q.narrowing[0].year, None, "not a plausible birth year");
         let q = parse(&a(), "phone:+225 07 07 12 34 56 name:Konan").unwrap();
         assert_eq!(q.phones, ["07123456"]);
         assert_eq!(q.names[0].token, "konan");
@@ -385,7 +452,7 @@ mod tests {
 
     #[test]
     fn bad_queries_name_the_field_without_the_value() {
-        for bad in ["", "  ", "phone:1234", "id:N/A", "foo:bar", "1234"] {
+        for bad in ["", "  ", "phone:1234", "id:N/A", "foo:bar", "1234", "1985 14"] {
             let e = parse(&a(), bad).unwrap_err();
             assert!(!e.to_string().contains("foo"));
             assert_eq!(field_of(e), "query");

@@ -10,8 +10,9 @@ pub struct SearchArgs {
     #[command(flatten)]
     server: Server,
     /// Free text ("Kouasi Konan Abobo") or field queries (phone:0707123456,
-    /// id:CI0012345678, email:..., name:...). `reindex` alone rebuilds the
-    /// index from the start of the resolver's feed.
+    /// id:CI0012345678, email:..., name:...). A birth year or the last
+    /// digits of a phone narrow namesakes ("Aminata Traore 1985"). `reindex`
+    /// alone rebuilds the index from the start of the resolver's feed.
     #[arg(required = true, num_args = 1..)]
     query: Vec<String>,
     /// Only clients with records in this region (repeatable).
@@ -53,12 +54,22 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             println!("no client found");
         }
         for h in &r.hits {
+            // What tells namesakes apart: birth year, locality, phone ending.
+            let born = match h.birth_year {
+                0 => "born ?".to_string(),
+                year => format!("born {year}"),
+            };
+            let phone = match h.phone_ending.as_str() {
+                "" => String::new(),
+                ending => format!("  phone ..{ending}"),
+            };
             println!(
-                "{}  {:<32} score {:>6.2}  sector {:<2} matched {}",
+                "{}  {:<32} score {:>6.2}  sector {:<2} {born}  {}{phone}  matched {}",
                 h.client_number,
                 h.display_name,
                 h.score,
                 h.sector,
+                if h.locality.is_empty() { "-" } else { &h.locality },
                 h.matched_fields.join(",")
             );
         }
