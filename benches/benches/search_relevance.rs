@@ -101,7 +101,9 @@ fn main() {
             let path = PathBuf::from(path);
             let truth_path = path.with_file_name(format!(
                 "{}_truth.csv",
-                path.file_stem().and_then(|s| s.to_str()).unwrap_or("hist50k")
+                path.file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("hist50k")
             ));
             if !path.exists() || !truth_path.exists() {
                 println!(

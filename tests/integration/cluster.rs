@@ -53,6 +53,8 @@ struct Cluster {
     keyring: String,
     tokens_file: PathBuf,
     peer_tokens: Vec<(Peer, String)>,
+    /// A data steward's token (reads personal values, for stewardship).
+    steward: String,
     nodes: Vec<Node>,
 }
 
@@ -77,6 +79,14 @@ impl Cluster {
             lines.push('\n');
             peer_tokens.push((peer, token.expose().to_string()));
         }
+        let steward = c360::auth::generate_token().unwrap();
+        lines.push_str(&c360::auth::token_line(
+            "awa",
+            Role::Steward,
+            &c360::auth::Grants::default(),
+            &steward,
+        ));
+        lines.push('\n');
         std::fs::write(&tokens_file, lines).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&tokens_file, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -85,6 +95,7 @@ impl Cluster {
             keyring: keyring_text(),
             tokens_file,
             peer_tokens,
+            steward: steward.expose().to_string(),
             nodes: Vec::new(),
         }
     }
@@ -308,6 +319,7 @@ async fn search_until(
                     filters: None,
                     page_size: 10,
                     page_token: String::new(),
+                    purpose: "stewardship".into(),
                 })
                 .await
                 .map_err(|e| e.to_string())?
@@ -336,7 +348,15 @@ async fn services_as_processes_survive_a_restart() {
     let resolver_url = cluster.start("resolver", "127.0.0.1:0", &[]);
     let follows = [("C360__PEERS__RESOLVER", resolver_url.clone())];
     let vault_url = cluster.start("vault", "127.0.0.1:0", &follows);
-    let search_url = cluster.start("search", "127.0.0.1:0", &follows);
+    // Search asks the vault what its hits may disclose.
+    let search_url = cluster.start(
+        "search",
+        "127.0.0.1:0",
+        &[
+            ("C360__PEERS__RESOLVER", resolver_url.clone()),
+            ("C360__PEERS__VAULT", vault_url.clone()),
+        ],
+    );
     let channels_url = cluster.start(
         "channels",
         "127.0.0.1:0",
@@ -347,7 +367,8 @@ async fn services_as_processes_survive_a_restart() {
     );
     let mut resolver = ResolverServiceClient::new(channel_to(&resolver_url, ADMIN).await);
     let mut vault = VaultServiceClient::new(channel_to(&vault_url, ADMIN).await);
-    let search = SearchServiceClient::new(channel_to(&search_url, ADMIN).await);
+    let steward = cluster.steward.clone();
+    let search = SearchServiceClient::new(channel_to(&search_url, &steward).await);
     let mut channels = ChannelServiceClient::new(channel_to(&channels_url, ADMIN).await);
 
     // Two records of one woman the engine cannot join on its own.

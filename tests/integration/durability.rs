@@ -317,7 +317,7 @@ async fn cli_talks_to_a_running_server() {
     // Search from the command line (the index commits twice a second).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let (ok, out, err) = cli(&["search", "Aminata", "Traore"]);
+        let (ok, out, err) = cli_as(&dpo, &["search", "Aminata", "Traore", "--purpose", "audit"]);
         assert!(ok, "{err}");
         if out.contains("C00000011") {
             assert!(out.contains("TRAOR"), "{out}");
@@ -326,7 +326,7 @@ async fn cli_talks_to_a_running_server() {
         assert!(std::time::Instant::now() < deadline, "never found: {out}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let (ok, _, err) = cli(&["search", "phone:", "--limit", "1000"]);
+    let (ok, _, err) = cli(&["search", "phone:", "--limit", "1000", "--purpose", "audit"]);
     assert!(!ok && err.contains("InvalidArgument"), "{err}");
 
     // A legal hold blocks erasure until it is released.

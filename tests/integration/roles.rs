@@ -375,6 +375,7 @@ async fn call(
         "search Search" => s
             .search(se::SearchRequest {
                 query: "Aminata".into(),
+                purpose: "service".into(),
                 ..Default::default()
             })
             .await

@@ -278,6 +278,7 @@ async fn search_until(
                 filters: None,
                 page_size: 10,
                 page_token: String::new(),
+                purpose: "stewardship".into(),
             })
             .await
             .unwrap()

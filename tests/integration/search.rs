@@ -9,6 +9,8 @@ use std::process::Command;
 use c360_proto::common::v1::Record;
 use c360_proto::search::v1 as se;
 use c360_proto::search::v1::search_service_client::SearchServiceClient;
+use c360_proto::vault::v1 as va;
+use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::Role;
 
 use crate::server::{TestServer, keyring_text, record, resolve, test_config, token_for};
@@ -26,18 +28,27 @@ fn aminata(id: &str, dob: &str, national_id: &str, phone: &str, locality: &str) 
     }
 }
 
-async fn hits(search: &mut SearchServiceClient<c360_rpc::PeerChannel>, q: &str) -> Vec<se::SearchHit> {
+async fn search(
+    search: &mut SearchServiceClient<c360_rpc::PeerChannel>,
+    q: &str,
+    purpose: &str,
+) -> se::SearchResponse {
     search
         .search(se::SearchRequest {
             query: q.to_string(),
             filters: None,
             page_size: 10,
             page_token: String::new(),
+            purpose: purpose.into(),
         })
         .await
         .unwrap()
         .into_inner()
-        .hits
+}
+
+/// Hits as a downstream system servicing its clients sees them.
+async fn hits(s: &mut SearchServiceClient<c360_rpc::PeerChannel>, q: &str) -> Vec<se::SearchHit> {
+    search(s, q, "service").await.hits
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +102,68 @@ async fn namesakes_and_unplaceable_phones_over_grpc_and_the_cli() {
             (1990, "Cocody".into(), "14".into()),
         ]
     );
-    assert!(all.iter().all(|h| h.display_name == "T***** Aminata"));
+    // The vault's policy: names in clear for servicing; the birth date is
+    // masked for an app, which still shows its year.
+    assert!(
+        all.iter().all(|h| h.display_name == "TRAORÉ Aminata"),
+        "{all:?}"
+    );
+    let page = search(&mut app, "Aminata Traore", "service").await;
+    assert_eq!(page.masked_fields, ["date_of_birth"]);
+    assert!(page.withheld_fields.is_empty(), "{page:?}");
+    // Marketing rests on consent, and none was given: hits show nothing
+    // personal, only the client numbers.
+    let bare = search(&mut app, "Aminata Traore", "marketing").await;
+    assert_eq!(bare.hits.len(), 3);
+    for h in &bare.hits {
+        assert_eq!(
+            (
+                h.display_name.as_str(),
+                h.birth_year,
+                h.locality.as_str(),
+                h.phone_ending.as_str()
+            ),
+            ("", 0, "", ""),
+            "{h:?}"
+        );
+    }
+    assert_eq!(
+        bare.withheld_fields,
+        [
+            "date_of_birth",
+            "given_name",
+            "locality",
+            "phone",
+            "surname"
+        ]
+    );
+    // No purpose, no search.
+    let err = app
+        .search(se::SearchRequest {
+            query: "Aminata Traore".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("purpose"), "{err:?}");
+    // Every disclosure is in the vault's access log, per client shown.
+    let mut dpo = VaultServiceClient::new(server.channel_as("dpo", Role::Compliance).await);
+    let log = dpo
+        .query_access_log(va::QueryAccessLogRequest {
+            client_number: numbers[0].clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let searched: Vec<_> = log
+        .iter()
+        .filter(|e| e.operation == "search.Search" && e.actor == "crm")
+        .collect();
+    assert!(searched.iter().any(|e| e.purpose == "service"), "{log:?}");
+    assert!(searched.iter().any(|e| e.purpose == "marketing"), "{log:?}");
 
     let narrowed = hits(&mut app, "Aminata Traore 1990").await;
     assert_eq!(narrowed.len(), 1);
@@ -117,14 +189,24 @@ async fn namesakes_and_unplaceable_phones_over_grpc_and_the_cli() {
         assert!(out.status.success(), "{stdout}{stderr}");
         stdout
     };
-    let out = cli(&["search", "Aminata", "Traore", "1985"]);
+    let out = cli(&[
+        "search",
+        "Aminata",
+        "Traore",
+        "1985",
+        "--purpose",
+        "stewardship",
+    ]);
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(
         out.contains(&numbers[0]) && out.contains("TRAORÉ Aminata") && out.contains("born 1985"),
         "{out}"
     );
     assert!(out.contains("Abobo") && out.contains("phone ..56"), "{out}");
-    let out = cli(&["search", "phone:2256779717514"]);
-    assert!(out.contains(&numbers[3]) && out.contains("SYLLA Mariam"), "{out}");
+    let out = cli(&["search", "phone:2256779717514", "--purpose", "stewardship"]);
+    assert!(
+        out.contains(&numbers[3]) && out.contains("SYLLA Mariam"),
+        "{out}"
+    );
     server.stop().await;
 }

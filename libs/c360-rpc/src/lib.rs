@@ -9,15 +9,19 @@
 //! - [`follow_feed`]: follows the resolver's event feed from a checkpoint,
 //!   reconnecting after failures, so that vault, search and channels follow
 //!   identity (merges, splits, erasures).
+//! - [`Disclosure`]: what an outside caller may see of a client's personal
+//!   values, as the vault's policy decides (and logs).
 //! - [`invalid_argument`]: the one way to say "bad input" (INVALID_ARGUMENT
 //!   with a `BadRequest` naming the field, never its value).
 
 mod auth;
+mod disclosure;
 mod feed;
 mod issued;
 mod peer;
 
 pub use auth::{Caller, Peer, Role, Sources, authorize, authorize_only, with_caller};
+pub use disclosure::{Access, Disclosure, Grant};
 pub use feed::{FeedHandler, FeedProgress, Follower, follow_feed};
 pub use issued::IssuedNumbers;
 pub use peer::{

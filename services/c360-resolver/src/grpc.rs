@@ -16,8 +16,8 @@ use tonic::{Request, Response, Status, Streaming};
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{Caller, PeerChannel, Role, authorize, authorize_only};
 
-use crate::disclose::Disclosure;
 use crate::quality::QualityCounts;
+use c360_rpc::Disclosure;
 
 use crate::{Error, Incoming, NumberState, Pending, Resolution, Resolver};
 
@@ -346,6 +346,7 @@ impl ResolverService for ResolverGrpc {
                 &req.purpose,
                 "resolver.GetClient",
                 std::slice::from_ref(&client.client_number),
+                &crate::disclose::personal_fields(),
             )
             .await?
             .pop()

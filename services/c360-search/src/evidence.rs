@@ -141,10 +141,7 @@ impl NameSets {
 
     /// Every name token, in any of the three sets.
     pub fn tokens(&self) -> impl Iterator<Item = &String> {
-        self.golden
-            .iter()
-            .chain(&self.other)
-            .chain(&self.canonical)
+        self.golden.iter().chain(&self.other).chain(&self.canonical)
     }
 }
 
@@ -300,8 +297,8 @@ pub fn typo_evidence(
 ) -> Vec<Evidence> {
     let own = variants.canonical(token);
     // The commonest spellings, and every spelling of the table.
-    let (mut near, table_only): (Vec<&(String, u64)>, Vec<&(String, u64)>) =
-        near.iter().partition(|(_, n)| *n > 0);
+    type Spellings<'a> = Vec<&'a (String, u64)>;
+    let (mut near, table_only): (Spellings, Spellings) = near.iter().partition(|(_, n)| *n > 0);
     near.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     near.truncate(MAX_NEAR_SPELLINGS);
     near.extend(table_only);
@@ -383,7 +380,10 @@ mod tests {
         let s = NameSets::new(&v, toks(&["ibrahim", "soro"]), &[]);
         assert_eq!(s.canonical, toks(&["ibrahima"]).into_iter().collect());
         assert!(s.phonetic.contains(&phonetic("ibrahim")));
-        assert!(!s.phonetic.contains(&phonetic("ibrahima")), "sounds of spellings only");
+        assert!(
+            !s.phonetic.contains(&phonetic("ibrahima")),
+            "sounds of spellings only"
+        );
     }
 
     #[test]
@@ -434,12 +434,17 @@ mod tests {
         assert!(near.iter().any(|n| n.0 == "ibrahim"), "{near:?}");
         let e = typo_evidence("ibraim", v, &near, &mut |_, _| 5);
         let reaches = |e: &[Evidence], field, term: &str| {
-            e.iter().find(|x| x.field == field && x.term == term).map(|x| x.weight)
+            e.iter()
+                .find(|x| x.field == field && x.term == term)
+                .map(|x| x.weight)
         };
         let all = reaches(&e, NameField::Canonical, "ibrahima").unwrap();
         let own = reaches(&e, NameField::Golden, "ibrahim").unwrap();
         // ... and sounds like it (the h is silent): the sound level.
-        assert!(own > all && own >= W_SOUND, "the spelling one edit away first");
+        assert!(
+            own > all && own >= W_SOUND,
+            "the spelling one edit away first"
+        );
         let near: Vec<(String, u64)> = t
             .spellings_near("kadiatouu")
             .into_iter()
@@ -451,6 +456,9 @@ mod tests {
         assert!(typo_evidence("ibraim", v, &near, &mut |_, _| 0).is_empty());
         // JOSEF sounds like "joseph", a spelling of youssouf: a variant.
         let e = t.direct("josef");
-        assert!(e.iter().any(|x| x.term == "youssouf" && x.weight == W_VARIANT));
+        assert!(
+            e.iter()
+                .any(|x| x.term == "youssouf" && x.weight == W_VARIANT)
+        );
     }
 }

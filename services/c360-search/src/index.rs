@@ -298,7 +298,11 @@ impl Engine {
             }
             index
         } else {
-            Index::create(dir.clone(), schema.clone(), tantivy::IndexSettings::default())?
+            Index::create(
+                dir.clone(),
+                schema.clone(),
+                tantivy::IndexSettings::default(),
+            )?
         };
         let threads = config.writer_threads.clamp(1, 8);
         let memory = config.writer_memory_bytes.max((threads * 16) << 20);
@@ -847,14 +851,27 @@ impl Engine {
         // A birth year or phone ending narrows: each one given must match.
         for narrow in &query.narrowing {
             let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            let mut terms = vec![("phone_ending", Term::from_field_text(f.phone_end, &narrow.digits))];
+            let mut terms = vec![(
+                "phone_ending",
+                Term::from_field_text(f.phone_end, &narrow.digits),
+            )];
             if let Some(year) = narrow.year {
-                terms.push(("birth_year", Term::from_field_text(f.birth_year, &year.to_string())));
+                terms.push((
+                    "birth_year",
+                    Term::from_field_text(f.birth_year, &year.to_string()),
+                ));
             }
             for (label, term) in terms {
                 let q = TermQuery::new(term.clone(), IndexRecordOption::Basic);
-                any.push((Occur::Should, Box::new(ConstScoreQuery::new(Box::new(q), W_NARROW))));
-                all.push(Clause { label, term, boost: W_NARROW });
+                any.push((
+                    Occur::Should,
+                    Box::new(ConstScoreQuery::new(Box::new(q), W_NARROW)),
+                ));
+                all.push(Clause {
+                    label,
+                    term,
+                    boost: W_NARROW,
+                });
             }
             query_parts.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
@@ -866,7 +883,11 @@ impl Engine {
     /// phonetic key: the automaton for two edits costs milliseconds to
     /// build.
     fn spellings_near(&self, searcher: &Searcher, token: &str) -> Result<Vec<(String, u64)>> {
-        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(self.fields.name_golden, token), 1, true);
+        let fuzzy = FuzzyTermQuery::new(
+            Term::from_field_text(self.fields.name_golden, token),
+            1,
+            true,
+        );
         let automaton = fuzzy.automaton()?;
         let mut found: BTreeMap<String, u64> = BTreeMap::new();
         for reader in searcher.segment_readers() {

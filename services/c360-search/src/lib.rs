@@ -42,10 +42,10 @@ pub mod grpc;
 mod index;
 pub mod query;
 
-#[cfg(test)]
-mod tests;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
@@ -254,11 +254,17 @@ impl Search {
         Ok(Search { inner })
     }
 
-    /// The gRPC service.
+    /// The gRPC service; `vault` decides what hits disclose (none without
+    /// one).
     pub fn grpc(
         &self,
+        vault: Option<
+            c360_proto::vault::v1::vault_service_client::VaultServiceClient<c360_rpc::PeerChannel>,
+        >,
     ) -> c360_proto::search::v1::search_service_server::SearchServiceServer<SearchGrpc> {
-        SearchGrpc::new(self.clone()).into_server()
+        SearchGrpc::new(self.clone())
+            .with_vault(vault)
+            .into_server()
     }
 
     /// The event-feed handler, fetching golden records from the resolver

@@ -452,7 +452,15 @@ mod tests {
 
     #[test]
     fn bad_queries_name_the_field_without_the_value() {
-        for bad in ["", "  ", "phone:1234", "id:N/A", "foo:bar", "1234", "1985 14"] {
+        for bad in [
+            "",
+            "  ",
+            "phone:1234",
+            "id:N/A",
+            "foo:bar",
+            "1234",
+            "1985 14",
+        ] {
             let e = parse(&a(), bad).unwrap_err();
             assert!(!e.to_string().contains("foo"));
             assert_eq!(field_of(e), "query");

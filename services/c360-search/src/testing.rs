@@ -253,11 +253,7 @@ pub fn sound_alikes(word: &str) -> Vec<String> {
             if from == "ou" && word[pos..].starts_with("oua") {
                 continue;
             }
-            add(format!(
-                "{}{to}{}",
-                &word[..pos],
-                &word[pos + from.len()..]
-            ));
+            add(format!("{}{to}{}", &word[..pos], &word[pos + from.len()..]));
         }
     }
     for i in 1..w.len() {
@@ -404,10 +400,15 @@ impl Report {
 /// The folded words of a client's golden name (given, middle, surname
 /// and full name).
 fn golden_words(doc: &ClientDoc) -> HashSet<String> {
-    [&doc.given_name, &doc.middle_name, &doc.surname, &doc.full_name]
-        .iter()
-        .flat_map(|t| tokens(t))
-        .collect()
+    [
+        &doc.given_name,
+        &doc.middle_name,
+        &doc.surname,
+        &doc.full_name,
+    ]
+    .iter()
+    .flat_map(|t| tokens(t))
+    .collect()
 }
 
 /// Runs every kind of query for `sample` clients drawn (with `seed`) from
@@ -441,10 +442,8 @@ pub fn measure(search: &Search, clients: &[ClientDoc], sample: usize, seed: u64)
             holders.entry(w.as_str()).or_default().push(number);
         }
     }
-    let mut eligible: Vec<&ClientDoc> = clients
-        .iter()
-        .filter(|d| typed_name(d).is_some())
-        .collect();
+    let mut eligible: Vec<&ClientDoc> =
+        clients.iter().filter(|d| typed_name(d).is_some()).collect();
     eligible.shuffle(&mut rng);
     eligible.truncate(sample);
     let mut report = Report {

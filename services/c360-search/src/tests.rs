@@ -277,7 +277,8 @@ fn relevance_report() {
     );
     search.upsert_many(clients.clone()).unwrap();
     search.commit().unwrap();
-    let report = crate::testing::measure(&search, &clients, env("C360_RELEVANCE_SAMPLE", 500), 0x5eed);
+    let report =
+        crate::testing::measure(&search, &clients, env("C360_RELEVANCE_SAMPLE", 500), 0x5eed);
     println!(
         "{} clients, {} sampled, {} with a namesake",
         report.clients, report.sampled, report.with_namesake
@@ -354,7 +355,10 @@ fn exact_spelling_first_then_variants_then_typos() {
     let rank = |n: &str| hits.iter().position(|h| h.0 == n).unwrap();
     // Idrissa and Drissa are variants of Idriss; Idrisa is one edit from
     // it and sounds otherwise (nothing in the table knows it).
-    assert!(rank("I1") < rank("I3") && rank("I2") < rank("I3"), "{hits:?}");
+    assert!(
+        rank("I1") < rank("I3") && rank("I2") < rank("I3"),
+        "{hits:?}"
+    );
     let score = |n: &str| hits[rank(n)].1;
     assert!(score("I2") > score("I3"), "a variant strictly above a typo");
 
@@ -368,7 +372,9 @@ fn exact_spelling_first_then_variants_then_typos() {
 fn typos_on_variant_spellings_reach_the_variants() {
     let tmp = tempfile::tempdir().unwrap();
     let search = open(tmp.path(), &kek(), manual_config());
-    let ibrahims = ["Ibrahima", "Ibrahim", "Brahima", "Ibrahime", "Brahim", "Ibrahima"];
+    let ibrahims = [
+        "Ibrahima", "Ibrahim", "Brahima", "Ibrahime", "Brahim", "Ibrahima",
+    ];
     let mut docs: Vec<ClientDoc> = ibrahims
         .iter()
         .enumerate()
@@ -407,7 +413,10 @@ fn typos_on_variant_spellings_reach_the_variants() {
             r.page_token = page.next_page_token;
         }
     };
-    for (typo, clean) in [("name:IBRAIM", "name:IBRAHIM"), ("name:KADIATOUU", "name:KADIATOU")] {
+    for (typo, clean) in [
+        ("name:IBRAIM", "name:IBRAHIM"),
+        ("name:KADIATOUU", "name:KADIATOU"),
+    ] {
         let same_name: Vec<String> = all(clean)
             .into_iter()
             .filter(|h| {
@@ -420,7 +429,10 @@ fn typos_on_variant_spellings_reach_the_variants() {
         assert!(same_name.len() >= 2, "{clean}: {same_name:?}");
         let reached: Vec<String> = all(typo).into_iter().map(|h| h.client_number).collect();
         for n in &same_name {
-            assert!(reached.contains(n), "{typo} misses {n}, which {clean} finds");
+            assert!(
+                reached.contains(n),
+                "{typo} misses {n}, which {clean} finds"
+            );
         }
     }
     let ibrahims: Vec<String> = all("name:IBRAIM")
@@ -428,7 +440,11 @@ fn typos_on_variant_spellings_reach_the_variants() {
         .map(|h| h.client_number)
         .filter(|n| n.starts_with('B'))
         .collect();
-    assert_eq!(ibrahims.len(), 6, "every spelling of the name: {ibrahims:?}");
+    assert_eq!(
+        ibrahims.len(),
+        6,
+        "every spelling of the name: {ibrahims:?}"
+    );
 
     for (query, right) in [
         ("IBRAIM SORO", "S1"),
@@ -441,7 +457,11 @@ fn typos_on_variant_spellings_reach_the_variants() {
         ("WAA KONE", "A1"),
     ] {
         let hits = scored(&search, query, 5);
-        assert_eq!(hits.first().map(|h| h.0.as_str()), Some(right), "{query}: {hits:?}");
+        assert_eq!(
+            hits.first().map(|h| h.0.as_str()),
+            Some(right),
+            "{query}: {hits:?}"
+        );
     }
 }
 
@@ -548,7 +568,11 @@ fn an_index_of_another_schema_is_rebuilt() {
     crate::index::rewrite_with_other_schema(&tmp.path().join("gen-000001"), &*kek);
     let search = open(tmp.path(), &kek, manual_config());
     assert_eq!(search.stats().clients, 0);
-    assert_eq!(search.committed_offset(), 0, "the feed rebuilds it from the start");
+    assert_eq!(
+        search.committed_offset(),
+        0,
+        "the feed rebuilds it from the start"
+    );
     let current = std::fs::read_to_string(tmp.path().join("CURRENT")).unwrap();
     assert_eq!(current.trim(), "gen-000002");
     assert!(!tmp.path().join("gen-000001").exists());
@@ -969,6 +993,7 @@ mod grpc {
     fn query(q: &str) -> api::SearchRequest {
         api::SearchRequest {
             query: q.into(),
+            purpose: "stewardship".into(),
             ..api::SearchRequest::default()
         }
     }
@@ -986,42 +1011,63 @@ mod grpc {
             })
             .unwrap();
         search.commit().unwrap();
+        // No vault here: hits disclose nothing personal to an outside
+        // caller (what the vault's policy lets each role see is tested
+        // end to end with a real vault in tests/integration/search.rs).
         let grpc = SearchGrpc::new(search.clone());
-
-        let clear = grpc
-            .search(as_role(query("Konan Kouassi"), Role::Steward))
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(clear.hits[0].display_name, "KOUASSI Konan");
-        assert_eq!(clear.hits[0].client_number, "C1");
-        for role in [Role::App, Role::Service] {
-            let masked = grpc
+        for role in [Role::Steward, Role::Compliance, Role::App, Role::Service] {
+            let page = grpc
                 .search(as_role(query("Konan Kouassi"), role))
                 .await
                 .unwrap()
                 .into_inner();
-            assert_eq!(masked.hits[0].display_name, "K***** Konan");
+            let hit = &page.hits[0];
+            assert_eq!(hit.client_number, "C1");
+            assert_eq!(
+                (
+                    hit.display_name.as_str(),
+                    hit.birth_year,
+                    hit.locality.as_str()
+                ),
+                ("", 0, "")
+            );
+            assert!(hit.phone_ending.is_empty());
+            assert_eq!(page.withheld_fields.len(), 5, "{:?}", page.withheld_fields);
         }
-        // What tells namesakes apart, for every role that may search.
-        for role in [Role::Steward, Role::Compliance, Role::App, Role::Service] {
-            let hit = grpc
-                .search(as_role(query("Konan Kouassi"), role))
-                .await
-                .unwrap()
-                .into_inner()
-                .hits
-                .remove(0);
-            assert_eq!(hit.birth_year, 1985);
-            assert_eq!(hit.locality, "Abobo");
-            assert_eq!(hit.phone_ending, "56", "two digits only");
-        }
-        let compliance = grpc
-            .search(as_role(query("Konan Kouassi"), Role::Compliance))
+        // c360's own services read in clear: what tells namesakes apart
+        // too (two digits of the phone only).
+        let peer = with_caller(
+            Request::new(api::SearchRequest {
+                query: "Konan Kouassi".into(),
+                ..api::SearchRequest::default()
+            }),
+            Caller::peer(c360_rpc::Peer::Channels),
+        );
+        let hit = grpc.search(peer).await.unwrap().into_inner().hits.remove(0);
+        assert_eq!(hit.display_name, "KOUASSI Konan");
+        assert_eq!(hit.birth_year, 1985);
+        assert_eq!(hit.locality, "Abobo");
+        assert_eq!(hit.phone_ending, "56", "two digits only");
+        // An outside caller states why it searches.
+        let no_purpose = grpc
+            .search(as_role(
+                api::SearchRequest {
+                    purpose: String::new(),
+                    ..query("Konan")
+                },
+                Role::App,
+            ))
             .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(compliance.hits[0].display_name, "KOUASSI Konan");
+            .unwrap_err();
+        assert_eq!(no_purpose.code(), Code::InvalidArgument);
+        assert_eq!(
+            no_purpose
+                .get_details_bad_request()
+                .unwrap()
+                .field_violations[0]
+                .field,
+            "purpose"
+        );
 
         let denied = grpc
             .search(as_role(query("Konan"), Role::Source))

@@ -145,6 +145,8 @@ pub struct Platform {
     resolver: Option<Arc<Resolver>>,
     /// The vault the resolver asks what it may disclose (GetClient).
     resolver_vault: Option<VaultServiceClient<PeerChannel>>,
+    /// The vault as search calls it, to decide what hits disclose.
+    search_vault: Option<VaultServiceClient<PeerChannel>>,
     vault: Option<Vault>,
     search: Option<Search>,
     channels: Option<Channels>,
@@ -283,9 +285,13 @@ impl Platform {
             (None, None) => None,
         };
 
-        let resolver_vault = vault_peer
-            .clone()
-            .map(|c| VaultServiceClient::new(c360_rpc::as_caller(c, Caller::peer(Peer::Resolver))));
+        let vault_as = |me: Peer| {
+            vault_peer
+                .clone()
+                .map(|c| VaultServiceClient::new(c360_rpc::as_caller(c, Caller::peer(me))))
+        };
+        let resolver_vault = vault_as(Peer::Resolver);
+        let search_vault = vault_as(Peer::Search);
 
         let search = if services.contains(&ServiceKind::Search) {
             let dir = data_dir.join("search");
@@ -345,6 +351,7 @@ impl Platform {
             services,
             resolver,
             resolver_vault,
+            search_vault,
             vault,
             search,
             channels,
@@ -433,7 +440,7 @@ impl Platform {
             names.push(VAULT_NAME);
         }
         if let Some(s) = &self.search {
-            router = router.add_service(limited!(s.grpc(), self.config));
+            router = router.add_service(limited!(s.grpc(self.search_vault.clone()), self.config));
             names.push(SEARCH_NAME);
         }
         if let Some(c) = &self.channels {

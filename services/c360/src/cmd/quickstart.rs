@@ -386,6 +386,7 @@ where
                 filters: None,
                 page_size: 3,
                 page_token: String::new(),
+                purpose: "stewardship".into(),
             })
             .await
             .map_err(status)?

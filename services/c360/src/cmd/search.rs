@@ -26,6 +26,12 @@ pub struct SearchArgs {
     source: Vec<String>,
     #[arg(long, default_value_t = 10)]
     limit: u32,
+    /// Why you search: stewardship, service, collections, audit, ...
+    /// (required to search). What each hit shows of names, birth dates,
+    /// localities and phones is what the vault's policy allows the token's
+    /// role for this purpose, and the read is logged.
+    #[arg(long)]
+    purpose: Option<String>,
 }
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
@@ -36,6 +42,11 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
             println!("reindexing from the start of the resolver's feed");
             return Ok(());
         }
+        let Some(purpose) = args.purpose else {
+            anyhow::bail!(
+                "--purpose is required to search (stewardship, service, collections, audit, ...)"
+            );
+        };
         let r = c
             .search(se::SearchRequest {
                 query: args.query.join(" "),
@@ -46,6 +57,7 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
                 }),
                 page_size: args.limit,
                 page_token: String::new(),
+                purpose,
             })
             .await
             .map_err(status)?
@@ -69,9 +81,20 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
                 h.display_name,
                 h.score,
                 h.sector,
-                if h.locality.is_empty() { "-" } else { &h.locality },
+                if h.locality.is_empty() {
+                    "-"
+                } else {
+                    &h.locality
+                },
                 h.matched_fields.join(",")
             );
+        }
+        // On stderr, so that stdout holds one line per hit.
+        if !r.masked_fields.is_empty() {
+            eprintln!("masked for you: {}", r.masked_fields.join(", "));
+        }
+        if !r.withheld_fields.is_empty() {
+            eprintln!("withheld from you: {}", r.withheld_fields.join(", "));
         }
         Ok(())
     })
