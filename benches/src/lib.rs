@@ -9,12 +9,24 @@ use c360_core::{Mapping, Record, RecordReader};
 use c360_matching::eval::{Evaluation, evaluate};
 use c360_matching::{DedupeStats, MatchConfig, dedupe};
 
-/// Where the shared development data sets are: `C360_SHARED_DATA`, or
-/// `../shared/data` beside the workspace.
+/// Where the shared person-matching data sets are (FEBRL, fake1000,
+/// hist50k, with their truth): the directory `C360_SHARED_DATA` names.
+/// Unset, a benchmark says so once and the sets are skipped (each is then
+/// reported as not found); nothing outside the clone is read by default.
 pub fn shared_data() -> PathBuf {
-    std::env::var_os("C360_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+    static SAID: std::sync::Once = std::sync::Once::new();
+    match std::env::var_os("C360_SHARED_DATA") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            SAID.call_once(|| {
+                eprintln!(
+                    "C360_SHARED_DATA is not set: the shared data sets (FEBRL, fake1000, hist50k) are skipped; \
+                     set it to the directory holding them, e.g. C360_SHARED_DATA=../shared/data"
+                );
+            });
+            PathBuf::from("C360_SHARED_DATA-is-not-set")
+        }
+    }
 }
 
 pub fn workspace_file(path: &str) -> PathBuf {
