@@ -42,7 +42,9 @@ pub struct VaultGrpc {
 
 impl VaultGrpc {
     pub fn new(vault: Vault) -> Self {
-        let issued = IssuedNumbers::new(vault.resolver_peer());
+        let issued = vault
+            .resolver()
+            .map_or_else(|| IssuedNumbers::new(None), |r| r.issued_numbers());
         VaultGrpc { vault, issued }
     }
 
