@@ -53,6 +53,12 @@ impl VaultGrpc {
     }
 }
 
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        c360_rpc::status_of(&err)
+    }
+}
+
 pub(crate) fn entry_to_api(e: &Entry) -> api::ConsentEntry {
     api::ConsentEntry {
         sequence: e.sequence,

@@ -94,7 +94,6 @@ pub use erasure::{EraseOutcome, LegalHold, Resolver};
 pub use feed::{FeedChange, FeedEvent};
 pub use fields::ReadOutcome;
 pub use keys::{MAX_KEYS_PER_CALL, RotateOutcome, VaultCustodian};
-pub(crate) use tokens::normalise_for_index;
 pub(crate) use validate::{check_name, check_number};
 
 use codec::*;
@@ -103,7 +102,6 @@ use gate::*;
 use keys::*;
 use pending_write::*;
 use reads::*;
-use tokens::*;
 use validate::*;
 
 const LEDGER: &str = "ledger";

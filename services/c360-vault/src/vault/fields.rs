@@ -1,6 +1,8 @@
 //! Fields and encryption: values stored or sealed for other services, each
 //! bound to its [`FieldRef`], read back under the policy.
 
+use c360_standardise::blind::{blind_domain, normalise_for_index};
+
 use super::*;
 
 /// Result of ReadFields.
@@ -119,14 +121,7 @@ impl Vault {
         }
         let clients: BTreeSet<String> = survivors.into_values().collect();
         let names: BTreeSet<String> = fields.iter().map(|(r, _)| r.field.clone()).collect();
-        let rec = gate.record(
-            caller,
-            "decrypt",
-            clients.into_iter().collect(),
-            names.into_iter().collect(),
-            Self::outcome_of(&results),
-        );
-        self.write(|tx| tx.log(rec))?;
+        gate.log(caller, "decrypt", clients, names, &results)?;
         Ok(results)
     }
 }
@@ -134,9 +129,12 @@ impl Vault {
 impl Vault {
     // --------------------------------------------------------- fields
 
-    /// Stores personal fields (replacing earlier values), maintaining the
-    /// blind indexes. One durable write.
-    pub fn put_fields(&self, fields: &[(FieldRef, Plain)]) -> Result<u32> {
+    /// Checks values to store; a field without a record belongs to
+    /// [`PROFILE_RECORD`].
+    pub(super) fn check_fields_to_store<'f>(
+        &self,
+        fields: &'f [(FieldRef, Plain)],
+    ) -> Result<Vec<(FieldRef, &'f Plain)>> {
         self.check_batch_len("fields", fields.len())?;
         let mut prepared = Vec::with_capacity(fields.len());
         for (i, (r, v)) in fields.iter().enumerate() {
@@ -149,6 +147,13 @@ impl Vault {
                 .map_err(|e| e.within(|| format!("fields[{i}]")))?;
             prepared.push((r, v));
         }
+        Ok(prepared)
+    }
+
+    /// Stores personal fields (replacing earlier values), maintaining the
+    /// blind indexes. One durable write.
+    pub fn put_fields(&self, fields: &[(FieldRef, Plain)]) -> Result<u32> {
+        let prepared = self.check_fields_to_store(fields)?;
         let indexed: BTreeSet<&str> = self
             .inner
             .config

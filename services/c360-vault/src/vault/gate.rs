@@ -141,6 +141,26 @@ impl<'v> Gate<'v> {
         FieldResult::Error(reason)
     }
 
+    /// Writes the access-log entry of these reads (one durable write).
+    pub(super) fn log(
+        self,
+        caller: &Caller,
+        operation: &str,
+        clients: BTreeSet<String>,
+        fields: BTreeSet<String>,
+        results: &[FieldResult],
+    ) -> Result<u64> {
+        let vault = self.vault;
+        let rec = self.record(
+            caller,
+            operation,
+            clients.into_iter().collect(),
+            fields.into_iter().collect(),
+            Vault::outcome_of(results),
+        );
+        vault.write(|tx| tx.log(rec))
+    }
+
     /// The access-log entry of these reads, `outcome` as
     /// [`Vault::outcome_of`] gives it.
     pub(super) fn record(

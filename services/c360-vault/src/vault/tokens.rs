@@ -1,30 +1,9 @@
 //! Tokens (values bound to a random token) and blind indexes (keyed
 //! hashes of normalised values, looked up without decrypting).
 
-use super::*;
+use c360_standardise::blind::{blind_domain, normalise_for_index};
 
-/// Normalises a value for its blind-index domain; `None` when nothing is
-/// left to index.
-pub(crate) fn normalise_for_index(domain: &str, value: &str) -> Option<String> {
-    let v = match domain {
-        "phone" | "mobile" | "whatsapp" => {
-            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-            if value.trim_start().starts_with('+') {
-                format!("+{digits}")
-            } else {
-                digits
-            }
-        }
-        "email" => value.trim().to_lowercase(),
-        "national_id" => value
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .flat_map(char::to_uppercase)
-            .collect(),
-        _ => value.trim().to_string(),
-    };
-    (!v.is_empty() && v != "+").then_some(v)
-}
+use super::*;
 
 impl Vault {
     // --------------------------------------------------------- tokens
@@ -39,18 +18,7 @@ impl Vault {
     }
 
     pub fn tokenize(&self, fields: &[(FieldRef, Plain)]) -> Result<Vec<String>> {
-        self.check_batch_len("fields", fields.len())?;
-        let mut prepared = Vec::with_capacity(fields.len());
-        for (i, (r, v)) in fields.iter().enumerate() {
-            let mut r = r.clone();
-            if r.record_id.is_empty() {
-                r.record_id = PROFILE_RECORD.into();
-            }
-            check_ref(i, &r)?;
-            self.check_value("value", &v.0)
-                .map_err(|e| e.within(|| format!("fields[{i}]")))?;
-            prepared.push((r, v));
-        }
+        let prepared = self.check_fields_to_store(fields)?;
         self.write(|tx| {
             let mut created = HashMap::new();
             let mut tokens = Vec::with_capacity(prepared.len());
@@ -127,14 +95,7 @@ impl Vault {
                     .ok_or_else(|| "token value unreadable".to_string())
             })?);
         }
-        let rec = gate.record(
-            caller,
-            "detokenize",
-            clients.into_iter().collect(),
-            names.into_iter().collect(),
-            Self::outcome_of(&results),
-        );
-        self.write(|tx| tx.log(rec))?;
+        gate.log(caller, "detokenize", clients, names, &results)?;
         Ok(results)
     }
 }
@@ -208,14 +169,6 @@ impl Vault {
             )));
         }
         Ok(found.into_iter().collect())
-    }
-}
-
-/// Phone-like fields share one blind-index domain.
-pub(super) fn blind_domain(field: &str) -> &str {
-    match field {
-        "mobile" | "whatsapp" | "phone" => "phone",
-        other => other,
     }
 }
 
