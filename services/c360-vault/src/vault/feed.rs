@@ -103,13 +103,7 @@ impl Vault {
             return Ok(());
         }
         set_members(tx, &survivor, &members);
-        let mut entry = Entry::blank(Kind::Merge, &survivor);
-        entry.related_clients = absorbed;
-        entry.actor = "resolver".into();
-        entry.evidence_ref = format!("event {}", e.offset);
-        entry.captured_at_ms = e.at_ms;
-        entry.recorded_at_ms = now_ms();
-        tx.append(entry);
+        append_identity_entry(tx, Kind::Merge, &survivor, absorbed, e);
         Ok(())
     }
 
@@ -176,17 +170,29 @@ impl Vault {
             new_members.insert(m.clone());
         }
         set_members(tx, new, &new_members);
-        let mut entry = Entry::blank(Kind::Split, &original);
-        entry.related_clients = std::iter::once(new.clone())
+        let related = std::iter::once(new.clone())
             .chain(plan.moved_numbers)
             .collect();
-        entry.actor = "resolver".into();
-        entry.evidence_ref = format!("event {}", e.offset);
-        entry.captured_at_ms = e.at_ms;
-        entry.recorded_at_ms = now_ms();
-        tx.append(entry);
+        append_identity_entry(tx, Kind::Split, &original, related, e);
         Ok(())
     }
+}
+
+/// The ledger entry of a merge or split the feed brought.
+fn append_identity_entry(
+    tx: &mut PendingWrite<'_>,
+    kind: Kind,
+    client: &str,
+    related: Vec<String>,
+    e: &FeedEvent,
+) {
+    let mut entry = Entry::blank(kind, client);
+    entry.related_clients = related;
+    entry.actor = "resolver".into();
+    entry.evidence_ref = format!("event {}", e.offset);
+    entry.captured_at_ms = e.at_ms;
+    entry.recorded_at_ms = now_ms();
+    tx.append(entry);
 }
 
 pub(super) fn note_record(tx: &mut PendingWrite<'_>, number: &str, record: &str) -> Result<()> {
