@@ -63,8 +63,8 @@ impl VaultPeers {
     }
 }
 
-impl From<&rapi::Event> for FeedEvent {
-    fn from(e: &rapi::Event) -> Self {
+impl<'a> From<&'a rapi::Event> for FeedEvent<'a> {
+    fn from(e: &'a rapi::Event) -> Self {
         use rapi::EventType as T;
         let change = match e.r#type() {
             T::ClientCreated | T::RecordAttached => FeedChange::RecordNoted,
@@ -76,10 +76,10 @@ impl From<&rapi::Event> for FeedEvent {
         FeedEvent {
             offset: e.offset,
             change,
-            client_number: e.client_number.clone(),
-            record_id: e.record_id.clone(),
-            related_clients: e.related_clients.clone(),
-            record_ids: e.record_ids.clone(),
+            client_number: &e.client_number,
+            record_id: &e.record_id,
+            related_clients: &e.related_clients,
+            record_ids: &e.record_ids,
             at_ms: e.at_unix_ms,
         }
     }
@@ -89,7 +89,7 @@ impl Vault {
     /// Applies the resolver's events as they come off the wire (one durable
     /// write with the checkpoint).
     pub fn apply_events(&self, events: &[rapi::Event]) -> Result<()> {
-        let events: Vec<FeedEvent> = events.iter().map(FeedEvent::from).collect();
+        let events: Vec<FeedEvent<'_>> = events.iter().map(FeedEvent::from).collect();
         self.apply_feed(&events)
     }
 }

@@ -15,16 +15,16 @@ pub enum FeedChange {
     Other,
 }
 
-/// One event of the resolver's feed, as the vault reads it (the edge
-/// converts the wire's).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FeedEvent {
+/// One event of the resolver's feed, as the vault reads it: a view of the
+/// wire's event (the edge converts, borrowing, so the feed copies nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedEvent<'a> {
     pub offset: u64,
     pub change: FeedChange,
-    pub client_number: String,
-    pub record_id: String,
-    pub related_clients: Vec<String>,
-    pub record_ids: Vec<String>,
+    pub client_number: &'a str,
+    pub record_id: &'a str,
+    pub related_clients: &'a [String],
+    pub record_ids: &'a [String],
     pub at_ms: i64,
 }
 
@@ -47,7 +47,7 @@ impl Vault {
     }
 
     /// Applies resolver events (one durable write with the checkpoint).
-    pub fn apply_feed(&self, events: &[FeedEvent]) -> Result<()> {
+    pub fn apply_feed(&self, events: &[FeedEvent<'_>]) -> Result<()> {
         use FeedChange as T;
         self.write(|tx| {
             for e in events {
@@ -57,13 +57,13 @@ impl Vault {
                 match e.change {
                     T::RecordNoted => {
                         if !e.record_id.is_empty() && !e.client_number.is_empty() {
-                            note_record(tx, &e.client_number, &e.record_id)?;
+                            note_record(tx, e.client_number, e.record_id)?;
                         }
                     }
                     T::ClientsMerged => self.apply_merge(tx, e)?,
                     T::ClientSplit => self.apply_split(tx, e)?,
                     T::ClientErased => {
-                        let survivor = survivor_of(tx, &e.client_number)?;
+                        let survivor = survivor_of(tx, e.client_number)?;
                         if !is_erased(tx, &survivor)? {
                             self.erase_in(tx, &survivor, "erased by the resolver", "resolver")?;
                         }
@@ -79,11 +79,11 @@ impl Vault {
         })
     }
 
-    pub(super) fn apply_merge(&self, tx: &mut PendingWrite<'_>, e: &FeedEvent) -> Result<()> {
-        let survivor = survivor_of(tx, &e.client_number)?;
+    pub(super) fn apply_merge(&self, tx: &mut PendingWrite<'_>, e: &FeedEvent<'_>) -> Result<()> {
+        let survivor = survivor_of(tx, e.client_number)?;
         let mut members: BTreeSet<String> = members_of(tx, &survivor)?.into_iter().collect();
         let mut absorbed = Vec::new();
-        for a in &e.related_clients {
+        for a in e.related_clients {
             let a_survivor = survivor_of(tx, a)?;
             if a_survivor == survivor {
                 continue;
@@ -111,11 +111,11 @@ impl Vault {
     /// side holding the records it was recorded for, numbers whose own
     /// records all left name the new client, the moved records become the
     /// new number's own.
-    pub(super) fn apply_split(&self, tx: &mut PendingWrite<'_>, e: &FeedEvent) -> Result<()> {
+    pub(super) fn apply_split(&self, tx: &mut PendingWrite<'_>, e: &FeedEvent<'_>) -> Result<()> {
         let Some(new) = e.related_clients.first() else {
             return Ok(());
         };
-        let original = survivor_of(tx, &e.client_number)?;
+        let original = survivor_of(tx, e.client_number)?;
         let moving: BTreeSet<String> = e.record_ids.iter().cloned().collect();
         let mut members = Vec::new();
         let mut filed = Vec::new();
@@ -184,7 +184,7 @@ fn append_identity_entry(
     kind: Kind,
     client: &str,
     related: Vec<String>,
-    e: &FeedEvent,
+    e: &FeedEvent<'_>,
 ) {
     let mut entry = Entry::blank(kind, client);
     entry.related_clients = related;
