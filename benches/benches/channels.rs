@@ -65,9 +65,7 @@ fn main() {
             &dir.join("vault"),
             c360_vault::VaultConfig::default(),
             kek.clone(),
-            c360_vault::VaultPeers {
-                resolver: Some(resolver.client()),
-            },
+            c360_vault::VaultPeers::over_grpc(Some(resolver.client())),
         )
         .expect("vault");
         let mut vault = VaultServiceClient::new(c360_rpc::in_process(

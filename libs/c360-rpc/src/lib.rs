@@ -12,16 +12,20 @@
 //! - [`Disclosure`]: what an outside caller may see of a client's personal
 //!   values, as the vault's policy decides (and logs).
 //! - [`invalid_argument`]: the one way to say "bad input" (INVALID_ARGUMENT
-//!   with a `BadRequest` naming the field, never its value).
+//!   with a `BadRequest` naming the field, never its value), and
+//!   [`ErrorKind`] → [`status`]: the one mapping of a service error's kind
+//!   to a gRPC code and details.
 
 mod auth;
 mod disclosure;
+mod error;
 mod feed;
 mod issued;
 mod peer;
 
 pub use auth::{Caller, Peer, Role, Sources, authorize, authorize_only, with_caller};
 pub use disclosure::{Access, Disclosure, Grant};
+pub use error::{ErrorKind, ServiceError, status, status_of};
 pub use feed::{FeedHandler, FeedProgress, Follower, follow_feed};
 pub use issued::IssuedNumbers;
 pub use peer::{

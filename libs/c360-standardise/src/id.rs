@@ -31,6 +31,14 @@ pub fn normalise_national_id(raw: &str) -> Option<String> {
     Some(id)
 }
 
+/// A normalised national ID without its leading letters ("C0012345678" and
+/// "CI-0012-3456-78" are one Ivorian ID written two ways), when at least six
+/// characters are left; else the ID itself.
+pub fn national_id_core(id: &str) -> &str {
+    let core = id.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    if core.len() >= 6 { core } else { id }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,8 @@
 //!   US order detected when unambiguous, partial and approximate dates, 2-digit years
 //!   pivoting at [`date::PIVOT`]).
 //! * [`email`] module: [`email::normalise_email`].
-//! * [`id`] module: [`id::normalise_national_id`] (separators and country prefixes removed).
+//! * [`id`] module: [`id::normalise_national_id`] (separators and country prefixes removed)
+//!   and [`id::national_id_core`] (leading letters dropped, as matching and search compare).
 //! * [`sex`] module: [`sex::parse_sex`].
 //! * [`places`] module: [`places::place`], a locality's place and city
 //!   (abbreviations and communes: `Abj` → Abidjan, `Cocody` in Abidjan), and
@@ -36,11 +37,18 @@
 //!   [`value::Unusable`]. Matching, the resolver's golden record and flags, and the
 //!   channels' contact points all use it.
 //! * [`channel`] module: the names of the contact channels.
+//! * [`address`] module: the address stop words (search and matching).
+//! * [`mask`] module: the masked form of a value (vault policy, channels).
+//! * [`blind`] module: the exact-match form a blind index is keyed on (vault).
+//! * [`sector`] module: the Identity / Accessibility / Traceability sectors
+//!   (search and channels).
 //! * [`text::strip_bidi_controls`]: names lose bidirectional control characters.
 //!
 //! Errors and `Debug` output never contain the personal data being standardised: they
 //! say what is wrong, not what the value was.
 
+pub mod address;
+pub mod blind;
 pub mod channel;
 pub mod date;
 pub mod email;
@@ -49,6 +57,7 @@ pub mod mask;
 pub mod names;
 pub mod phone;
 pub mod places;
+pub mod sector;
 pub mod sex;
 pub mod text;
 pub mod value;

@@ -59,7 +59,7 @@ fn point(id: &str, channel: Channel, code: Option<u16>) -> ContactPoint {
         id: id.into(),
         channel,
         tag: [id.len() as u8; 16],
-        masked: "+225********56".into(),
+        masked: "+225 07 ** ** ** 56".into(),
         sealed: vec![1, 2, 3],
         bound_client: "C1".into(),
         bound_record: id.into(),

@@ -1,7 +1,8 @@
-use tonic::Code;
+use c360_rpc::{ErrorKind, ServiceError};
 
-/// Errors of the channels service: a small closed set, mapped once to gRPC
-/// codes. Messages name fields and ids, never personal values.
+/// Errors of the channels service: a small closed set; its kinds map to
+/// gRPC codes in `c360_rpc::status` (the edge converts). Messages name
+/// fields and ids, never personal values.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input: the field named and what is wrong (never its value).
@@ -32,25 +33,20 @@ impl Error {
             description: description.into(),
         }
     }
-
-    pub fn code(&self) -> Code {
-        match self {
-            Error::InvalidArgument { .. } => Code::InvalidArgument,
-            Error::NotFound(_) => Code::NotFound,
-            Error::Unavailable(_) => Code::Unavailable,
-            Error::Config(_) => Code::FailedPrecondition,
-            Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => Code::Internal,
-        }
-    }
 }
 
-impl From<Error> for tonic::Status {
-    fn from(err: Error) -> Self {
-        match &err {
+impl ServiceError for Error {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
             Error::InvalidArgument { field, description } => {
-                c360_rpc::invalid_argument(field, description.clone())
+                ErrorKind::InvalidArgument { field, description }
             }
-            _ => tonic::Status::new(err.code(), err.to_string()),
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Unavailable(_) | Error::Crypto(c360_crypto::Error::Custody(_)) => {
+                ErrorKind::Unavailable
+            }
+            Error::Config(_) => ErrorKind::FailedPrecondition,
+            Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => ErrorKind::Internal,
         }
     }
 }

@@ -13,7 +13,28 @@ use tonic::{Request, Response, Status};
 use crate::Error;
 use crate::decide::{RuleOutcome, Verdict};
 use crate::model::{Channel, ContactPoint, Outcome, PointStatus, Preferences, QuietHours, Touch};
+use crate::sector::Sector;
 use crate::service::{Answer, AskOwned, Service, now_ms};
+
+fn sector_to_proto(s: Sector) -> i32 {
+    use api::Sector as P;
+    (match s {
+        Sector::A => P::A,
+        Sector::B => P::B,
+        Sector::C => P::C,
+        Sector::D => P::D,
+        Sector::X => P::X,
+        Sector::Y => P::Y,
+        Sector::Z => P::Z,
+        Sector::None => P::None,
+    }) as i32
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        c360_rpc::status_of(&err)
+    }
+}
 
 const DECIDE: &[Role] = &[Role::App, Role::Service];
 const PROFILE: &[Role] = &[Role::App, Role::Steward, Role::Source];
@@ -242,7 +263,7 @@ fn breakdown(key: &str, c: &crate::service::Counts) -> api::SectorBreakdown {
             .per_sector
             .iter()
             .map(|(s, n)| api::SectorCount {
-                sector: s.to_proto(),
+                sector: sector_to_proto(*s),
                 clients: *n,
             })
             .collect(),
@@ -463,7 +484,7 @@ impl ChannelService for ChannelsGrpc {
         let (number, info, state) = self.service.sector(&r.client_number)?;
         Ok(Response::new(api::GetSectorResponse {
             client_number: number,
-            sector: info.sector.to_proto(),
+            sector: sector_to_proto(info.sector),
             active: info.sector.active(),
             identity: info.identity,
             accessibility: info.accessibility,

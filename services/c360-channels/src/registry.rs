@@ -79,7 +79,7 @@ impl std::fmt::Debug for Registry {
 }
 
 /// Changes of one write, applied to memory only after the commit.
-pub struct Tx<'a> {
+pub struct PendingChanges<'a> {
     base: &'a State,
     next_point: &'a AtomicU64,
     clients: HashMap<String, Option<ClientState>>,
@@ -87,7 +87,7 @@ pub struct Tx<'a> {
     applied: Option<u64>,
 }
 
-impl Tx<'_> {
+impl PendingChanges<'_> {
     /// The survivor of `number` as of this transaction.
     pub fn resolve(&self, number: &str) -> String {
         let mut n = number.to_string();
@@ -279,11 +279,11 @@ impl Registry {
 
     /// Runs `f` as the only writer, then commits its changes in one batch
     /// and applies them to memory.
-    pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, f: impl FnOnce(&mut PendingChanges<'_>) -> Result<T>) -> Result<T> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let (out, clients, aliases, applied) = {
             let base = self.read();
-            let mut tx = Tx {
+            let mut tx = PendingChanges {
                 base: &base,
                 next_point: &self.next_point,
                 clients: HashMap::new(),
@@ -353,7 +353,7 @@ impl Registry {
 
 /// Merges `absorbed` into `survivor`: contact points (one per value),
 /// history, preferences (any do-not-contact wins), hardship, profile.
-pub fn merge_into(tx: &mut Tx<'_>, survivor: &str, absorbed: &[String], now_ms: i64) {
+pub fn merge_into(tx: &mut PendingChanges<'_>, survivor: &str, absorbed: &[String], now_ms: i64) {
     let mut s = tx.get_or_new(survivor);
     for a in absorbed {
         if a == survivor {
@@ -437,7 +437,7 @@ fn unite_points(into: &mut ContactPoint, other: ContactPoint) {
 /// both sides are copied (a family phone: both keep it, shared). Points
 /// given through the API stay. Preferences and hardship are copied to the
 /// new client (fail closed: whoever stated do-not-contact keeps it).
-pub fn split(tx: &mut Tx<'_>, original: &str, new: &str, moved_records: &[String]) {
+pub fn split(tx: &mut PendingChanges<'_>, original: &str, new: &str, moved_records: &[String]) {
     let Some(mut orig) = tx.get(original) else {
         return;
     };
@@ -483,7 +483,7 @@ pub fn split(tx: &mut Tx<'_>, original: &str, new: &str, moved_records: &[String
 }
 
 /// Erases a client and every number merged into it.
-pub fn erase(tx: &mut Tx<'_>, number: &str, related: &[String]) {
+pub fn erase(tx: &mut PendingChanges<'_>, number: &str, related: &[String]) {
     let survivor = tx.resolve(number);
     let mut numbers: BTreeSet<String> = related.iter().cloned().collect();
     numbers.insert(number.to_string());
@@ -560,7 +560,7 @@ pub fn field_name(channel: Channel) -> String {
 }
 
 /// Sets preferences (validated by the caller).
-pub fn set_prefs(tx: &mut Tx<'_>, number: &str, prefs: Preferences) -> ClientState {
+pub fn set_prefs(tx: &mut PendingChanges<'_>, number: &str, prefs: Preferences) -> ClientState {
     let mut s = tx.get_or_new(number);
     s.prefs = prefs;
     tx.put(s.clone());

@@ -168,7 +168,7 @@ impl Service {
     /// Runs a registry write (a durable commit) on the blocking pool.
     async fn write<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&mut registry::Tx<'_>) -> Result<T> + Send + 'static,
+        f: impl FnOnce(&mut registry::PendingChanges<'_>) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.registry.write(f))

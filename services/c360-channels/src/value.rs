@@ -1,11 +1,13 @@
 //! Contact point values: normalisation (so one phone written two ways is
 //! one point), blind-index tags (equality across clients without clear
-//! text) and masks. The clear value lives only in memory, in [`Normalised`],
+//! text) and masks (phones and e-mails: `c360_standardise::mask`, as the
+//! vault masks them). The clear value lives only in memory, in [`Normalised`],
 //! whose `Debug` is redacted.
 
 use std::fmt;
 
 use c360_crypto::BlindIndexer;
+use c360_standardise::mask::mask;
 use c360_standardise::phone::Phones;
 use c360_standardise::value::{self as rule, Unusable};
 
@@ -58,11 +60,11 @@ pub fn normalise(
             .map_err(unusable)?
             .ok_or_else(empty)?;
         let code = zone::calling_code(&e164);
-        let masked = mask_phone(&e164, code);
+        let masked = mask("phone", &e164);
         (e164, masked, code)
     } else if channel == Channel::Email {
         let email = rule::email(raw).map_err(unusable)?.ok_or_else(empty)?;
-        let masked = mask_email(&email);
+        let masked = mask("email", &email);
         (email, masked, None)
     } else {
         let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -101,32 +103,6 @@ pub fn normalise(
     })
 }
 
-/// "+225********78": the calling code (when known) and the last two digits.
-pub fn mask_phone(e164: &str, code: Option<u16>) -> String {
-    let digits: Vec<char> = e164.chars().filter(char::is_ascii_digit).collect();
-    let shown_head = code.map_or(0, |c| c.to_string().len()).min(digits.len());
-    let shown_tail = 2.min(digits.len().saturating_sub(shown_head));
-    let mut out = String::from("+");
-    for (i, d) in digits.iter().enumerate() {
-        if i < shown_head || i >= digits.len() - shown_tail {
-            out.push(*d);
-        } else {
-            out.push('*');
-        }
-    }
-    out
-}
-
-/// "a***@g***.com".
-pub fn mask_email(email: &str) -> String {
-    let Some((local, domain)) = email.split_once('@') else {
-        return "***".into();
-    };
-    let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
-    let tld = domain.rsplit_once('.').map_or("", |(_, t)| t);
-    format!("{}***@{}***.{tld}", first(local), first(domain))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -144,7 +120,7 @@ mod tests {
         let a = normalise(&phones, &ix, Channel::Sms, "07 07 12 34 56", None).unwrap();
         let b = normalise(&phones, &ix, Channel::Voice, "+225 0707123456", None).unwrap();
         assert_eq!(a.tag, b.tag, "phone channels share the tag domain");
-        assert_eq!(a.masked, "+225********56");
+        assert_eq!(a.masked, "+225 07 ** ** ** 56");
         assert_eq!(a.calling_code, Some(225));
         assert!(!format!("{a:?}").contains("0707"));
         assert!(normalise(&phones, &ix, Channel::Sms, "hello", None).is_err());
@@ -155,7 +131,7 @@ mod tests {
         let phones = Phones::new("CI").unwrap();
         let ix = indexer();
         let e = normalise(&phones, &ix, Channel::Email, " Awa.Kone@Gmail.com ", None).unwrap();
-        assert_eq!(e.masked, "a***@g***.com");
+        assert_eq!(e.masked, "a***@gmail.com");
         assert_eq!(e.canonical, "awa.kone@gmail.com");
         assert!(normalise(&phones, &ix, Channel::Email, "nope", None).is_err());
         let p = normalise(&phones, &ix, Channel::Push, "tok-123456789", None).unwrap();

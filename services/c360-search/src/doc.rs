@@ -10,11 +10,14 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use c360_proto::resolver::v1 as resolver;
+use c360_standardise::address::is_address_stopword;
 use c360_standardise::date::parse_date;
 use c360_standardise::email::normalise_email;
-use c360_standardise::id::normalise_national_id;
+use c360_standardise::id::{national_id_core, normalise_national_id};
 use c360_standardise::names::{NameVariants, split_full_name};
 use c360_standardise::phone::PhoneNormaliser;
+use c360_standardise::places::country_code;
+use c360_standardise::sector::Sector;
 use c360_standardise::text::{fold, tokens};
 
 use crate::evidence::{NameSets, NameTable};
@@ -123,16 +126,7 @@ impl ClientDoc {
             .source_systems
             .iter()
             .any(|s| transactional.iter().any(|t| t == s));
-        match (identity, access, trace) {
-            (true, true, true) => Some('A'),
-            (true, true, false) => Some('B'),
-            (true, false, false) => Some('C'),
-            (false, true, true) => Some('D'),
-            (false, false, true) => Some('X'),
-            (false, true, false) => Some('Y'),
-            (true, false, true) => Some('Z'),
-            (false, false, false) => None,
-        }
+        Sector::of(identity, access, trace).letter()
     }
 
     /// (surname words, given words) for display, as written when the record
@@ -190,40 +184,6 @@ pub fn display_name(surname: &str, given: &str, masked: bool) -> String {
     out
 }
 
-/// Address words that say nothing about a place.
-const ADDRESS_STOPWORDS: &[&str] = &[
-    "a",
-    "au",
-    "aux",
-    "av",
-    "avenue",
-    "bd",
-    "boulevard",
-    "bp",
-    "cite",
-    "d",
-    "de",
-    "derriere",
-    "des",
-    "du",
-    "en",
-    "et",
-    "face",
-    "l",
-    "la",
-    "le",
-    "les",
-    "lot",
-    "pres",
-    "qt",
-    "qtier",
-    "quartier",
-    "rue",
-    "st",
-    "street",
-    "x",
-];
-
 /// Countries whose numbering plans the fast path of the normaliser knows.
 const PHONE_COUNTRIES: [&str; 4] = ["CI", "SN", "ML", "BF"];
 
@@ -253,18 +213,6 @@ pub struct Analysed {
     pub places: BTreeSet<String>,
     pub address: BTreeSet<String>,
     pub region: String,
-}
-
-/// The ISO code of a supported country as people write it.
-fn country_code(raw: &str) -> Option<&'static str> {
-    let code = match fold(raw).as_str() {
-        "ci" | "civ" | "cote d ivoire" | "cote divoire" | "ivory coast" | "rci" => "CI",
-        "sn" | "sen" | "senegal" => "SN",
-        "ml" | "mli" | "mali" => "ML",
-        "bf" | "bfa" | "burkina" | "burkina faso" => "BF",
-        _ => return None,
-    };
-    Some(code)
 }
 
 impl Analyzer {
@@ -353,7 +301,7 @@ impl Analyzer {
         a.address.extend(
             tokens(&doc.address)
                 .into_iter()
-                .filter(|t| !ADDRESS_STOPWORDS.contains(&t.as_str()) && t.len() > 1),
+                .filter(|t| !is_address_stopword(t) && t.len() > 1),
         );
         a.region = fold(&doc.region);
         a
@@ -365,12 +313,7 @@ impl Analyzer {
 /// characters remain (`C0012345678` and `CI 0012 3456 78` agree).
 pub fn national_id(raw: &str) -> Option<String> {
     let id = normalise_national_id(raw)?;
-    let core = id.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-    Some(if core.len() >= 6 {
-        core.to_string()
-    } else {
-        id
-    })
+    Some(national_id_core(&id).to_string())
 }
 
 /// The last 8 digits of a phone (the subscriber number, stable across the

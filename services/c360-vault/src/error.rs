@@ -1,6 +1,7 @@
-use tonic::Code;
+use c360_rpc::{ErrorKind, ServiceError};
 
-/// Errors of the vault. A small closed set, mapped once to gRPC codes.
+/// Errors of the vault. A small closed set; its kinds map to gRPC codes in
+/// `c360_rpc::status` (the edge converts).
 /// Messages name fields, numbers and purposes, never personal values.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -49,29 +50,23 @@ impl Error {
             other => other,
         }
     }
+}
 
-    pub fn code(&self) -> Code {
+impl ServiceError for Error {
+    fn kind(&self) -> ErrorKind<'_> {
         match self {
-            Error::InvalidArgument { .. } => Code::InvalidArgument,
-            Error::NotFound(_) => Code::NotFound,
-            Error::FailedPrecondition(_) => Code::FailedPrecondition,
-            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::InvalidArgument { field, description } => {
+                ErrorKind::InvalidArgument { field, description }
+            }
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
+            Error::PermissionDenied(_) => ErrorKind::PermissionDenied,
+            Error::Crypto(c360_crypto::Error::Custody(_)) => ErrorKind::Unavailable,
             Error::Storage(_)
             | Error::Crypto(_)
             | Error::Corrupt(_)
             | Error::Policy(_)
-            | Error::Internal(_) => Code::Internal,
-        }
-    }
-}
-
-impl From<Error> for tonic::Status {
-    fn from(err: Error) -> Self {
-        match &err {
-            Error::InvalidArgument { field, description } => {
-                c360_rpc::invalid_argument(field, description.clone())
-            }
-            _ => tonic::Status::new(err.code(), err.to_string()),
+            | Error::Internal(_) => ErrorKind::Internal,
         }
     }
 }

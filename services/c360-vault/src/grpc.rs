@@ -42,12 +42,20 @@ pub struct VaultGrpc {
 
 impl VaultGrpc {
     pub fn new(vault: Vault) -> Self {
-        let issued = IssuedNumbers::new(vault.resolver_peer());
+        let issued = vault
+            .resolver()
+            .map_or_else(|| IssuedNumbers::new(None), |r| r.issued_numbers());
         VaultGrpc { vault, issued }
     }
 
     pub fn into_server(self) -> VaultServiceServer<Self> {
         VaultServiceServer::new(self)
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        c360_rpc::status_of(&err)
     }
 }
 

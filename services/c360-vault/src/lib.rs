@@ -23,6 +23,7 @@ pub mod custody;
 mod error;
 pub mod grpc;
 pub mod ledger;
+pub mod peers;
 pub mod policy;
 mod vault;
 
@@ -32,10 +33,12 @@ pub use config::VaultConfig;
 pub use custody::RemoteCustodian;
 pub use error::{Error, Result};
 pub use grpc::VaultGrpc;
+pub use peers::ResolverPeer;
 pub use vault::{
     AccessQuery, AccessRecord, CheckInput, CheckOutcome, ConsentInput, ConsentsView, EraseOutcome,
-    ExportFormat, FieldRef, FieldResult, LegalHold, MAX_TARGETS, PROFILE_RECORD, Plain, ReadGrant,
-    ReadOutcome, RotateOutcome, Vault, VaultCustodian, VaultPeers, VerifyReport,
+    ExportFormat, FeedChange, FeedEvent, FieldRef, FieldResult, LegalHold, MAX_TARGETS,
+    PROFILE_RECORD, Plain, ReadGrant, ReadOutcome, Resolver, RotateOutcome, Vault, VaultCustodian,
+    VaultPeers, VerifyReport,
 };
 
 impl Vault {
@@ -51,21 +54,7 @@ impl Vault {
     /// The vault as a consumer of the resolver's event feed (merges, splits,
     /// erasures), for `c360_rpc::follow_feed`.
     pub fn feed_handler(&self) -> Arc<dyn c360_rpc::FeedHandler> {
-        Arc::new(VaultFeed(self.clone()))
-    }
-}
-
-/// The checkpoint is stored in the same batch as the effects of the events.
-#[derive(Debug)]
-struct VaultFeed(Vault);
-
-impl c360_rpc::FeedHandler for VaultFeed {
-    fn applied(&self) -> u64 {
-        self.0.applied()
-    }
-
-    fn apply(&self, events: &[c360_proto::resolver::v1::Event]) -> std::result::Result<(), String> {
-        self.0.apply_events(events).map_err(|e| e.to_string())
+        Arc::new(peers::VaultFeed(self.clone()))
     }
 }
 

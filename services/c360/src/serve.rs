@@ -225,9 +225,7 @@ impl Platform {
         let vault = if services.contains(&ServiceKind::Vault) {
             let dir = data_dir.join("vault");
             let (c, k) = (config.vault.clone(), kek.clone());
-            let peers = VaultPeers {
-                resolver: resolver_client(Peer::Vault),
-            };
+            let peers = VaultPeers::over_grpc(resolver_client(Peer::Vault));
             let v = tokio::task::spawn_blocking(move || Vault::open(&dir, c, k, peers))
                 .await?
                 .context("cannot open the vault")?;

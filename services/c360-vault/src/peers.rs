@@ -1,0 +1,110 @@
+//! The vault's peers over the wire: the resolver reached through its gRPC
+//! client (the [`Resolver`] port the domain owns), and its event feed
+//! converted to the domain's [`FeedEvent`]s.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use c360_proto::resolver::v1 as rapi;
+use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use c360_rpc::{IssuedNumbers, PeerChannel};
+
+use crate::vault::{FeedChange, FeedEvent, Resolver};
+use crate::{Result, Vault, VaultPeers};
+
+/// The resolver over gRPC.
+#[derive(Clone, Debug)]
+pub struct ResolverPeer {
+    client: ResolverServiceClient<PeerChannel>,
+}
+
+impl ResolverPeer {
+    pub fn new(client: ResolverServiceClient<PeerChannel>) -> Self {
+        ResolverPeer { client }
+    }
+}
+
+impl Resolver for ResolverPeer {
+    fn erase<'a>(
+        &'a self,
+        number: &'a str,
+        reason: &'a str,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        let mut client = self.client.clone();
+        let request = rapi::EraseClientRequest {
+            client_number: number.to_string(),
+            reason: reason.to_string(),
+        };
+        Box::pin(async move {
+            match client.erase_client(request).await {
+                Ok(_) => true,
+                // Unknown to the resolver (a vault-only number) or already
+                // erased there: nothing left to do.
+                Err(s) => matches!(
+                    s.code(),
+                    tonic::Code::NotFound | tonic::Code::FailedPrecondition
+                ),
+            }
+        })
+    }
+
+    fn issued_numbers(&self) -> IssuedNumbers {
+        IssuedNumbers::new(Some(self.client.clone()))
+    }
+}
+
+impl VaultPeers {
+    /// The peers with the resolver over gRPC, when there is one.
+    pub fn over_grpc(resolver: Option<ResolverServiceClient<PeerChannel>>) -> Self {
+        VaultPeers {
+            resolver: resolver.map(|c| Arc::new(ResolverPeer::new(c)) as Arc<dyn Resolver>),
+        }
+    }
+}
+
+impl<'a> From<&'a rapi::Event> for FeedEvent<'a> {
+    fn from(e: &'a rapi::Event) -> Self {
+        use rapi::EventType as T;
+        let change = match e.r#type() {
+            T::ClientCreated | T::RecordAttached => FeedChange::RecordNoted,
+            T::ClientsMerged => FeedChange::ClientsMerged,
+            T::ClientSplit => FeedChange::ClientSplit,
+            T::ClientErased => FeedChange::ClientErased,
+            T::RecordUpdated | T::Unspecified => FeedChange::Other,
+        };
+        FeedEvent {
+            offset: e.offset,
+            change,
+            client_number: &e.client_number,
+            record_id: &e.record_id,
+            related_clients: &e.related_clients,
+            record_ids: &e.record_ids,
+            at_ms: e.at_unix_ms,
+        }
+    }
+}
+
+impl Vault {
+    /// Applies the resolver's events as they come off the wire (one durable
+    /// write with the checkpoint).
+    pub fn apply_events(&self, events: &[rapi::Event]) -> Result<()> {
+        let events: Vec<FeedEvent<'_>> = events.iter().map(FeedEvent::from).collect();
+        self.apply_feed(&events)
+    }
+}
+
+/// The vault as a consumer of the resolver's feed; the checkpoint is stored
+/// in the same batch as the effects of the events.
+#[derive(Debug)]
+pub(crate) struct VaultFeed(pub(crate) Vault);
+
+impl c360_rpc::FeedHandler for VaultFeed {
+    fn applied(&self) -> u64 {
+        self.0.applied()
+    }
+
+    fn apply(&self, events: &[rapi::Event]) -> std::result::Result<(), String> {
+        self.0.apply_events(events).map_err(|e| e.to_string())
+    }
+}
