@@ -139,14 +139,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     use std::collections::{BTreeMap, HashMap, HashSet};
     let outcome = dedupe(records, config).expect("valid config");
     let matcher = &outcome.matcher;
-    let (pairs, _) = candidate_pairs(
-        &matcher.records,
-        matcher.heat(),
-        BlockingConfig {
-            max_block_size: config.max_block_size,
-            window: config.window,
-        },
-    );
+    let (pairs, _) = candidate_pairs(&matcher.records, matcher.heat(), BlockingConfig::of(config));
     let candidates: HashSet<u64> = pairs.into_iter().collect();
     let model = &matcher.model;
     eprintln!("prior {:.2} bits", model.prior());
@@ -537,15 +530,7 @@ fn nested(records: &[Record], entities: &[String], config: &MatchConfig, k: usiz
     let full = dedupe(records, config).expect("valid config");
     let sub = dedupe(&sub_records, config).expect("valid config");
     let cands = |m: &c360_matching::Matcher| {
-        candidate_pairs(
-            &m.records,
-            m.heat(),
-            BlockingConfig {
-                max_block_size: config.max_block_size,
-                window: config.window,
-            },
-        )
-        .0
+        candidate_pairs(&m.records, m.heat(), BlockingConfig::of(config)).0
     };
     let full_c = cands(&full.matcher);
     let sub_c = cands(&sub.matcher);

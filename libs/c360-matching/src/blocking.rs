@@ -26,6 +26,19 @@ use crate::prepare::Prepared;
 pub struct BlockingConfig {
     pub max_block_size: usize,
     pub window: usize,
+    /// Which keys are built.
+    pub keys: crate::config::Blocking,
+}
+
+impl BlockingConfig {
+    /// The blocking part of the matching settings.
+    pub fn of(config: &crate::MatchConfig) -> Self {
+        BlockingConfig {
+            max_block_size: config.max_block_size,
+            window: config.window,
+            keys: config.blocking,
+        }
+    }
 }
 
 /// Statistics of a blocking run.
@@ -70,7 +83,8 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
     let mut h = FxHasher::default();
     kind.hash(&mut h);
     parts.hash(&mut h);
-    let hash = h.finish() & !DROP_WHEN_OVERSIZED;
+    let hash = (h.finish() & !DROP_WHEN_OVERSIZED & !(u64::from(KIND_MASK) << KIND_SHIFT))
+        | ((kind as u64) << KIND_SHIFT);
     if kind == KeyKind::AddressLocality || kind == KeyKind::NameAddressYear {
         hash | DROP_WHEN_OVERSIZED
     } else {
@@ -79,7 +93,61 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
 }
 
 /// The blocking keys of one record.
-pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
+pub fn record_keys(
+    p: &Prepared,
+    heat: PhoneHeat<'_>,
+    use_keys: &crate::config::Blocking,
+    out: &mut Vec<u64>,
+) {
+    let start = out.len();
+    record_keys_all(p, heat, out);
+    if *use_keys == crate::config::Blocking::default() {
+        return;
+    }
+    let mut kept = start;
+    for i in start..out.len() {
+        if use_keys.builds(out[i]) {
+            out[kept] = out[i];
+            kept += 1;
+        }
+    }
+    out.truncate(kept);
+}
+
+impl crate::config::Blocking {
+    /// Whether a key (built by [`record_keys_all`]) is of a kind switched on.
+    fn builds(&self, key: u64) -> bool {
+        let kind = (key >> KIND_SHIFT) as u8 & KIND_MASK;
+        match kind {
+            k if k == KeyKind::NationalId as u8 || k == KeyKind::IdHalf as u8 => self.national_id,
+            k if k == KeyKind::Phone as u8 => self.phone,
+            k if k == KeyKind::Email as u8 => self.email,
+            k if k == KeyKind::NamesYear as u8
+                || k == KeyKind::NamesLocality as u8
+                || k == KeyKind::NamesAddress as u8 =>
+            {
+                self.names
+            }
+            k if k == KeyKind::SurnameDob as u8
+                || k == KeyKind::GivenDob as u8
+                || k == KeyKind::DobInitial as u8 =>
+            {
+                self.birth_date
+            }
+            k if k == KeyKind::NameAddressYear as u8 => self.name_address_year,
+            k if k == KeyKind::SurnameLocality as u8 => self.surname_locality,
+            k if k == KeyKind::AddressLocality as u8 => self.address_locality,
+            _ => true,
+        }
+    }
+}
+
+/// Where a key's kind is kept in the key (bits 56 to 59), so that keys can
+/// be switched off by kind after they are built.
+const KIND_SHIFT: u32 = 56;
+const KIND_MASK: u8 = 0x0f;
+
+fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     if let Some(id) = &p.national_id {
         out.push(key_hash(KeyKind::NationalId, &[Part::Text(id)]));
         // One typo leaves one half intact.
@@ -226,7 +294,7 @@ pub fn candidate_pairs(
         .enumerate()
         .fold(Vec::new, |mut acc, (i, p)| {
             let mut keys = Vec::with_capacity(8);
-            record_keys(p, heat, &mut keys);
+            record_keys(p, heat, &config.keys, &mut keys);
             keys.sort_unstable();
             keys.dedup();
             acc.extend(keys.into_iter().map(|k| (k, i as u32)));
@@ -338,10 +406,7 @@ mod tests {
             counts: &counts,
             hot_threshold: 15,
         };
-        let config = BlockingConfig {
-            max_block_size: 40,
-            window: 12,
-        };
+        let config = BlockingConfig::of(&crate::MatchConfig::default());
         candidate_pairs(records, heat, config).0
     }
 

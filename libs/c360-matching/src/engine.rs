@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use c360_core::Record;
-use c360_standardise::names::NameVariants;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -11,7 +10,7 @@ use serde::Serialize;
 
 use crate::blocking::{BlockingConfig, BlockingStats, candidate_pairs, unpack_pair};
 use crate::cluster::{ClusterResult, Conflict, Edge, cluster};
-use crate::compare::{Comparison, Levels, PhoneHeat, compare, compare_unless_vetoed};
+use crate::compare::{CompareField, Comparison, Levels, PhoneHeat, compare, compare_unless_vetoed};
 use crate::model::{FieldWeight, Frequencies, FsModel};
 use crate::prepare::{Prepared, Preparer};
 use crate::rules::{Veto, veto};
@@ -58,6 +57,9 @@ pub enum PairDecision {
 pub struct PairScore {
     pub comparison: Comparison,
     pub log_odds: f64,
+    /// The prior in `log_odds` (the model's, or the household context's):
+    /// `log_odds - prior` is the pair's evidence.
+    pub prior: f64,
     pub veto: Option<Veto>,
 }
 
@@ -102,7 +104,7 @@ impl Matcher {
     /// Blocking keys of a record under the current phone counts.
     pub fn keys(&self, record: &Prepared) -> Vec<u64> {
         let mut keys = Vec::with_capacity(12);
-        crate::blocking::record_keys(record, self.heat(), &mut keys);
+        crate::blocking::record_keys(record, self.heat(), &self.config.blocking, &mut keys);
         keys.sort_unstable();
         keys.dedup();
         keys
@@ -121,11 +123,12 @@ impl Matcher {
     }
 
     pub fn score_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
-        let comparison = compare(pa, pb, self.heat());
-        let log_odds = self.model.score(&comparison, pa, pb, &self.freqs).log_odds;
+        let comparison = compare(pa, pb, self.heat()).masked(&self.config.fields);
+        let score = self.model.score(&comparison, pa, pb, &self.freqs);
         PairScore {
             comparison,
-            log_odds,
+            log_odds: score.log_odds,
+            prior: score.prior,
             veto: veto(&comparison.levels, &self.config.rules),
         }
     }
@@ -137,14 +140,20 @@ impl Matcher {
     /// explaining.
     pub fn screen_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
         match compare_unless_vetoed(pa, pb, self.heat(), &self.config.rules) {
-            Ok(comparison) => PairScore {
-                log_odds: self.model.score(&comparison, pa, pb, &self.freqs).log_odds,
-                comparison,
-                veto: None,
-            },
+            Ok(comparison) => {
+                let comparison = comparison.masked(&self.config.fields);
+                let score = self.model.score(&comparison, pa, pb, &self.freqs);
+                PairScore {
+                    log_odds: score.log_odds,
+                    prior: score.prior,
+                    comparison,
+                    veto: None,
+                }
+            }
             Err(veto) => PairScore {
                 comparison: Comparison::default(),
                 log_odds: f64::NEG_INFINITY,
+                prior: self.model.prior(),
                 veto: Some(veto),
             },
         }
@@ -165,7 +174,7 @@ impl Matcher {
         let score = self.score_prepared(pa, pb);
         Explanation {
             fields: self.model.weights(&score.comparison, pa, pb, &self.freqs),
-            prior: self.model.prior(),
+            prior: score.prior,
             log_odds: score.log_odds,
             probability: 1.0 / (1.0 + (-score.log_odds).exp2()),
             names_swapped: score.comparison.swapped,
@@ -199,7 +208,7 @@ impl Matcher {
     /// fired, or the evidence alone (the score without the prior) is below
     /// `conflict_evidence`.
     pub fn is_conflict(&self, score: &PairScore) -> bool {
-        score.veto.is_some() || score.log_odds - self.model.prior() < self.config.conflict_evidence
+        score.veto.is_some() || score.log_odds - score.prior < self.config.conflict_evidence
     }
 }
 
@@ -242,7 +251,8 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
         ..DedupeStats::default()
     };
     let started = Instant::now();
-    let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
+    let (variants, nicknames) = config.name_tables()?;
+    let preparer = Preparer::with_tables(&config.default_country, variants, nicknames)?;
     let prepared: Vec<Prepared> = records.par_iter().map(|r| preparer.prepare(r)).collect();
     let freqs = Frequencies::of_records(&prepared);
     stats.prepare_time = started.elapsed();
@@ -252,20 +262,18 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
         counts: &freqs.phone_holders,
         hot_threshold: config.hot_phone_holders,
     };
-    let (pairs, blocking) = candidate_pairs(
-        &prepared,
-        heat,
-        BlockingConfig {
-            max_block_size: config.max_block_size,
-            window: config.window,
-        },
-    );
+    let (pairs, blocking) = candidate_pairs(&prepared, heat, BlockingConfig::of(config));
     stats.blocking = blocking;
     stats.blocking_time = started.elapsed();
 
     let started = Instant::now();
     let u = FsModel::estimate_u(random_pair_levels(&prepared, heat, config));
     let mut model = FsModel::initial(u);
+    model.settings = config.hash();
+    model.term_frequency_off = CompareField::ALL
+        .iter()
+        .filter(|&&f| !config.fields.get(f).term_frequency)
+        .fold(0, |bits, &f| bits | (1 << f as u16));
     // Compare every candidate pair; vetoed pairs stop at the person-level
     // fields and take no part in training (they are non-matches by rule).
     let rules = config.rules;
@@ -284,6 +292,7 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
                     &rules,
                 ) {
                     Ok(c) => {
+                        let c = c.masked(&config.fields);
                         *counts.entry(c.levels.pack()).or_default() += 1;
                         kept.push(p);
                     }
@@ -412,7 +421,11 @@ fn random_pair_levels<'a>(
         .collect();
     let levels: Vec<Levels> = pairs
         .par_iter()
-        .map(|&(a, b)| compare(&prepared[a], &prepared[b], heat).levels)
+        .map(|&(a, b)| {
+            compare(&prepared[a], &prepared[b], heat)
+                .masked(&config.fields)
+                .levels
+        })
         .collect();
     levels.into_iter()
 }

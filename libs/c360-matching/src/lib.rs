@@ -22,10 +22,12 @@ mod config;
 mod edit;
 mod engine;
 pub mod eval;
+pub mod idscheme;
 mod index;
 mod jaro;
 mod model;
 mod prepare;
+pub mod profile;
 mod rules;
 
 pub use blocking::{
@@ -35,12 +37,15 @@ pub use cluster::{
     ClusterResult, Conflict, Edge, cluster, groups_conflict, soft_conflicts_allowed,
 };
 pub use compare::{CompareField, Comparison, Levels, NameAlignment, PhoneHeat, compare};
-pub use config::MatchConfig;
+pub use config::{Blocking, FieldUse, Fields, MatchConfig, Names};
 pub use engine::{
     DedupeOutcome, DedupeStats, Explanation, Matcher, PairDecision, PairScore, dedupe,
 };
 pub use index::BlockIndex;
-pub use model::{FieldWeight, Frequencies, FsModel, Score, count_patterns};
+pub use model::{
+    FieldWeight, Frequencies, FsModel, HouseholdModel, PERSON_FIELDS, Score, count_patterns,
+    in_household,
+};
 pub use prepare::{NameToken, Prepared, Preparer};
 pub use rules::{Rules, Veto};
 

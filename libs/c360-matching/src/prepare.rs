@@ -4,7 +4,10 @@ use c360_core::Record;
 use c360_standardise::date::{PartialDate, parse_date};
 use c360_standardise::email::normalise_email;
 use c360_standardise::id::normalise_national_id;
-use c360_standardise::names::{NameVariants, looks_swapped, phonetic, split_full_name};
+use c360_standardise::names::{
+    NameVariants, Nicknames, is_title_token, looks_swapped, phonetic, split_full_name,
+    without_particles,
+};
 use c360_standardise::phone::PhoneNormaliser;
 use c360_standardise::sex::{Sex, parse_sex};
 use c360_standardise::text::{fold, tokens};
@@ -36,9 +39,16 @@ pub struct Prepared {
     /// The names came from one `full_name` split by guesswork (which word
     /// is the surname is not certain): comparisons also try the other splits.
     pub split_guessed: bool,
+    /// Nickname groups of the given name's words and of the words joined
+    /// ([`Nicknames`]), sorted: "Bill" and "William" share one.
+    pub given_nicknames: Vec<u32>,
     pub dob: PartialDate,
     pub sex: Option<Sex>,
     pub national_id: Option<Box<str>>,
+    /// The identity-number scheme the ID is valid in, if any
+    /// ([`crate::idscheme`]): only two valid IDs of one scheme that differ
+    /// are proof of two people.
+    pub id_scheme: Option<u8>,
     /// Subscriber numbers (last eight digits of the E.164 form), sorted,
     /// deduplicated.
     pub phones: Vec<u64>,
@@ -76,6 +86,7 @@ pub struct Preparer {
     /// number does not parse under the record's or the default country.
     fallback_phones: Vec<PhoneNormaliser>,
     variants: NameVariants,
+    nicknames: Nicknames,
 }
 
 /// Countries whose numbering plans the fast path knows.
@@ -130,6 +141,15 @@ const ADDRESS_STOPWORDS: &[&str] = &[
 
 impl Preparer {
     pub fn new(default_country: &str, variants: NameVariants) -> Result<Self, crate::Error> {
+        Self::with_tables(default_country, variants, Nicknames::builtin())
+    }
+
+    /// A preparer with the given spelling-variant and nickname tables.
+    pub fn with_tables(
+        default_country: &str,
+        variants: NameVariants,
+        nicknames: Nicknames,
+    ) -> Result<Self, crate::Error> {
         let phones = PhoneNormaliser::new(default_country)
             .map_err(|e| crate::Error::Config(format!("default country: {e}")))?;
         let fallback_phones = PHONE_COUNTRIES
@@ -141,6 +161,7 @@ impl Preparer {
             phones,
             fallback_phones,
             variants,
+            nicknames,
         })
     }
 
@@ -151,11 +172,13 @@ impl Preparer {
             "" => PartialDate::default(),
             raw => parse_date(raw).unwrap_or_else(|_| {
                 out.rejected_values += 1;
-                PartialDate::default()
+                salvaged_year(raw)
             }),
         };
         out.sex = parse_sex(&record.sex);
-        out.national_id = normalise_national_id(&record.national_id).map(|id| id_core(&id).into());
+        let national_id = normalise_national_id(&record.national_id);
+        out.id_scheme = national_id.as_deref().and_then(crate::idscheme::scheme_of);
+        out.national_id = national_id.map(|id| id_core(&id).into());
         let record_country = country_code(&record.country);
         for raw in &record.phones {
             match self.normalise_phone(raw, record_country) {
@@ -220,10 +243,33 @@ impl Preparer {
             (given, surname) = split_full_name(&record.full_name);
             out.split_guessed = true;
         }
+        // A title written as the given name ("Hon. Collier"): the full
+        // name may hold the real one ("Hon. John Collier").
+        if !given.is_empty() && given.iter().all(|t| is_title_token(t)) {
+            given.clear();
+            if !record.full_name.trim().is_empty() {
+                let (from_full, _) = split_full_name(&record.full_name);
+                given = from_full
+                    .into_iter()
+                    .filter(|t| !is_title_token(t) && !surname.contains(t))
+                    .take(1)
+                    .collect();
+            }
+        }
+        without_particles(&mut given);
+        without_particles(&mut surname);
         if looks_swapped(&given, &surname) {
             std::mem::swap(&mut given, &mut surname);
             out.swapped = true;
         }
+        let mut nicknames: Vec<u32> = given
+            .iter()
+            .flat_map(|t| self.nicknames.groups(t).iter().copied())
+            .chain(self.nicknames.groups(&given.concat()).iter().copied())
+            .collect();
+        nicknames.sort_unstable();
+        nicknames.dedup();
+        out.given_nicknames = nicknames;
         out.given_joined = self.joined(&given);
         out.surname_joined = self.joined(&surname);
         out.given = self.name_tokens(given);
@@ -248,6 +294,43 @@ impl Preparer {
     }
 }
 
+/// The year of a birth date that could not be read whole ("1855-86-20",
+/// "1819-12-55"): a four-digit year from 1000 to 2100 at its start or its
+/// end, kept as a year-only date; nothing otherwise. The value still counts
+/// as one that could not be standardised.
+fn salvaged_year(raw: &str) -> PartialDate {
+    let digits: Vec<&str> = raw
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .collect();
+    // A well-formed ISO date out of the range a client's birth date is
+    // checked against (a historical person born in 1630): whole.
+    if let [y, m, d] = digits.as_slice()
+        && (y.len(), m.len(), d.len()) == (4, 2, 2)
+        && let (Ok(year), Ok(month), Ok(day)) = (y.parse::<u16>(), m.parse::<u8>(), d.parse::<u8>())
+        && (1000..=2100).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+    {
+        return PartialDate {
+            year: Some(year),
+            month: Some(month),
+            day: Some(day),
+        };
+    }
+    let year = [digits.first(), digits.last()]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.len() == 4)
+        .filter_map(|p| p.parse::<u16>().ok())
+        .find(|y| (1000..=2100).contains(y));
+    PartialDate {
+        year,
+        month: None,
+        day: None,
+    }
+}
+
 /// A national ID without its leading letters ("C0012345678" and
 /// "CI-0012-3456-78" are one Ivorian ID written two ways), when enough is left.
 fn id_core(id: &str) -> &str {
@@ -258,6 +341,53 @@ fn id_core(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_birth_date_keeps_its_year() {
+        assert_eq!(salvaged_year("1855-86-20").year, Some(1855));
+        assert_eq!(salvaged_year("55/12/1819").year, Some(1819));
+        assert_eq!(salvaged_year("12/99/55").year, None);
+        let old = salvaged_year("1630-08-01");
+        assert_eq!(
+            (old.year, old.month, old.day),
+            (Some(1630), Some(8), Some(1))
+        );
+        let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
+        let p = preparer.prepare(&Record {
+            date_of_birth: "1819-12-55".to_string(),
+            ..Record::default()
+        });
+        assert_eq!(
+            (p.dob.year, p.dob.month, p.rejected_values),
+            (Some(1819), None, 1)
+        );
+    }
+
+    /// A title in the given-name field gives way to the given name of the
+    /// full name; particles go; "Мария Иванова" reads as "Maria Ivanova".
+    #[test]
+    fn titles_particles_and_other_scripts() {
+        let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
+        let p = preparer.prepare(&Record {
+            given_name: "Hon.".to_string(),
+            surname: "Collier".to_string(),
+            full_name: "Hon. John Collier".to_string(),
+            ..Record::default()
+        });
+        assert_eq!(&*p.given_joined, "john");
+        let p = preparer.prepare(&Record {
+            given_name: "Ludwig".to_string(),
+            surname: "van Beethoven".to_string(),
+            ..Record::default()
+        });
+        assert_eq!(&*p.surname_joined, "beethoven");
+        let p = preparer.prepare(&Record {
+            full_name: "Мария Иванова".to_string(),
+            ..Record::default()
+        });
+        assert_eq!(&*p.surname_joined, "ivanova");
+        assert_eq!(p.given[0].key, phonetic("maria").into());
+    }
 
     fn phones_of(raw: &[&str]) -> Vec<u64> {
         let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");

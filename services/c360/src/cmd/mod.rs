@@ -27,6 +27,11 @@ enum Command {
     Dedupe(dedupe::Args),
     /// Compare a predicted clustering with the truth.
     Eval(eval::Args),
+    /// Profile a CSV source: fill rates, formats, unusable values, and the
+    /// weights the matching model learns from it.
+    Profile(dedupe::ProfileArgs),
+    /// The matching settings: check a file, or print every key (`--dump`).
+    Settings(dedupe::SettingsArgs),
     /// Generate realistic microfinance records with their truth (seeded).
     Gen(gen_cmd::Args),
     /// Serve the gRPC services on embedded storage.
@@ -71,6 +76,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quickstart(args) => quickstart::run(args),
         Command::Dedupe(args) => dedupe::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Profile(args) => dedupe::profile(args),
+        Command::Settings(args) => dedupe::settings(args),
         Command::Gen(args) => gen_cmd::run(args),
         Command::Serve(args) => crate::serve::command(args),
         Command::Ingest(args) => remote::ingest(args),
