@@ -65,6 +65,7 @@ enum KeyKind {
     NamesAddress,
     DobInitial,
     NameAddressYear,
+    NameYear,
 }
 
 /// A part of a blocking key.
@@ -85,7 +86,10 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
     parts.hash(&mut h);
     let hash = (h.finish() & !DROP_WHEN_OVERSIZED & !(u64::from(KIND_MASK) << KIND_SHIFT))
         | ((kind as u64) << KIND_SHIFT);
-    if kind == KeyKind::AddressLocality || kind == KeyKind::NameAddressYear {
+    if matches!(
+        kind,
+        KeyKind::AddressLocality | KeyKind::NameAddressYear | KeyKind::NameYear
+    ) {
         hash | DROP_WHEN_OVERSIZED
     } else {
         hash
@@ -135,6 +139,7 @@ impl crate::config::Blocking {
                 self.birth_date
             }
             k if k == KeyKind::NameAddressYear as u8 => self.name_address_year,
+            k if k == KeyKind::NameYear as u8 => self.name_year,
             k if k == KeyKind::SurnameLocality as u8 => self.surname_locality,
             k if k == KeyKind::AddressLocality as u8 => self.address_locality,
             _ => true,
@@ -227,6 +232,18 @@ fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
                     Part::Text(word),
                     Part::Number(u64::from(year)),
                 ],
+            ));
+        }
+    }
+    // One name with the birth year: a typo or a missing value in the
+    // other name ("Dylan" against "Dylan Robert", "Edwin" against "Eddy
+    // Patchitt") breaks every key of both names. Only small blocks are
+    // paired (a rare name in a year): a common name's block is dropped.
+    if let Some(year) = p.dob.year {
+        for name in [given, surname].into_iter().flatten() {
+            out.push(key_hash(
+                KeyKind::NameYear,
+                &[Part::Text(name), Part::Number(u64::from(year))],
             ));
         }
     }
@@ -421,9 +438,16 @@ mod tests {
             record("Awa", "Kouassi", "2004", "COCODY ANGRE, ILOT N°3"),
         ];
         assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
-        // Without the address, nothing pairs them.
+        // Without the address, the surname's sound and the birth year
+        // still pair them (a small block: a rare name in one year).
         let records = [
             record("Srrge", "Couassi", "1999-05", ""),
+            record("Serge", "Kouassi", "19990520", ""),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        // Different sounds and no address: nothing pairs them.
+        let records = [
+            record("Srrge", "Bamba", "1999-05", ""),
             record("Serge", "Kouassi", "19990520", ""),
         ];
         assert!(pairs(&records).is_empty());

@@ -131,6 +131,8 @@ pub struct Blocking {
     pub birth_date: bool,
     /// One name with an address word and the birth year.
     pub name_address_year: bool,
+    /// One name with the birth year (blocks of a common name dropped).
+    pub name_year: bool,
     /// The surname with the locality.
     pub surname_locality: bool,
     /// An address word with the locality.
@@ -146,6 +148,7 @@ impl Default for Blocking {
             names: true,
             birth_date: true,
             name_address_year: true,
+            name_year: true,
             surname_locality: true,
             address_locality: true,
         }
@@ -245,12 +248,40 @@ impl MatchConfig {
         let config: Self =
             toml::Value::Table(merged)
                 .try_into()
-                .map_err(|e: toml::de::Error| {
-                    crate::Error::Config(format!("{what}: {}", e.message()))
+                .map_err(|e: toml::de::Error| match self.bad_key(table, "") {
+                    Some(key) => crate::Error::Config(format!("{what}: {key}: {}", e.message())),
+                    None => crate::Error::Config(format!("{what}: {}", e.message())),
                 })?;
         config.validate()?;
         config.name_tables()?;
         Ok(config)
+    }
+
+    /// The first key of `table` whose value alone makes these settings
+    /// unreadable (a type error names no key in `toml`'s message).
+    fn bad_key(&self, table: &toml::Table, prefix: &str) -> Option<String> {
+        let base = toml::Table::try_from(self).ok()?;
+        for (key, value) in table {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            let mut one = toml::Table::new();
+            insert_path(&mut one, &path, value.clone());
+            let mut merged = base.clone();
+            merge(&mut merged, &one);
+            if toml::Value::Table(merged).try_into::<Self>().is_ok() {
+                continue;
+            }
+            if let toml::Value::Table(inner) = value
+                && let Some(deeper) = self.bad_key(inner, &path)
+            {
+                return Some(deeper);
+            }
+            return Some(path);
+        }
+        None
     }
 
     pub fn validate(&self) -> Result<(), crate::Error> {
@@ -296,6 +327,23 @@ fn settings_error(e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => format!("settings: {} (at byte {})", e.message(), span.start),
         None => format!("settings: {}", e.message()),
+    }
+}
+
+/// Sets `a.b.c = value` in a table, creating the tables on the way.
+fn insert_path(table: &mut toml::Table, path: &str, value: toml::Value) {
+    match path.split_once('.') {
+        Some((head, rest)) => {
+            let inner = table
+                .entry(head.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(inner) = inner {
+                insert_path(inner, rest, value);
+            }
+        }
+        None => {
+            table.insert(path.to_string(), value);
+        }
     }
 }
 

@@ -296,6 +296,11 @@ pub struct Frequencies {
     pub national_id: FxHashMap<u64, u32>,
     pub email: FxHashMap<u64, u32>,
     pub dob: FxHashMap<u32, u32>,
+    /// Distinct holders of each full birth date (told apart by their
+    /// names, as for phones): one person's 500 records with their birth
+    /// date make it no more common than one record does.
+    pub dob_holders: FxHashMap<u32, u32>,
+    dob_signatures: FxHashMap<(u32, u32), u32>,
 }
 
 /// Who holds a phone, as far as the names tell: the phonetic keys of the
@@ -392,6 +397,13 @@ impl Frequencies {
             }
             *c += count;
         }
+        for ((dob, signature), count) in from.dob_signatures {
+            let c = into.dob_signatures.entry((dob, signature)).or_default();
+            if *c == 0 {
+                *into.dob_holders.entry(dob).or_default() += 1;
+            }
+            *c += count;
+        }
         into
     }
 
@@ -430,6 +442,13 @@ impl Frequencies {
         }
         if let Some(d) = date_key(&p.dob) {
             decrement(&mut self.dob, &d);
+            if let Some(c) = self.dob_signatures.get_mut(&(d, signature)) {
+                *c -= 1;
+                if *c == 0 {
+                    self.dob_signatures.remove(&(d, signature));
+                    decrement(&mut self.dob_holders, &d);
+                }
+            }
         }
     }
 
@@ -464,6 +483,11 @@ impl Frequencies {
         }
         if let Some(d) = date_key(&p.dob) {
             *self.dob.entry(d).or_default() += 1;
+            let c = self.dob_signatures.entry((d, signature)).or_default();
+            *c += 1;
+            if *c == 1 {
+                *self.dob_holders.entry(d).or_default() += 1;
+            }
         }
     }
 
@@ -925,8 +949,9 @@ fn tf_share(
             .filter_map(|e| freqs.email.get(&text_key(e)).copied())
             .max()
             .map(|c| freqs.share(Some(c))),
+        // By its holders, like phones.
         CompareField::DateOfBirth => date_key(&a.dob)
-            .and_then(|d| freqs.dob.get(&d))
+            .and_then(|d| freqs.dob_holders.get(&d))
             .map(|&c| freqs.share(Some(c))),
         _ => None,
     }
@@ -1056,7 +1081,7 @@ mod tests {
                     .iter()
                     .map(|&f| model.field_weight(f, levels.get(f), None).0)
                     .sum::<f64>();
-            let ours = Score { log_odds }.probability();
+            let ours = Score { log_odds, prior: model.prior() }.probability();
             prop_assert!((naive - ours).abs() < 1e-9, "naive {naive} ours {ours}");
         }
 

@@ -210,11 +210,12 @@ impl Resolver {
             store.commit(first_writes)?;
         }
         let model_version = c360_matching::FsModel::version(&model);
-        let preparer = Preparer::new(
-            &config.matching.default_country,
-            c360_standardise::names::NameVariants::builtin(),
-        )
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        let (variants, nicknames) = config
+            .matching
+            .name_tables()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let preparer = Preparer::with_tables(&config.matching.default_country, variants, nicknames)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let mut matcher = Matcher::new(config.matching.clone(), model);
         matcher.population_floor = config.population_floor;
         matcher.model.set_population(config.population_floor);
