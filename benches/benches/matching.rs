@@ -406,23 +406,9 @@ fn short_pattern(s: &c360_matching::PairScore) -> String {
     )
 }
 
-/// Each field's m, u and weight per agreement level.
+/// Each field's m, u and weight per agreement level (as `c360 profile`).
 fn print_model(model: &c360_matching::FsModel) {
-    for field in c360_matching::CompareField::ALL {
-        let f = field as usize;
-        let weights: Vec<String> = (1..field.level_count())
-            .map(|l| {
-                format!(
-                    "{} m {:.4} u {:.6} w {:.2}",
-                    field.level_names()[l],
-                    model.m[f][l],
-                    model.u[f][l],
-                    model.field_weight(field, l as u8, None).0
-                )
-            })
-            .collect();
-        eprintln!("  {:<14} {}", field.name(), weights.join(" | "));
-    }
+    eprint!("{}", c360_matching::profile::weights(model));
 }
 
 /// Prints the `most` largest counts, largest first.
