@@ -58,18 +58,22 @@ fn main() {
         std::fs::create_dir_all(&dir).expect("bench dir");
         let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
+        // The resolver confirms every number as issued (the vault asks
+        // before it seals a value for a client).
+        let resolver = MemoryResolver::new();
         let real_vault = c360_vault::Vault::open(
             &dir.join("vault"),
             c360_vault::VaultConfig::default(),
             kek.clone(),
-            c360_vault::VaultPeers::default(),
+            c360_vault::VaultPeers {
+                resolver: Some(resolver.client()),
+            },
         )
         .expect("vault");
         let mut vault = VaultServiceClient::new(c360_rpc::in_process(
             real_vault.grpc(),
             c360_rpc::Caller::new("bench", c360_rpc::Role::Service),
         ));
-        let resolver = MemoryResolver::new();
         let peers = ChannelsPeers {
             vault: Some(vault.clone()),
             resolver: Some(resolver.client()),

@@ -60,7 +60,7 @@ fn main() {
         config.limits.requests_per_second_per_caller = 0;
         // C360_BENCH_MAX_POSTINGS: the resolver's hot-key bar (default 160).
         config.resolver.max_postings = env_usize("C360_BENCH_MAX_POSTINGS", config.resolver.max_postings);
-        let token = c360::auth::create_token(&dir, "bench", c360_rpc::Role::Admin).expect("token");
+        let token = c360::auth::create_token(&dir, "bench", c360_rpc::Role::Admin, &Default::default()).expect("token");
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
         let platform = Platform::open(config, kek.clone()).await.expect("platform");
         let resolver = platform.resolver().cloned().expect("resolver");
@@ -85,7 +85,7 @@ fn main() {
             .collect();
         let probes: Vec<pb::Record> = generated.iter().step_by(7).take(5_000).cloned().collect();
         let started = Instant::now();
-        let requests = tokio_stream::iter(generated.into_iter().map(|r| api::IngestRequest { record: Some(r) }));
+        let requests = tokio_stream::iter(generated.into_iter().map(|r| api::IngestRequest { record: Some(r), strict: false }));
         let mut responses = client.ingest(requests).await.expect("ingest").into_inner();
         let mut done = 0usize;
         while let Some(r) = responses.next().await {
@@ -110,7 +110,7 @@ fn main() {
             let probe = probes[i % probes.len()].clone();
             handles.push(tokio::spawn(async move {
                 let sent = Instant::now();
-                c.resolve(api::ResolveRequest { record: Some(probe), dry_run: true }).await.expect("resolve");
+                c.resolve(api::ResolveRequest { record: Some(probe), dry_run: true, strict: false }).await.expect("resolve");
                 sent.elapsed()
             }));
         }

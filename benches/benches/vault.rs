@@ -155,6 +155,7 @@ fn main() {
                 notice_version: "v1".into(),
                 captured_at_ms: 1_700_000_000_000 + i as i64,
                 expires_at_ms: 0,
+                record_ids: Vec::new(),
             })
             .collect();
         vault.record_consents(&actor, &inputs).expect("record");
@@ -273,6 +274,7 @@ fn main() {
                 notice_version: "v1".into(),
                 captured_at_ms: 1_700_000_000_000 + k as i64,
                 expires_at_ms: 0,
+                record_ids: Vec::new(),
             })
             .collect();
         vault.record_consents(&actor, &inputs).expect("record");

@@ -1,5 +1,7 @@
 //! Helpers shared by the benchmarks.
 
+pub mod outside;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

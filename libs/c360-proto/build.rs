@@ -29,6 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     tonic_prost_build::configure()
         .file_descriptor_set_path(&descriptor_path)
+        // Decoding errors are the caller's: INVALID_ARGUMENT (src/codec.rs).
+        .codec_path("crate::codec::Codec")
         .skip_protoc_run()
         .compile_fds(descriptors)?;
     Ok(())

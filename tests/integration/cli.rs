@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::common::{c360, read_csv_rows, shared_data, stderr, workspace_file};
+use crate::common::{c360, fixture, read_csv_rows, stderr, workspace_file};
 
 fn eval_f1(dir: &std::path::Path, predicted: &str, truth: &str) -> (f64, f64) {
     let out = c360(dir, &["eval", "--predicted", predicted, "--truth", truth]);
@@ -94,8 +94,8 @@ fn gen_is_deterministic() {
 fn febrl1_with_its_mapping() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let data = shared_data().join("febrl1.csv");
-    let truth = shared_data().join("febrl1_truth.csv");
+    let data = fixture("febrl1/febrl1.csv");
+    let truth = fixture("febrl1/febrl1_truth.csv");
     let mapping = workspace_file("examples/mappings/febrl.toml");
     let out = c360(
         d,

@@ -22,14 +22,14 @@ use c360_proto::search::v1 as se;
 use c360_proto::search::v1::search_service_client::SearchServiceClient;
 use c360_proto::vault::v1 as va;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
-use c360_rpc::{PeerChannel, Role};
+use c360_rpc::{Peer, PeerChannel, Role};
 use fake_opentelemetry_collector::{ExportedSpan, FakeCollectorServer};
 use tonic::Code;
 
 use crate::server::{aminata_core, channel_to, keyring_text, resolve};
 
 /// The admin token every process accepts (C360_BOOTSTRAP_ADMIN_TOKEN).
-const ADMIN: &str = "c360_cluster-test-admin-token";
+const ADMIN: &str = "c360_cluster-test-admin-token-0123456789";
 /// How long an asynchronous follower may take to catch up.
 const DEADLINE: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
@@ -45,36 +45,57 @@ struct Node {
 }
 
 /// The processes of one test, sharing a keyring, an admin token and a
-/// tokens file holding the peers' `service` token. Dropping it kills every
-/// process (also when the test panics, after printing their logs).
+/// tokens file holding each service's own `service` token (the resolver
+/// erases only when the vault asks). Dropping it kills every process (also
+/// when the test panics, after printing their logs).
 struct Cluster {
     dir: tempfile::TempDir,
     keyring: String,
     tokens_file: PathBuf,
-    peer_token: String,
+    peer_tokens: Vec<(Peer, String)>,
     nodes: Vec<Node>,
 }
 
 impl Cluster {
     fn new() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let peer = c360::auth::generate_token().unwrap();
         let tokens_file = dir.path().join("peer-tokens");
-        std::fs::write(
-            &tokens_file,
-            format!(
-                "# the token the processes call each other with\n{}\n",
-                c360::auth::token_line("peers", Role::Service, &peer)
-            ),
-        )
-        .unwrap();
+        let mut lines = String::from("# the tokens the processes call each other with\n");
+        let mut peer_tokens = Vec::new();
+        for peer in Peer::ALL {
+            let token = c360::auth::generate_token().unwrap();
+            let grants = c360::auth::Grants {
+                sources: c360_rpc::Sources::None,
+                peer: Some(peer),
+            };
+            lines.push_str(&c360::auth::token_line(
+                &format!("{peer}-peer"),
+                Role::Service,
+                &grants,
+                &token,
+            ));
+            lines.push('\n');
+            peer_tokens.push((peer, token.expose().to_string()));
+        }
+        std::fs::write(&tokens_file, lines).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tokens_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         Cluster {
             dir,
             keyring: keyring_text(),
             tokens_file,
-            peer_token: peer.expose().to_string(),
+            peer_tokens,
             nodes: Vec::new(),
         }
+    }
+
+    /// The token the service `name` presents to its peers.
+    fn peer_token(&self, name: &str) -> &str {
+        self.peer_tokens
+            .iter()
+            .find(|(p, _)| p.as_str() == name)
+            .map(|(_, t)| t.as_str())
+            .expect("a c360 service")
     }
 
     fn log_path(&self, name: &str) -> PathBuf {
@@ -114,7 +135,7 @@ impl Cluster {
             .env("C360_KEK", &self.keyring)
             .env("C360_BOOTSTRAP_ADMIN_TOKEN", ADMIN)
             .env("C360_TOKENS_FILE", &self.tokens_file)
-            .env("C360_PEER_TOKEN", &self.peer_token)
+            .env("C360_PEER_TOKEN", self.peer_token(name))
             .env("RUST_LOG", "info")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::piped())
@@ -480,6 +501,7 @@ async fn services_as_processes_survive_a_restart() {
     let kept = resolver
         .get_client(api::GetClientRequest {
             client_number: survivor.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()
@@ -487,7 +509,8 @@ async fn services_as_processes_survive_a_restart() {
     assert_eq!(kept.records.len(), 2);
     let newcomer = resolve(&mut resolver, crate::server::moussa(), false).await;
     assert_eq!(newcomer.decision(), api::Decision::New);
-    let mut as_peer = VaultServiceClient::new(channel_to(&vault_url, &cluster.peer_token).await);
+    let mut as_peer =
+        VaultServiceClient::new(channel_to(&vault_url, cluster.peer_token("resolver")).await);
     let key_of = |number: &str| va::GetWrappedDataKeysRequest {
         key_ids: vec![number.to_string()],
         create: false,
@@ -519,6 +542,7 @@ async fn services_as_processes_survive_a_restart() {
         let err = resolver
             .get_client(api::GetClientRequest {
                 client_number: number.clone(),
+                purpose: "stewardship".into(),
             })
             .await
             .unwrap_err();

@@ -16,11 +16,11 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The shared development data (FEBRL), beside the workspace.
-pub fn shared_data() -> PathBuf {
-    std::env::var_os("C360_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
+/// A committed test fixture (`tests/fixtures/...`).
+pub fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
 }
 
 pub fn workspace_file(path: &str) -> PathBuf {

@@ -3,6 +3,7 @@
 //! resolver's store, backups included, unreadable for that client.
 
 use c360_proto::resolver::v1 as api;
+use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_proto::vault::v1 as va;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::Role;
@@ -69,10 +70,13 @@ async fn an_erasure_in_the_vault_defeats_a_backup_of_the_resolver() {
     std::fs::remove_dir_all(dir.path().join("resolver")).unwrap();
     copy_dir(backup.path(), &dir.path().join("resolver"));
     let server = TestServer::start_with(config, &keyring).await;
-    let mut c = server.client.clone();
+    // Read as a data steward: personal values are disclosed under the
+    // vault's policy, which gives an administrator none.
+    let mut c = ResolverServiceClient::new(server.channel_as("awa", Role::Steward).await);
     let restored = c
         .get_client(api::GetClientRequest {
             client_number: aminata.clone(),
+            purpose: "stewardship".into(),
         })
         .await;
     match restored {
@@ -89,6 +93,7 @@ async fn an_erasure_in_the_vault_defeats_a_backup_of_the_resolver() {
     let kept = c
         .get_client(api::GetClientRequest {
             client_number: moussa.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()

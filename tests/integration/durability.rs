@@ -12,7 +12,7 @@ use tokio_stream::StreamExt;
 use crate::server::{channel_to, keyring_text};
 
 /// The admin token the spawned servers accept (C360_BOOTSTRAP_ADMIN_TOKEN).
-const TOKEN: &str = "c360_durability-test-token";
+const TOKEN: &str = "c360_durability-test-token-0123456789abc";
 
 fn spawn_server(dir: &std::path::Path, keyring: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
@@ -57,11 +57,10 @@ async fn acknowledged_records_survive_sigkill() {
     })
     .map(|g| c360_resolver::convert::from_core(&g.record))
     .collect();
-    let requests = tokio_stream::iter(
-        records
-            .into_iter()
-            .map(|r| api::IngestRequest { record: Some(r) }),
-    );
+    let requests = tokio_stream::iter(records.into_iter().map(|r| api::IngestRequest {
+        record: Some(r),
+        strict: false,
+    }));
     let mut responses = client.ingest(requests).await.expect("ingest").into_inner();
     let mut acked: Vec<api::ResolveResponse> = Vec::new();
     while let Some(Ok(r)) = responses.next().await {
@@ -83,6 +82,7 @@ async fn acknowledged_records_survive_sigkill() {
         let got = client
             .get_client(api::GetClientRequest {
                 client_number: res.client_number.clone(),
+                purpose: "stewardship".into(),
             })
             .await
             .unwrap_or_else(|e| panic!("acknowledged client {} lost: {e}", res.client_number))
@@ -112,6 +112,7 @@ async fn acknowledged_records_survive_sigkill() {
             let got = client
                 .get_client(api::GetClientRequest {
                     client_number: event.client_number.clone(),
+                    purpose: "stewardship".into(),
                 })
                 .await
                 .expect("client of an attached record")
@@ -144,11 +145,11 @@ async fn cli_talks_to_a_running_server() {
          CBS-3,Moussa,Diallo,01/01/1970,+221771234567,Dakar\n",
     )
     .unwrap();
-    let cli = |args: &[&str]| {
+    let cli_as = |token: &str, args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_c360-test-cli"))
             .args(args)
             .args(["--server", &url])
-            .env("C360_TOKEN", TOKEN)
+            .env("C360_TOKEN", token)
             .output()
             .expect("cli runs");
         (
@@ -157,6 +158,28 @@ async fn cli_talks_to_a_running_server() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let cli = |args: &[&str]| cli_as(TOKEN, args);
+    // A compliance officer's token, minted beside the running server's
+    // data (it reloads its tokens): a subject access export is theirs.
+    let minted = crate::common::c360(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--role",
+            "compliance",
+            "--name",
+            "dpo",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        minted.status.success(),
+        "{}",
+        crate::common::stderr(&minted)
+    );
+    let dpo = String::from_utf8_lossy(&minted.stdout).trim().to_string();
     let results = dir.path().join("results.csv");
     let (ok, _, err) = cli(&[
         "ingest",
@@ -174,12 +197,12 @@ async fn cli_talks_to_a_running_server() {
     // Each source record's client number, for the source system to keep.
     assert_eq!(
         std::fs::read_to_string(&results).unwrap(),
-        "line,source_system,source_record_id,client_number,decision,confidence,error\n\
-         2,core_banking,CBS-1,C00000011,new,0.0000,\n\
-         3,core_banking,CBS-2,C00000011,matched,1.0000,\n\
-         4,core_banking,CBS-3,C00000022,new,0.0000,\n"
+        "line,source_system,source_record_id,client_number,decision,confidence,error,flags\n\
+         2,core_banking,CBS-1,C00000011,new,0.0000,,\n\
+         3,core_banking,CBS-2,C00000011,matched,1.0000,,\n\
+         4,core_banking,CBS-3,C00000022,new,0.0000,,\n"
     );
-    let (ok, out, err) = cli(&["client", "get", "C00000011"]);
+    let (ok, out, err) = cli(&["client", "get", "C00000011", "--purpose", "stewardship"]);
     assert!(ok, "{err}");
     assert!(
         out.contains("client C00000011") && out.contains("CBS-1") && out.contains("CBS-2"),
@@ -191,7 +214,7 @@ async fn cli_talks_to_a_running_server() {
     let (ok, out, _) = cli(&["review", "list"]);
     assert!(ok);
     assert!(out.contains("0 open"), "{out}");
-    let (ok, _, err) = cli(&["client", "get", "C00000012"]);
+    let (ok, _, err) = cli(&["client", "get", "C00000012", "--purpose", "stewardship"]);
     assert!(!ok);
     assert!(
         err.contains("InvalidArgument") && err.contains("check"),
@@ -313,7 +336,12 @@ async fn cli_talks_to_a_running_server() {
     assert!(!ok && err.contains("FailedPrecondition"), "{err}");
     let (ok, _, err) = cli(&["vault", "hold", "C00000011", "--release"]);
     assert!(ok, "{err}");
-    let (ok, out, err) = cli(&["vault", "export-client", "C00000011"]);
+    let (ok, _, err) = cli(&["vault", "export-client", "C00000011"]);
+    assert!(
+        !ok && err.contains("PermissionDenied"),
+        "not an admin's: {err}"
+    );
+    let (ok, out, err) = cli_as(&dpo, &["vault", "export-client", "C00000011"]);
     assert!(ok && out.contains("C00000011"), "{out}{err}");
     let (ok, _, err) = cli(&["vault", "access-log", "--client", "C00000011"]);
     assert!(ok, "{err}");
@@ -322,7 +350,7 @@ async fn cli_talks_to_a_running_server() {
     let (ok, out, err) = cli(&["erase", "C00000011", "--reason", "request 7"]);
     assert!(ok, "{err}");
     assert!(out.contains("erased C00000011"), "{out}");
-    let (ok, _, err) = cli(&["client", "get", "C00000011"]);
+    let (ok, _, err) = cli(&["client", "get", "C00000011", "--purpose", "stewardship"]);
     assert!(!ok && err.contains("NotFound"), "{err}");
     child.kill().expect("kill");
     child.wait().expect("reaped");

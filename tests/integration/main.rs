@@ -5,10 +5,15 @@
 mod cli;
 mod cluster;
 mod common;
+mod consent;
 mod custody;
 mod durability;
+mod edges;
 mod incremental;
 mod platform;
+mod protocol;
+mod quality;
 mod resolver;
+mod roles;
 mod scenario;
 mod server;

@@ -3,10 +3,12 @@
 
 use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use c360_proto::vault::v1 as va;
+use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::Role;
 use tonic::Code;
 
-use crate::server::{TestServer, aminata_core, aminata_mobile, keyring_text, resolve};
+use crate::server::{TestServer, aminata_core, aminata_mobile, keyring_text, resolve, test_config};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_call_is_authenticated_and_role_checked() {
@@ -23,6 +25,7 @@ async fn every_call_is_authenticated_and_role_checked() {
     let err = anonymous
         .get_client(api::GetClientRequest {
             client_number: "C00000011".into(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap_err();
@@ -35,6 +38,7 @@ async fn every_call_is_authenticated_and_role_checked() {
     let err = forged
         .get_client(api::GetClientRequest {
             client_number: "C00000011".into(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap_err();
@@ -47,6 +51,7 @@ async fn every_call_is_authenticated_and_role_checked() {
     let found = app
         .get_client(api::GetClientRequest {
             client_number: a.client_number.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()
@@ -85,6 +90,7 @@ async fn every_call_is_authenticated_and_role_checked() {
         let c = admin
             .get_client(api::GetClientRequest {
                 client_number: a.client_number.clone(),
+                purpose: "stewardship".into(),
             })
             .await
             .unwrap()
@@ -103,7 +109,8 @@ async fn every_call_is_authenticated_and_role_checked() {
 async fn erasure_removes_the_client_and_its_aliases() {
     let dir = tempfile::tempdir().unwrap();
     let keyring = keyring_text();
-    let server = TestServer::start(dir.path(), &keyring).await;
+    let config = test_config(dir.path(), "resolver,vault");
+    let server = TestServer::start_with(config.clone(), &keyring).await;
     let mut c = server.client.clone();
     let a = resolve(&mut c, aminata_core(), false).await;
     let mut other = aminata_mobile();
@@ -124,8 +131,19 @@ async fn erasure_removes_the_client_and_its_aliases() {
         .into_inner()
         .survivor
     };
-    let erased = c
+    // Erasure has one entry point, the vault (which checks legal holds):
+    // not even an admin erases at the resolver.
+    let err = c
         .erase_client(api::EraseClientRequest {
+            client_number: b.client_number.clone(),
+            reason: "request 42".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let mut vault = VaultServiceClient::new(server.channel_as("dpo", Role::Compliance).await);
+    let erased = vault
+        .erase_client(va::EraseClientRequest {
             client_number: b.client_number.clone(),
             reason: "request 42".into(),
         })
@@ -133,11 +151,12 @@ async fn erasure_removes_the_client_and_its_aliases() {
         .unwrap()
         .into_inner();
     assert_eq!(erased.client_number, survivor);
-    assert_eq!(erased.record_ids.len(), 2);
+    assert!(erased.resolver_notified);
     for number in [&a.client_number, &b.client_number] {
         let err = c
             .get_client(api::GetClientRequest {
                 client_number: number.clone(),
+                purpose: "stewardship".into(),
             })
             .await
             .unwrap_err();
@@ -159,7 +178,7 @@ async fn erasure_removes_the_client_and_its_aliases() {
     server.stop().await;
 
     // After a restart the erased records are still gone.
-    let server = TestServer::start(dir.path(), &keyring).await;
+    let server = TestServer::start_with(config, &keyring).await;
     let (records, _) = server.resolver.counts();
     assert_eq!(records, 0);
     server.stop().await;
@@ -258,6 +277,7 @@ async fn tls_with_client_certificates() {
                 ResolverServiceClient::new(c360_rpc::remote(channel, Some(&token), None).unwrap());
             c.get_client(api::GetClientRequest {
                 client_number: r.client_number.clone(),
+                purpose: "stewardship".into(),
             })
             .await
             .is_err()
@@ -276,6 +296,7 @@ async fn tls_with_client_certificates() {
         assert!(
             c.get_client(api::GetClientRequest {
                 client_number: r.client_number.clone(),
+                purpose: "stewardship".into(),
             })
             .await
             .is_err()
@@ -299,6 +320,7 @@ async fn metrics_and_per_caller_rate_limits() {
         let r = client
             .get_client(api::GetClientRequest {
                 client_number: "C00000011".into(),
+                purpose: "stewardship".into(),
             })
             .await;
         codes.push(r.map(|_| Code::Ok).unwrap_or_else(|e| e.code()));
@@ -353,6 +375,7 @@ async fn client_deadlines_are_honoured_for_the_whole_call() {
     let (tx, rx) = tokio::sync::mpsc::channel::<api::IngestRequest>(4);
     tx.send(api::IngestRequest {
         record: Some(aminata_core()),
+        strict: false,
     })
     .await
     .unwrap();
@@ -373,6 +396,7 @@ async fn client_deadlines_are_honoured_for_the_whole_call() {
     let kept = client
         .get_client(api::GetClientRequest {
             client_number: first.client_number.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap()
@@ -403,7 +427,10 @@ fn json_logs_and_graceful_shutdown() {
         .arg(dir.path())
         .env("C360__TELEMETRY__JSON_LOGS", "true")
         .env("C360_KEK", keyring_text())
-        .env("C360_BOOTSTRAP_ADMIN_TOKEN", "c360_json-log-test")
+        .env(
+            "C360_BOOTSTRAP_ADMIN_TOKEN",
+            "c360_json-log-test-token-0123456789abcdef",
+        )
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -34,6 +34,7 @@ pub(crate) fn consent(
         notice_version: "2026-01".into(),
         captured_at_unix_ms: at,
         expires_at_unix_ms: 0,
+        record_ids: Vec::new(),
     }
 }
 
@@ -201,6 +202,7 @@ async fn consent_and_contact_follow_identity_and_erasure_leaves_nothing() {
     let err = resolver
         .get_client(api::GetClientRequest {
             client_number: survivor.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .unwrap_err();

@@ -42,13 +42,28 @@ pub fn test_config(dir: &Path, services: &str) -> Config {
 }
 
 /// A token of `role` named `name`, minted once per data directory (kept in
-/// a file beside the store so restarts reuse it).
+/// a file beside the store so restarts reuse it). A source system's token
+/// may write any source system's records.
 pub fn token_for(dir: &Path, name: &str, role: Role) -> String {
+    let grants = c360::auth::Grants {
+        sources: if role == Role::Source {
+            c360_rpc::Sources::Any
+        } else {
+            c360_rpc::Sources::None
+        },
+        peer: None,
+    };
+    token_with(dir, name, role, &grants)
+}
+
+/// A token of `role` named `name` with `grants`, minted once per data
+/// directory.
+pub fn token_with(dir: &Path, name: &str, role: Role, grants: &c360::auth::Grants) -> String {
     let path = dir.join(format!("{name}.test-token"));
     if let Ok(t) = std::fs::read_to_string(&path) {
         return t;
     }
-    let t = c360::auth::create_token(dir, name, role).expect("token");
+    let t = c360::auth::create_token(dir, name, role, grants).expect("token");
     std::fs::write(&path, t.expose()).expect("keep token");
     t.expose().to_string()
 }
@@ -172,6 +187,7 @@ pub async fn resolve(client: &mut Client, record: Record, dry_run: bool) -> api:
         .resolve(api::ResolveRequest {
             record: Some(record),
             dry_run,
+            strict: false,
         })
         .await
         .expect("resolve")

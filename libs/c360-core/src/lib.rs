@@ -10,5 +10,5 @@ mod mapping;
 mod record;
 
 pub use field::Field;
-pub use mapping::{Mapping, MappingError, RecordReader, RowError};
+pub use mapping::{Mapping, MappingError, Origin, RecordReader, RowError};
 pub use record::Record;

@@ -194,6 +194,19 @@ pub struct RowError {
     pub message: String,
 }
 
+/// Where a record read from CSV came from: its line, and which column each
+/// of its phones and e-mails was in when the field is fed by several
+/// columns. With [`RecordReader::column`] it names the cell of a value,
+/// for a message about that value (never the value itself).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// (field, 0-based column) of each value of a multi-valued field fed by
+    /// several columns, in value order; empty otherwise.
+    values: Vec<(Field, u32)>,
+}
+
 /// Reads canonical records from a CSV source through a mapping.
 pub struct RecordReader<R: Read> {
     reader: csv::Reader<R>,
@@ -202,6 +215,8 @@ pub struct RecordReader<R: Read> {
     record_id_column: usize,
     row: csv::StringRecord,
     scratch: String,
+    /// The origin of the last record read.
+    origin: Origin,
 }
 
 impl<R: Read> std::fmt::Debug for RecordReader<R> {
@@ -244,7 +259,31 @@ impl<R: Read> RecordReader<R> {
             record_id_column,
             row: csv::StringRecord::new(),
             scratch: String::new(),
+            origin: Origin::default(),
         })
+    }
+
+    /// Where the last record returned came from.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The 1-based column of value `index` of `field` in the record that
+    /// came from `origin`: the field's column, its first one when several
+    /// are joined, or the one the value was in. `None` when the mapping does
+    /// not feed the field.
+    pub fn column(&self, origin: &Origin, field: Field, index: usize) -> Option<usize> {
+        let bound = self.bound.iter().find(|b| b.field == field)?;
+        if bound.field.is_multi_valued() && bound.columns.len() > 1 {
+            let column = origin
+                .values
+                .iter()
+                .filter(|(f, _)| *f == field)
+                .nth(index)
+                .map(|&(_, c)| c as usize);
+            return column.or(bound.columns.first().copied()).map(|c| c + 1);
+        }
+        bound.columns.first().map(|c| c + 1)
     }
 
     /// The next record with its line number, `None` at the end of input.
@@ -275,6 +314,8 @@ impl<R: Read> RecordReader<R> {
     fn convert(&mut self, line: u64) -> Result<(u64, Record), RowError> {
         let width = self.row.len();
         let mut record = Record::default();
+        self.origin.line = line;
+        self.origin.values.clear();
         if let Some(system) = &self.source_system {
             record.source_system = system.clone();
         }
@@ -292,7 +333,13 @@ impl<R: Read> RecordReader<R> {
             }
             if bound.field.is_multi_valued() {
                 for &c in &bound.columns {
+                    let before = record.values(bound.field);
                     record.set(bound.field, &self.row[c]);
+                    if bound.columns.len() > 1 {
+                        let added = record.values(bound.field) - before;
+                        let at = (bound.field, c as u32);
+                        self.origin.values.extend(std::iter::repeat_n(at, added));
+                    }
                 }
                 continue;
             }
@@ -387,6 +434,29 @@ address = ["street_number", "address_1", "address_2"]
             RecordReader::new("id,a,b\nr1,0707,0505;0101\n".as_bytes(), Some(&mapping)).unwrap();
         let (_, rec) = reader.next().unwrap().unwrap();
         assert_eq!(rec.phones, vec!["0707", "0505", "0101"]);
+    }
+
+    #[test]
+    fn origins_name_the_column_of_each_value() {
+        let mapping = Mapping::from_toml_str(
+            "[fields]\nrecord_id = \"id\"\nemail = \"e\"\nphone = [\"a\", \"b\"]\n\
+             date_of_birth = \"dob\"\n",
+        )
+        .unwrap();
+        let csv = "id,dob,a,e,b\nr1,1950-51-01,,x@,0505;0101\nr2,,0707,,\n";
+        let mut reader = RecordReader::new(csv.as_bytes(), Some(&mapping)).unwrap();
+        let (_, first) = reader.next().unwrap().unwrap();
+        let origin = reader.origin().clone();
+        assert_eq!(origin.line, 2);
+        assert_eq!(first.phones.len(), 2);
+        assert_eq!(reader.column(&origin, Field::DateOfBirth, 0), Some(2));
+        assert_eq!(reader.column(&origin, Field::Email, 0), Some(4));
+        assert_eq!(reader.column(&origin, Field::Phone, 0), Some(5));
+        assert_eq!(reader.column(&origin, Field::Phone, 1), Some(5));
+        assert_eq!(reader.column(&origin, Field::Surname, 0), None);
+        reader.next().unwrap().unwrap();
+        let origin = reader.origin().clone();
+        assert_eq!(reader.column(&origin, Field::Phone, 0), Some(3));
     }
 
     #[test]

@@ -95,6 +95,15 @@ impl Record {
         }
     }
 
+    /// How many values a field holds (0 or 1 for single-valued fields).
+    pub fn values(&self, field: Field) -> usize {
+        match field {
+            Field::Phone => self.phones.len(),
+            Field::Email => self.emails.len(),
+            _ => usize::from(!self.get(field).is_empty()),
+        }
+    }
+
     /// Names of the fields that hold a value.
     pub fn present_fields(&self) -> Vec<Field> {
         Field::ALL

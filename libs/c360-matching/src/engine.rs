@@ -42,6 +42,9 @@ pub struct Explanation {
     pub veto: Option<Veto>,
     pub decision: PairDecision,
     pub model_version: String,
+    /// Scored in the household context (same surname and a shared phone or
+    /// address): the shared fields weigh nothing, the prior is the context's.
+    pub household: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -181,6 +184,7 @@ impl Matcher {
             veto: score.veto,
             decision: self.decide(&score),
             model_version: self.model.version(),
+            household: self.model.in_household_context(&score.comparison.levels),
         }
     }
 

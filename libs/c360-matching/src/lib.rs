@@ -46,7 +46,7 @@ pub use model::{
     FieldWeight, Frequencies, FsModel, HouseholdModel, PERSON_FIELDS, Score, count_patterns,
     in_household,
 };
-pub use prepare::{NameToken, Prepared, Preparer};
+pub use prepare::{NameToken, Prepared, Preparer, ValueFlag};
 pub use rules::{Rules, Veto};
 
 /// Errors of the matching engine.

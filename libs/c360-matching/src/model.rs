@@ -803,6 +803,11 @@ impl FsModel {
         self.household.as_ref().filter(|_| in_household(levels))
     }
 
+    /// Whether a pair is scored by the household context's model.
+    pub fn in_household_context(&self, levels: &Levels) -> bool {
+        self.household_of(levels).is_some()
+    }
+
     /// The prior a pair is scored with: the household context's inside it.
     pub fn prior_for(&self, levels: &Levels) -> f64 {
         self.household_of(levels)

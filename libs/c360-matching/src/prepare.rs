@@ -1,16 +1,26 @@
 //! Standardised records: what the comparators and blocking keys read.
 
-use c360_core::Record;
-use c360_standardise::date::{PartialDate, parse_date};
-use c360_standardise::email::normalise_email;
-use c360_standardise::id::normalise_national_id;
+use c360_core::{Field, Record};
+use c360_standardise::date::PartialDate;
 use c360_standardise::names::{
     NameVariants, Nicknames, is_title_token, looks_swapped, phonetic, split_full_name,
     without_particles,
 };
-use c360_standardise::phone::PhoneNormaliser;
+use c360_standardise::phone::Phones;
+use c360_standardise::places::country_code;
 use c360_standardise::sex::{Sex, parse_sex};
 use c360_standardise::text::{fold, tokens};
+use c360_standardise::value::{self, Unusable};
+
+/// A value kept on a record that could not be standardised, so matching ignores
+/// it: which field, which of its values (a record may hold several phones and
+/// e-mails; 0 for the other fields) and why. Never the value itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueFlag {
+    pub field: Field,
+    pub index: u8,
+    pub reason: Unusable,
+}
 
 /// One name token in its folded form, with its phonetic key.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,7 +74,7 @@ pub struct Prepared {
     pub postcode: Box<str>,
     pub region: Box<str>,
     /// Number of raw values that could not be standardised (bad phone,
-    /// impossible date, ...): they are dropped, not guessed.
+    /// impossible date, ...; see [`ValueFlag`]): they are ignored, not guessed.
     pub rejected_values: u8,
 }
 
@@ -81,29 +91,11 @@ impl std::fmt::Debug for Prepared {
 /// Turns raw records into [`Prepared`] ones.
 #[derive(Debug, Clone)]
 pub struct Preparer {
-    phones: PhoneNormaliser,
-    /// Normalisers for the other supported countries, tried in turn when a
-    /// number does not parse under the record's or the default country.
-    fallback_phones: Vec<PhoneNormaliser>,
+    /// The phone rule (the record's country, the default one, then the
+    /// other supported countries).
+    phones: Phones,
     variants: NameVariants,
     nicknames: Nicknames,
-}
-
-/// Countries whose numbering plans the fast path knows.
-const PHONE_COUNTRIES: [&str; 4] = ["CI", "SN", "ML", "BF"];
-
-/// The ISO code of a country as people write it ("Côte d'Ivoire", "CIV",
-/// "Sénégal", ...), for the supported countries.
-fn country_code(raw: &str) -> Option<&'static str> {
-    let folded = fold(raw);
-    let code = match folded.as_str() {
-        "ci" | "civ" | "cote d ivoire" | "cote divoire" | "ivory coast" | "rci" => "CI",
-        "sn" | "sen" | "senegal" => "SN",
-        "ml" | "mli" | "mali" => "ML",
-        "bf" | "bfa" | "burkina" | "burkina faso" => "BF",
-        _ => return None,
-    };
-    Some(code)
 }
 
 /// Address tokens that carry no information ("rue", "quartier", "pres du").
@@ -150,52 +142,27 @@ impl Preparer {
         variants: NameVariants,
         nicknames: Nicknames,
     ) -> Result<Self, crate::Error> {
-        let phones = PhoneNormaliser::new(default_country)
+        let phones = Phones::new(default_country)
             .map_err(|e| crate::Error::Config(format!("default country: {e}")))?;
-        let fallback_phones = PHONE_COUNTRIES
-            .iter()
-            .filter(|&&c| c != phones.default_country())
-            .filter_map(|c| PhoneNormaliser::new(c).ok())
-            .collect();
         Ok(Preparer {
             phones,
-            fallback_phones,
             variants,
             nicknames,
         })
     }
 
     pub fn prepare(&self, record: &Record) -> Prepared {
+        self.prepare_flagged(record).0
+    }
+
+    /// The prepared record and the flags of the values it ignores (those
+    /// [`c360_standardise::value`] refuses).
+    pub fn prepare_flagged(&self, record: &Record) -> (Prepared, Vec<ValueFlag>) {
         let mut out = Prepared::default();
+        let mut flags = Vec::new();
         self.prepare_names(record, &mut out);
-        out.dob = match record.date_of_birth.trim() {
-            "" => PartialDate::default(),
-            raw => parse_date(raw).unwrap_or_else(|_| {
-                out.rejected_values += 1;
-                salvaged_year(raw)
-            }),
-        };
+        self.prepare_values(record, &mut out, &mut flags);
         out.sex = parse_sex(&record.sex);
-        let national_id = normalise_national_id(&record.national_id);
-        out.id_scheme = national_id.as_deref().and_then(crate::idscheme::scheme_of);
-        out.national_id = national_id.map(|id| id_core(&id).into());
-        let record_country = country_code(&record.country);
-        for raw in &record.phones {
-            match self.normalise_phone(raw, record_country) {
-                Some(n) => out.phones.push(n),
-                None => out.rejected_values = out.rejected_values.saturating_add(1),
-            }
-        }
-        out.phones.sort_unstable();
-        out.phones.dedup();
-        out.emails = record
-            .emails
-            .iter()
-            .filter_map(|e| normalise_email(e))
-            .map(Into::into)
-            .collect();
-        out.emails.sort_unstable();
-        out.emails.dedup();
         let mut address: Vec<Box<str>> = tokens(&record.address)
             .into_iter()
             .filter(|t| !ADDRESS_STOPWORDS.contains(&t.as_str()))
@@ -212,28 +179,64 @@ impl Preparer {
         out.locality = place.into();
         out.postcode = fold(&record.postcode).into();
         out.region = fold(&record.region).into();
-        out
+        (out, flags)
     }
 
-    /// A phone as its subscriber number: the last eight digits of its E.164
-    /// form. Those survive the Ivorian 2021 renumbering (which only added a
-    /// two-digit prefix) and a wrong guess of the country, so "96 99 12 41"
-    /// read as Ivorian and "+223 96 99 12 41" still agree.
-    fn normalise_phone(&self, raw: &str, record_country: Option<&str>) -> Option<u64> {
-        let by_record = record_country
-            .filter(|c| *c != self.phones.default_country())
-            .and_then(|c| {
-                self.fallback_phones
-                    .iter()
-                    .find(|p| p.default_country() == c)
+    /// The flags [`Preparer::prepare_flagged`] gives `record`, without
+    /// standardising its names and places.
+    pub fn flags(&self, record: &Record) -> Vec<ValueFlag> {
+        let mut flags = Vec::new();
+        self.prepare_values(record, &mut Prepared::default(), &mut flags);
+        flags
+    }
+
+    /// Birth date, national ID, phones and e-mails: each standardised, or
+    /// flagged and left out.
+    fn prepare_values(&self, record: &Record, out: &mut Prepared, flags: &mut Vec<ValueFlag>) {
+        let mut flag = |field: Field, index: usize, reason: Unusable| {
+            flags.push(ValueFlag {
+                field,
+                index: u8::try_from(index).unwrap_or(u8::MAX),
+                reason,
             });
-        let e164 = by_record
-            .into_iter()
-            .chain(std::iter::once(&self.phones))
-            .chain(self.fallback_phones.iter())
-            .find_map(|p| p.normalise(raw).ok())?;
-        let digits: u64 = e164.trim_start_matches('+').parse().ok()?;
-        Some(digits % 100_000_000)
+        };
+        match value::date_of_birth(&record.date_of_birth) {
+            Ok(dob) => out.dob = dob.unwrap_or_default(),
+            Err(reason) => {
+                flag(Field::DateOfBirth, 0, reason);
+                // Flagged for a client's record, but a well-formed date of a
+                // historical person (born in 1630) still tells people apart;
+                // an impossible or unreadable one is ignored.
+                if reason == Unusable::DateOutOfRange {
+                    out.dob = salvaged_year(&record.date_of_birth);
+                }
+            }
+        }
+        match value::national_id(&record.national_id) {
+            Ok(id) => {
+                out.id_scheme = id.as_deref().and_then(crate::idscheme::scheme_of);
+                out.national_id = id.map(|id| id_core(&id).into());
+            }
+            Err(reason) => flag(Field::NationalId, 0, reason),
+        }
+        let country = country_code(&record.country);
+        for (index, raw) in record.phones.iter().enumerate() {
+            match value::phone(&self.phones, raw, country) {
+                Ok(e164) => out.phones.extend(e164.as_deref().and_then(subscriber)),
+                Err(reason) => flag(Field::Phone, index, reason),
+            }
+        }
+        out.phones.sort_unstable();
+        out.phones.dedup();
+        for (index, raw) in record.emails.iter().enumerate() {
+            match value::email(raw) {
+                Ok(email) => out.emails.extend(email.map(Into::into)),
+                Err(reason) => flag(Field::Email, index, reason),
+            }
+        }
+        out.emails.sort_unstable();
+        out.emails.dedup();
+        out.rejected_values = u8::try_from(flags.len()).unwrap_or(u8::MAX);
     }
 
     fn prepare_names(&self, record: &Record, out: &mut Prepared) {
@@ -294,10 +297,10 @@ impl Preparer {
     }
 }
 
-/// The year of a birth date that could not be read whole ("1855-86-20",
-/// "1819-12-55"): a four-digit year from 1000 to 2100 at its start or its
-/// end, kept as a year-only date; nothing otherwise. The value still counts
-/// as one that could not be standardised.
+/// A birth date out of the range a client's is checked against: whole when it
+/// is a well-formed ISO date from the year 1000 on, else its four-digit year
+/// from 1000 to 2100 at its start or its end as a year-only date; nothing
+/// otherwise. The value stays flagged.
 fn salvaged_year(raw: &str) -> PartialDate {
     let digits: Vec<&str> = raw
         .split(|c: char| !c.is_ascii_digit())
@@ -329,6 +332,15 @@ fn salvaged_year(raw: &str) -> PartialDate {
         month: None,
         day: None,
     }
+}
+
+/// A phone as its subscriber number: the last eight digits of its E.164
+/// form. Those survive the Ivorian 2021 renumbering (which only added a
+/// two-digit prefix) and a wrong guess of the country, so "96 99 12 41"
+/// read as Ivorian and "+223 96 99 12 41" still agree.
+fn subscriber(e164: &str) -> Option<u64> {
+    let digits: u64 = e164.trim_start_matches('+').parse().ok()?;
+    Some(digits % 100_000_000)
 }
 
 /// A national ID without its leading letters ("C0012345678" and
@@ -422,5 +434,47 @@ mod tests {
                 assert_eq!(phones_of(&[one]), all, "{one}");
             }
         }
+    }
+
+    /// A value that cannot be standardised is flagged (field, which value,
+    /// why) and ignored; the usable ones beside it are kept.
+    #[test]
+    fn unusable_values_are_flagged_and_ignored() {
+        let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
+        let record = Record {
+            given_name: "Awa".into(),
+            date_of_birth: "1950-51-01".into(),
+            national_id: "Zanzibarine!!".into(),
+            phones: vec!["07 07 12 34 56".into(), "+999 Zanzibarine".into()],
+            emails: vec!["x@".into(), "awa@orange.ci".into()],
+            ..Record::default()
+        };
+        let (prepared, flags) = preparer.prepare_flagged(&record);
+        let flag = |field, index, reason| ValueFlag {
+            field,
+            index,
+            reason,
+        };
+        assert_eq!(
+            flags,
+            vec![
+                flag(Field::DateOfBirth, 0, Unusable::ImpossibleDate),
+                flag(Field::NationalId, 0, Unusable::InvalidNationalId),
+                flag(Field::Phone, 1, Unusable::InvalidPhone),
+                flag(Field::Email, 0, Unusable::InvalidEmail),
+            ]
+        );
+        assert_eq!(preparer.flags(&record), flags);
+        assert_eq!(prepared.rejected_values, 4);
+        assert_eq!(prepared.dob, PartialDate::default());
+        assert_eq!(prepared.national_id, None);
+        assert_eq!(prepared.phones, vec![7_123_456]);
+        assert_eq!(prepared.emails.len(), 1);
+        assert_eq!(prepared.given.len(), 1);
+        let clean = Record {
+            date_of_birth: "12/03/1985".into(),
+            ..record.clone()
+        };
+        assert!(!preparer.flags(&clean).contains(&flags[0]));
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(missing_debug_implementations, clippy::all)]
 
+pub mod codec;
+
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("c360.common.v1");

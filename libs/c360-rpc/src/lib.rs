@@ -14,11 +14,15 @@
 
 mod auth;
 mod feed;
+mod issued;
 mod peer;
 
-pub use auth::{Caller, Role, authorize, with_caller};
+pub use auth::{Caller, Peer, Role, Sources, authorize, authorize_only, with_caller};
 pub use feed::{FeedHandler, FeedProgress, Follower, follow_feed};
-pub use peer::{BoxError, HeaderHook, LatePeer, PeerChannel, PeerError, in_process, remote};
+pub use issued::IssuedNumbers;
+pub use peer::{
+    BoxError, HeaderHook, LatePeer, PeerChannel, PeerError, as_caller, in_process, remote,
+};
 
 /// Runs blocking domain work (locks, durable commits) on tokio's blocking
 /// pool and maps the domain error to a gRPC status, for the adapters.

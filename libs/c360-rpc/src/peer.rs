@@ -32,7 +32,8 @@ impl std::error::Error for PeerError {
 
 /// A channel to a co-located service: requests go straight to its generated
 /// server (no socket, no authentication layer), carrying `caller` as the
-/// identity the authentication layer would have attached.
+/// identity the authentication layer would have attached, unless the
+/// request already carries one ([`as_caller`]).
 pub fn in_process<S>(server: S, caller: Caller) -> PeerChannel
 where
     S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
@@ -45,11 +46,23 @@ where
 {
     let svc = server
         .map_request(move |mut req: http::Request<Body>| {
-            req.extensions_mut().insert(caller.clone());
+            if req.extensions().get::<Caller>().is_none() {
+                req.extensions_mut().insert(caller.clone());
+            }
             req
         })
         .map_err(|e| PeerError(e.into()));
     BoxCloneSyncService::new(svc)
+}
+
+/// `channel` with every in-process call made as `caller` (one shared
+/// in-process peer, each co-located service calling it as itself). A
+/// remote peer ignores it: there the bearer token says who calls.
+pub fn as_caller(channel: PeerChannel, caller: Caller) -> PeerChannel {
+    BoxCloneSyncService::new(channel.map_request(move |mut req: http::Request<Body>| {
+        req.extensions_mut().insert(caller.clone());
+        req
+    }))
 }
 
 /// Adds headers to every outgoing request: the bearer token, and whatever

@@ -29,16 +29,26 @@
 //! * [`id`] module: [`id::normalise_national_id`] (separators and country prefixes removed).
 //! * [`sex`] module: [`sex::parse_sex`].
 //! * [`places`] module: [`places::place`], a locality's place and city
-//!   (abbreviations and communes: `Abj` → Abidjan, `Cocody` in Abidjan).
+//!   (abbreviations and communes: `Abj` → Abidjan, `Cocody` in Abidjan), and
+//!   [`places::country_code`].
+//! * [`value`] module: the one rule for each kind of value (date of birth, phone under
+//!   [`phone::Phones`], e-mail, national ID): its standard form, or why it is
+//!   [`value::Unusable`]. Matching, the resolver's golden record and flags, and the
+//!   channels' contact points all use it.
+//! * [`channel`] module: the names of the contact channels.
+//! * [`text::strip_bidi_controls`]: names lose bidirectional control characters.
 //!
 //! Errors and `Debug` output never contain the personal data being standardised: they
 //! say what is wrong, not what the value was.
 
+pub mod channel;
 pub mod date;
 pub mod email;
 pub mod id;
+pub mod mask;
 pub mod names;
 pub mod phone;
 pub mod places;
 pub mod sex;
 pub mod text;
+pub mod value;

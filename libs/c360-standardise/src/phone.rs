@@ -213,6 +213,59 @@ impl PhoneNormaliser {
     }
 }
 
+/// The phone rule every service applies: a number is read under the record's country
+/// when it is one of the supported West-African countries, else under the default
+/// country, then under each other supported country in turn (a Senegalese number
+/// written nationally in an Ivorian file is still a number). Matching, the golden
+/// record and the contact points all accept exactly the numbers this accepts.
+#[derive(Debug, Clone)]
+pub struct Phones {
+    default: PhoneNormaliser,
+    /// The supported countries other than the default, in a fixed order.
+    others: Vec<PhoneNormaliser>,
+}
+
+impl Phones {
+    /// `default_country` as for [`PhoneNormaliser::new`].
+    pub fn new(default_country: &str) -> Result<Self, PhoneError> {
+        let default = PhoneNormaliser::new(default_country)?;
+        let others = FastCountry::ALL
+            .into_iter()
+            .map(FastCountry::iso)
+            .filter(|&iso| iso != default.default_country())
+            .filter_map(|iso| PhoneNormaliser::new(iso).ok())
+            .collect();
+        Ok(Phones { default, others })
+    }
+
+    /// The default country, uppercase ISO code.
+    pub fn default_country(&self) -> &str {
+        self.default.default_country()
+    }
+
+    /// `raw` in E.164. `country` is the record's own country as an ISO code
+    /// ([`crate::places::country_code`]), tried first when it is a supported country
+    /// other than the default. The error is the default country's.
+    pub fn e164(&self, raw: &str, country: Option<&str>) -> Result<String, PhoneError> {
+        let by_record = country
+            .filter(|&c| c != self.default.default_country())
+            .and_then(|c| self.others.iter().find(|p| p.default_country() == c));
+        if let Some(first) = by_record
+            && let Ok(e164) = first.normalise(raw)
+        {
+            return Ok(e164);
+        }
+        let error = match self.default.normalise(raw) {
+            Ok(e164) => return Ok(e164),
+            Err(e) => e,
+        };
+        self.others
+            .iter()
+            .find_map(|p| p.normalise(raw).ok())
+            .ok_or(error)
+    }
+}
+
 fn is_separator(c: char) -> bool {
     matches!(
         c,

@@ -52,6 +52,20 @@ const GAZETTEER: &[Entry] = &[
     e("yopougon", "yopougon", "abidjan"),
 ];
 
+/// The ISO code of a supported country as people write it ("Côte d'Ivoire", "CIV",
+/// "Sénégal", "Burkina"...), `None` for any other.
+pub fn country_code(raw: &str) -> Option<&'static str> {
+    let folded = crate::text::fold(raw);
+    let code = match folded.as_str() {
+        "ci" | "civ" | "cote d ivoire" | "cote divoire" | "ivory coast" | "rci" => "CI",
+        "sn" | "sen" | "senegal" => "SN",
+        "ml" | "mli" | "mali" => "ML",
+        "bf" | "bfa" | "burkina" | "burkina faso" => "BF",
+        _ => return None,
+    };
+    Some(code)
+}
+
 /// A folded locality read against the gazetteer: the place it names and the
 /// city that place is in. Unknown: itself, and itself as its city.
 pub fn place(folded: &str) -> (&str, &str) {

@@ -9,6 +9,8 @@ use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 /// * Lowercases.
 /// * Removes apostrophes (`'`, `` ` ``, `’`, `‘`, `ʼ`, `´`) *without* a space:
 ///   `N'Guessan` → `nguessan`.
+/// * Removes bidirectional control characters (see [`is_bidi_control`]) without a
+///   space, so an override hidden inside a name neither splits nor disguises it.
 /// * Maps ligatures and special letters: `œ`→`oe`, `æ`→`ae`, `ß`→`ss`, `ø`→`o`,
 ///   `đ`/`ð`→`d`, `ł`→`l`, and the African-alphabet letters `ɛ`→`e`, `ɔ`→`o`,
 ///   `ŋ`→`ng`, `ɲ`→`ny`, `ɓ`→`b`, `ɗ`→`d`, `ƴ`→`y`.
@@ -29,6 +31,25 @@ pub fn fold(s: &str) -> String {
         }
     }
     folder.out
+}
+
+/// Unicode's bidirectional controls (the `Bidi_Control` property): the embeddings and
+/// overrides U+202A–U+202E, the isolates U+2066–U+2069 and the marks U+200E, U+200F,
+/// U+061C. They change how text is displayed, not what it says, and can make a name
+/// read differently from what it is ("Trojan Source"): names lose them.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// `s` without its bidirectional control characters (borrowed when it has none).
+pub fn strip_bidi_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() || !s.chars().any(is_bidi_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(s.chars().filter(|&c| !is_bidi_control(c)).collect())
 }
 
 /// [`fold`] then split on whitespace.
@@ -88,6 +109,9 @@ impl Folder {
             && byte.is_ascii()
         {
             self.ascii(byte);
+            return;
+        }
+        if is_bidi_control(c) {
             return;
         }
         if self.special(c) {
@@ -205,6 +229,9 @@ mod tests {
             ("--", ""),
             ("'", ""),
             ("e\u{0301}", "e"),
+            ("Ko\u{202E}né", "kone"),
+            ("\u{2067}Traoré\u{2069} Awa", "traore awa"),
+            ("Awa\u{200F}", "awa"),
         ];
         for (input, expected) in cases {
             assert_eq!(fold(input), expected, "input {input:?}");
@@ -221,6 +248,20 @@ mod tests {
         assert_eq!(tokens(" - "), Vec::<String>::new());
         assert_eq!(tokens("KONE"), ["kone"]);
         assert_eq!(tokens("Ndèye  Fatou"), ["ndeye", "fatou"]);
+    }
+
+    #[test]
+    fn bidi_controls_are_stripped() {
+        for c in ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}'] {
+            assert!(is_bidi_control(c), "{c:?}");
+        }
+        for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'] {
+            assert!(is_bidi_control(c), "{c:?}");
+        }
+        assert!(!is_bidi_control('a') && !is_bidi_control('\u{2070}'));
+        assert_eq!(strip_bidi_controls("Aminata"), "Aminata");
+        assert_eq!(strip_bidi_controls("Ami\u{202E}nata\u{202C}"), "Aminata");
+        assert_eq!(strip_bidi_controls("\u{2066}Traoré\u{2069}"), "Traoré");
     }
 
     proptest! {

@@ -111,22 +111,41 @@ impl ChannelsFeed {
             };
             let Some(rec) = &member.record else { continue };
             let (_, snapshot) = service.registry.snapshot(&e.client_number);
+            // Values the resolver flagged as unusable are never contact
+            // points (the rule below is the same one; the flags also cover
+            // a resolver configured with another default country).
+            let flagged = |field: &str, index: usize| {
+                member
+                    .flags
+                    .iter()
+                    .any(|f| f.field == field && f.index as usize == index)
+            };
             let mut values: Vec<(Channel, &str)> = Vec::new();
-            for phone in &rec.phone {
+            for (i, phone) in rec.phone.iter().enumerate() {
+                if flagged("phone", i) {
+                    continue;
+                }
                 for ch in &service.config.feed_phone_channels {
                     values.push((*ch, phone.as_str()));
                 }
             }
-            for email in &rec.email {
-                values.push((Channel::Email, email.as_str()));
+            for (i, email) in rec.email.iter().enumerate() {
+                if !flagged("email", i) {
+                    values.push((Channel::Email, email.as_str()));
+                }
             }
+            let country = c360_standardise::places::country_code(&rec.country);
             let mut points = Vec::new();
             for (channel, raw) in values {
                 // A value the standardiser rejects is skipped (the resolver
                 // keeps the record; a bad phone is not a contact point).
-                let Ok(n) =
-                    value::normalise(&service.phones, service.registry.indexer(), channel, raw)
-                else {
+                let Ok(n) = value::normalise(
+                    &service.phones,
+                    service.registry.indexer(),
+                    channel,
+                    raw,
+                    country,
+                ) else {
                     continue;
                 };
                 let known = snapshot
@@ -247,6 +266,7 @@ impl ChannelsFeed {
         match client
             .get_client(resolver::GetClientRequest {
                 client_number: number.to_string(),
+                purpose: "contact_points".into(),
             })
             .await
         {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use c360_proto::channels::v1 as api;
 use c360_proto::channels::v1::channel_service_server::ChannelService;
 use c360_proto::vault::v1 as vault;
-use c360_rpc::{Role, authorize};
+use c360_rpc::{IssuedNumbers, Role, authorize};
 use tonic::{Request, Response, Status};
 
 use crate::Error;
@@ -26,11 +26,19 @@ const REPORT: &[Role] = &[Role::Steward, Role::Compliance];
 #[derive(Debug, Clone)]
 pub struct ChannelsGrpc {
     service: Arc<Service>,
+    /// Whether the client number a write names was issued (the resolver
+    /// says): nothing is written for a number not issued yet.
+    issued: IssuedNumbers,
 }
 
 impl ChannelsGrpc {
     pub(crate) fn new(service: Arc<Service>) -> Self {
-        ChannelsGrpc { service }
+        let issued = IssuedNumbers::new(service.resolver.clone());
+        ChannelsGrpc { service, issued }
+    }
+
+    async fn check_issued(&self, number: &str) -> Result<(), Status> {
+        self.issued.check("client_number", &[number]).await
     }
 }
 
@@ -247,9 +255,14 @@ impl ChannelService for ChannelsGrpc {
         &self,
         request: Request<api::UpsertContactPointRequest>,
     ) -> Result<Response<api::UpsertContactPointResponse>, Status> {
-        authorize(&request, PROFILE)?;
+        let caller = authorize(&request, PROFILE)?;
         let r = request.into_inner();
         let ch = channel("channel", r.channel)?;
+        // A source system's token writes contact points only as itself.
+        if caller.role == Role::Source {
+            caller.check_write(&r.source_system)?;
+        }
+        self.check_issued(&r.client_number).await?;
         let (number, point, created) = self
             .service
             .upsert_point(&r.client_number, ch, &r.value, r.verified, &r.source_system)
@@ -287,6 +300,7 @@ impl ChannelService for ChannelsGrpc {
         let status = PointStatus::from_proto(r.status).ok_or_else(|| {
             Status::from(Error::invalid("status", "is not a contact point status"))
         })?;
+        self.check_issued(&r.client_number).await?;
         let service = self.service.clone();
         let point = blocking(move || {
             service.set_point_status(&r.client_number, &r.contact_point_id, status)
@@ -305,6 +319,7 @@ impl ChannelService for ChannelsGrpc {
         authorize(&request, PROFILE)?;
         let r = request.into_inner();
         let prefs = prefs_from_api(r.preferences.unwrap_or_default())?;
+        self.check_issued(&r.client_number).await?;
         let service = self.service.clone();
         let (number, prefs) = blocking(move || service.set_prefs(&r.client_number, prefs)).await?;
         Ok(Response::new(api::SetPreferencesResponse {
@@ -333,6 +348,7 @@ impl ChannelService for ChannelsGrpc {
     ) -> Result<Response<api::SetHardshipResponse>, Status> {
         authorize(&request, HARDSHIP)?;
         let r = request.into_inner();
+        self.check_issued(&r.client_number).await?;
         let service = self.service.clone();
         let number =
             blocking(move || service.set_hardship(&r.client_number, r.hardship, &r.reason_code))
@@ -403,6 +419,7 @@ impl ChannelService for ChannelsGrpc {
         let ch = channel("channel", r.channel)?;
         let outcome = Outcome::from_proto(r.outcome)
             .ok_or_else(|| Status::from(Error::invalid("outcome", "is not an outcome")))?;
+        self.check_issued(&r.client_number).await?;
         let rec = self
             .service
             .record_contact(

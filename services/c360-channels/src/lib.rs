@@ -136,7 +136,7 @@ impl Channels {
             Some(path) => Policy::load(path)?,
             None => Policy::default(),
         };
-        let phones = c360_standardise::phone::PhoneNormaliser::new(&config.default_country)
+        let phones = c360_standardise::phone::Phones::new(&config.default_country)
             .map_err(|e| Error::Config(format!("default_country: {e}")))?;
         let registry = registry::Registry::open(store, kek.as_ref(), Arc::new(policy))?;
         Ok(Channels {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use c360_proto::vault::v1 as vault;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::PeerChannel;
-use c360_standardise::phone::PhoneNormaliser;
+use c360_standardise::phone::Phones;
 
 use crate::decide::{self, Ask, Consent, Decision, Verdict};
 use crate::model::{Channel, ClientState, ContactPoint, Outcome, PointStatus, Preferences, Touch};
@@ -22,7 +22,7 @@ use crate::{ChannelsConfig, Error, Result};
 pub struct Service {
     pub(crate) registry: Registry,
     pub(crate) config: ChannelsConfig,
-    pub(crate) phones: PhoneNormaliser,
+    pub(crate) phones: Phones,
     pub(crate) vault: Option<VaultServiceClient<PeerChannel>>,
     pub(crate) resolver: Option<
         c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient<PeerChannel>,
@@ -89,6 +89,23 @@ pub fn check_number(field: &str, number: &str) -> Result<()> {
             .all(|b| plain(b) || matches!(b, b'*' | b'~' | b'$' | b'='))
     {
         return Err(Error::invalid(field, "is not a client number"));
+    }
+    Ok(())
+}
+
+/// How far ahead a caller may date a decision or a touch: a year (a
+/// campaign planned ahead). Beyond, a time is a mistake (i64::MAX), and the
+/// calendar arithmetic of quiet hours and frequency windows would not hold.
+const MAX_AHEAD_MS: i64 = 366 * 24 * 3600 * 1000;
+
+/// A time a caller gives: 0 (now) or Unix milliseconds, not negative and at
+/// most [`MAX_AHEAD_MS`] ahead of `now`.
+fn check_at(field: &str, at_ms: i64, now: i64) -> Result<()> {
+    if at_ms < 0 {
+        return Err(Error::invalid(field, "is negative"));
+    }
+    if at_ms > now.saturating_add(MAX_AHEAD_MS) {
+        return Err(Error::invalid(field, "is more than a year ahead"));
     }
     Ok(())
 }
@@ -170,7 +187,7 @@ impl Service {
         check_number("client_number", number)?;
         check_label("source_system", source, false)?;
         let source = if source.is_empty() { "api" } else { source };
-        let n = value::normalise(&self.phones, self.registry.indexer(), channel, raw)
+        let n = value::normalise(&self.phones, self.registry.indexer(), channel, raw, None)
             .map_err(|d| Error::invalid("value", d))?;
         let (survivor, snapshot) = self.registry.snapshot(number);
         let known = snapshot
@@ -337,13 +354,7 @@ impl Service {
         check_number(&format!("{field_prefix}client_number"), &ask.client_number)?;
         check_label(&format!("{field_prefix}purpose"), &ask.purpose, true)?;
         check_label(&format!("{field_prefix}action_id"), &ask.action_id, false)?;
-        if ask.at_ms < 0 {
-            return Err(Error::invalid(
-                &format!("{field_prefix}at_unix_ms"),
-                "is negative",
-            ));
-        }
-        Ok(())
+        check_at(&format!("{field_prefix}at_unix_ms"), ask.at_ms, now_ms())
     }
 
     /// Consent answers for (survivor, purpose, channel) triples, one vault
@@ -514,7 +525,9 @@ impl Service {
 
     /// Logs a touch; an opt-out (keyword or OPTED_OUT) first withdraws
     /// consent in the vault, and nothing is recorded if that fails (the
-    /// caller retries: an opt-out is never lost).
+    /// caller retries: an opt-out is never lost). The withdrawal is filed
+    /// under the number and records of the named contact point (else the
+    /// number named), so that a split keeps it with whoever said it.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_contact(
         self: &Arc<Self>,
@@ -537,9 +550,7 @@ impl Service {
                 "is longer than 1024 bytes",
             ));
         }
-        if at_ms < 0 {
-            return Err(Error::invalid("at_unix_ms", "is negative"));
-        }
+        check_at("at_unix_ms", at_ms, now_ms())?;
         let policy = self.policy().clone();
         let at = if at_ms == 0 { now_ms() } else { at_ms };
         let (survivor, snapshot) = self.registry.snapshot(number);
@@ -551,6 +562,26 @@ impl Service {
             (None, _) => None,
         };
         let keyword = matched.map(|(k, _)| k.to_string()).unwrap_or_default();
+        // The point the contact went through, when named: checked before
+        // anything is written.
+        let named_point = if point_id.is_empty() {
+            None
+        } else {
+            Some(
+                snapshot
+                    .point(point_id)
+                    .ok_or_else(|| Error::NotFound(format!("contact point {point_id}")))?,
+            )
+        };
+        // An opt-out belongs to whoever said it: the number and records the
+        // point came from (a phone read from B's record after B was merged
+        // into A is B's), else the number the caller named, never the
+        // survivor it resolves to. A later split then keeps it with them.
+        let (opt_out_number, opt_out_records) = match named_point {
+            Some(p) if !p.bound_client.is_empty() => (p.bound_client.clone(), p.record_ids.clone()),
+            Some(p) => (number.to_string(), p.record_ids.clone()),
+            None => (number.to_string(), Vec::new()),
+        };
         let mut withdrawals = Vec::new();
         if let Some((channels, purposes)) = scope {
             let channel_name = match channels {
@@ -569,7 +600,7 @@ impl Service {
             let mut client = self.vault()?;
             for p in purposes {
                 let request = vault::RecordConsentRequest {
-                    client_number: survivor.clone(),
+                    client_number: opt_out_number.clone(),
                     purpose: p,
                     channel: channel_name.clone(),
                     decision: vault::ConsentDecision::Withdrawn as i32,
@@ -587,6 +618,7 @@ impl Service {
                     notice_version: String::new(),
                     captured_at_unix_ms: at,
                     expires_at_unix_ms: 0,
+                    record_ids: opt_out_records.clone(),
                 };
                 let entry =
                     tokio::time::timeout(self.vault_timeout(), client.record_consent(request))
@@ -603,15 +635,11 @@ impl Service {
             }
         }
 
-        let point_used = if point_id.is_empty() {
-            decide::best_point(&snapshot, channel)
+        let point_used = match named_point {
+            Some(p) => p.id.clone(),
+            None => decide::best_point(&snapshot, channel)
                 .map(|p| p.id.clone())
-                .unwrap_or_default()
-        } else {
-            if snapshot.point(point_id).is_none() {
-                return Err(Error::NotFound(format!("contact point {point_id}")));
-            }
-            point_id.to_string()
+                .unwrap_or_default(),
         };
         let touch = Touch {
             at_ms: at,

@@ -125,6 +125,7 @@ impl MemoryVault {
             source_system: r.source_system,
             captured_at_unix_ms: r.captured_at_unix_ms,
             expires_at_unix_ms: r.expires_at_unix_ms,
+            record_ids: r.record_ids,
             kind: "consent".into(),
             ..Default::default()
         };
@@ -295,10 +296,13 @@ impl MemoryVault {
     }
 }
 
-/// A resolver that answers GetClient from a map (others: UNIMPLEMENTED).
+/// A resolver that answers GetClient from a map and LookupNumbers with
+/// every number issued but those marked never issued (others:
+/// UNIMPLEMENTED).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryResolver {
     clients: Arc<Mutex<HashMap<String, resolver::GetClientResponse>>>,
+    never_issued: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl MemoryResolver {
@@ -319,6 +323,14 @@ impl MemoryResolver {
         self.lock().remove(number);
     }
 
+    /// LookupNumbers answers that `number` was never issued.
+    pub fn never_issued(&self, number: &str) {
+        self.never_issued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(number.to_string());
+    }
+
     pub fn routes(&self) -> Routes {
         let mut map: HashMap<&'static str, Handler> = HashMap::new();
         let r = self.clone();
@@ -329,6 +341,32 @@ impl MemoryResolver {
                     .get(&q.client_number)
                     .cloned()
                     .ok_or_else(|| Status::not_found("client not found"))
+            }),
+        );
+        let never = self.never_issued.clone();
+        map.insert(
+            "/c360.resolver.v1.ResolverService/LookupNumbers",
+            unary(move |q: resolver::LookupNumbersRequest| {
+                let never = never.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(resolver::LookupNumbersResponse {
+                    numbers: q
+                        .client_numbers
+                        .into_iter()
+                        .map(|n| {
+                            let issued = !never.contains(&n);
+                            resolver::NumberLookup {
+                                state: if issued {
+                                    resolver::NumberState::Active
+                                } else {
+                                    resolver::NumberState::Unknown
+                                } as i32,
+                                survivor: if issued { n.clone() } else { String::new() },
+                                client_number: n,
+                            }
+                        })
+                        .collect(),
+                    feed_offset: 0,
+                })
             }),
         );
         Routes { map: Arc::new(map) }

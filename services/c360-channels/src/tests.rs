@@ -51,6 +51,8 @@ fn world() -> World {
     }
 }
 
+mod edges;
+
 fn client_as(channels: &Channels, role: Role) -> ChannelServiceClient<PeerChannel> {
     ChannelServiceClient::new(in_process(channels.grpc(), Caller::new("test", role)))
 }
@@ -405,6 +407,27 @@ async fn roles_and_invalid_arguments() {
     bad_channel.allowed_channels = vec![99];
     let err = app.may_contact(bad_channel).await.unwrap_err();
     assert!(err.message().contains("allowed_channels"));
+    // A time no calendar holds (i64::MAX), for a decision or a touch.
+    let err = app
+        .may_contact(may("C1", "marketing", &[], "", i64::MAX))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("at_unix_ms"), "{}", err.message());
+    let err = app
+        .record_contact(record(
+            "C1",
+            api::Channel::Sms,
+            "marketing",
+            "",
+            api::Outcome::Delivered,
+            "",
+            i64::MAX,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("at_unix_ms"), "{}", err.message());
     let err = app
         .upsert_contact_point(api::UpsertContactPointRequest {
             client_number: "C1".into(),
@@ -726,6 +749,86 @@ async fn the_feed_follows_merges_splits_and_erasures() {
         .contact_points;
     assert!(c4.iter().all(|p| !p.shared));
     assert_eq!(w.channels.feed_handler().applied(), 8);
+}
+
+/// Issue 17, case 3: an opt-out received after a merge is filed under the
+/// number and records of the point it came through, not the survivor, so a
+/// later split keeps it with the person who said it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_out_after_a_merge_is_filed_with_whoever_said_it() {
+    let w = world();
+    for (n, r, phone) in [("C1", "R1", "0707123456"), ("C2", "R2", "0505123456")] {
+        w.resolver.set(
+            n,
+            res::GetClientResponse {
+                client_number: n.into(),
+                records: vec![member(r, "core_banking", &[phone], &[])],
+                ..Default::default()
+            },
+        );
+    }
+    apply(
+        &w.channels,
+        vec![
+            event(1, EventType::ClientCreated, "C1", "R1", &[], &[]),
+            event(2, EventType::RecordAttached, "C1", "R1", &[], &[]),
+            event(3, EventType::ClientCreated, "C2", "R2", &[], &[]),
+            event(4, EventType::RecordAttached, "C2", "R2", &[], &[]),
+            event(5, EventType::ClientsMerged, "C1", "", &["C2"], &[]),
+        ],
+    )
+    .await;
+    let mut c = client_as(&w.channels, Role::App);
+    let points = c
+        .list_contact_points(api::ListContactPointsRequest {
+            client_number: "C1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact_points;
+    let b_sms = points
+        .iter()
+        .find(|p| p.channel() == api::Channel::Sms && p.record_ids == ["R2"])
+        .expect("C2's phone is on the merged client");
+    let stop = |number: &str, point: &str, at: i64| api::RecordContactRequest {
+        contact_point_id: point.into(),
+        ..record(
+            number,
+            api::Channel::Sms,
+            "marketing",
+            "",
+            api::Outcome::Delivered,
+            "STOP",
+            at,
+        )
+    };
+    // Through the survivor's number and C2's phone: C2's, with R2.
+    let r = c
+        .record_contact(stop("C1", &b_sms.id, noon()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.client_number, "C1");
+    assert_eq!(r.withdrawals.len(), 1);
+    assert_eq!(r.withdrawals[0].client_number, "C2");
+    assert_eq!(r.withdrawals[0].record_ids, ["R2"]);
+    // Through the absorbed number without a point: that number's.
+    let r = c
+        .record_contact(stop("C2", "", noon() + HOUR))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.withdrawals[0].client_number, "C2");
+    assert!(r.withdrawals[0].record_ids.is_empty());
+    // An unknown point changes nothing, in the vault or here.
+    let before = w.vault.entries().len();
+    let err = c
+        .record_contact(stop("C1", "P9999999999", noon() + 2 * HOUR))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    assert_eq!(w.vault.entries().len(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

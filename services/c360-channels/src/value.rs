@@ -6,7 +6,8 @@
 use std::fmt;
 
 use c360_crypto::BlindIndexer;
-use c360_standardise::phone::PhoneNormaliser;
+use c360_standardise::phone::Phones;
+use c360_standardise::value::{self as rule, Unusable};
 
 use crate::model::{Channel, Tag};
 use crate::zone;
@@ -39,21 +40,28 @@ pub fn tag_domain(channel: Channel) -> &'static str {
 }
 
 /// Normalises `raw` for `channel`; the error describes the problem without
-/// the value.
+/// the value. Phones and e-mails follow the one rule of
+/// [`c360_standardise::value`] (the resolver's: a value it flags as
+/// unusable is never a contact point); `country` is the ISO code of the
+/// record's country, when the value comes from a record.
 pub fn normalise(
-    phones: &PhoneNormaliser,
+    phones: &Phones,
     indexer: &BlindIndexer,
     channel: Channel,
     raw: &str,
+    country: Option<&str>,
 ) -> Result<Normalised, String> {
+    let unusable = |u: Unusable| u.description().to_string();
+    let empty = || "is empty".to_string();
     let (canonical, masked, calling_code) = if channel.is_phone() {
-        let e164 = phones.normalise(raw).map_err(|e| e.to_string())?;
+        let e164 = rule::phone(phones, raw, country)
+            .map_err(unusable)?
+            .ok_or_else(empty)?;
         let code = zone::calling_code(&e164);
         let masked = mask_phone(&e164, code);
         (e164, masked, code)
     } else if channel == Channel::Email {
-        let email = c360_standardise::email::normalise_email(raw)
-            .ok_or_else(|| "not a valid e-mail address".to_string())?;
+        let email = rule::email(raw).map_err(unusable)?.ok_or_else(empty)?;
         let masked = mask_email(&email);
         (email, masked, None)
     } else {
@@ -131,27 +139,50 @@ mod tests {
 
     #[test]
     fn phones_written_two_ways_are_one_value() {
-        let phones = PhoneNormaliser::new("CI").unwrap();
+        let phones = Phones::new("CI").unwrap();
         let ix = indexer();
-        let a = normalise(&phones, &ix, Channel::Sms, "07 07 12 34 56").unwrap();
-        let b = normalise(&phones, &ix, Channel::Voice, "+225 0707123456").unwrap();
+        let a = normalise(&phones, &ix, Channel::Sms, "07 07 12 34 56", None).unwrap();
+        let b = normalise(&phones, &ix, Channel::Voice, "+225 0707123456", None).unwrap();
         assert_eq!(a.tag, b.tag, "phone channels share the tag domain");
         assert_eq!(a.masked, "+225********56");
         assert_eq!(a.calling_code, Some(225));
         assert!(!format!("{a:?}").contains("0707"));
-        assert!(normalise(&phones, &ix, Channel::Sms, "hello").is_err());
+        assert!(normalise(&phones, &ix, Channel::Sms, "hello", None).is_err());
     }
 
     #[test]
     fn emails_and_others() {
-        let phones = PhoneNormaliser::new("CI").unwrap();
+        let phones = Phones::new("CI").unwrap();
         let ix = indexer();
-        let e = normalise(&phones, &ix, Channel::Email, " Awa.Kone@Gmail.com ").unwrap();
+        let e = normalise(&phones, &ix, Channel::Email, " Awa.Kone@Gmail.com ", None).unwrap();
         assert_eq!(e.masked, "a***@g***.com");
         assert_eq!(e.canonical, "awa.kone@gmail.com");
-        assert!(normalise(&phones, &ix, Channel::Email, "nope").is_err());
-        let p = normalise(&phones, &ix, Channel::Push, "tok-123456789").unwrap();
+        assert!(normalise(&phones, &ix, Channel::Email, "nope", None).is_err());
+        let p = normalise(&phones, &ix, Channel::Push, "tok-123456789", None).unwrap();
         assert_eq!(p.masked, "***6789");
-        assert!(normalise(&phones, &ix, Channel::Postal, "   ").is_err());
+        assert!(normalise(&phones, &ix, Channel::Postal, "   ", None).is_err());
+    }
+
+    /// The resolver's rule: what it flags as unusable is refused here, and
+    /// what it reads as a number (a Senegalese mobile written nationally
+    /// under an Ivorian default) is a contact point here too.
+    #[test]
+    fn one_rule_with_the_resolver() {
+        let phones = Phones::new("CI").unwrap();
+        let ix = indexer();
+        for (channel, raw) in [(Channel::Sms, "+999 Zanzibarine"), (Channel::Email, "x@")] {
+            let err = normalise(&phones, &ix, channel, raw, None).unwrap_err();
+            assert!(!err.contains("Zanzibarine") && !err.contains("x@"), "{err}");
+        }
+        let sn = normalise(&phones, &ix, Channel::Sms, "77 123 45 67", None).unwrap();
+        assert_eq!(sn.canonical, "+221771234567");
+        let ml = normalise(&phones, &ix, Channel::Sms, "76 12 34 56", Some("ML")).unwrap();
+        assert_eq!(ml.canonical, "+22376123456");
+    }
+
+    #[test]
+    fn channel_names_are_the_shared_list() {
+        let names: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names, c360_standardise::channel::CONTACT_CHANNELS);
     }
 }

@@ -1,6 +1,7 @@
 //! Between the wire record and the canonical one, with input validation.
 
 use c360_core::Record;
+use c360_matching::ValueFlag;
 use c360_proto::common::v1 as pb;
 
 use crate::{Error, Result};
@@ -56,8 +57,9 @@ pub fn from_core(r: &Record) -> pb::Record {
     }
 }
 
-/// Checks a record before anything is stored. `stored` asks for the source
-/// identity that updates rely on.
+/// Checks that a record is well-formed as a whole before anything is stored:
+/// lengths, control characters, at least one identifying value. `stored`
+/// asks for the source identity that updates rely on.
 pub fn validate(r: &pb::Record, stored: bool) -> Result<()> {
     let singles: [(&str, &str); 15] = [
         ("source_system", &r.source_system),
@@ -128,13 +130,22 @@ pub fn validate(r: &pb::Record, stored: bool) -> Result<()> {
             "needs at least a name, a date of birth, a national ID, a phone or an email",
         ));
     }
-    if !r.date_of_birth.trim().is_empty()
-        && c360_standardise::date::parse_date(&r.date_of_birth).is_err()
-    {
-        return Err(Error::invalid(
-            "record.date_of_birth",
-            "is not a date in a known format",
-        ));
-    }
+    // A value that cannot be standardised (a birth date "1950-51-01") does
+    // not make the record malformed: it is kept and flagged (see
+    // `crate::quality`), or refused by a strict request.
     Ok(())
+}
+
+/// The wire form of a flag.
+pub fn flag_to_proto(flag: &ValueFlag) -> pb::ValueFlag {
+    pb::ValueFlag {
+        field: flag.field.name().to_string(),
+        index: u32::from(flag.index),
+        reason: flag.reason.code().to_string(),
+        description: flag.reason.description().to_string(),
+    }
+}
+
+pub fn flags_to_proto(flags: &[ValueFlag]) -> Vec<pb::ValueFlag> {
+    flags.iter().map(flag_to_proto).collect()
 }

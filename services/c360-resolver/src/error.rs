@@ -8,6 +8,10 @@ pub enum Error {
     InvalidArgument { field: String, description: String },
     #[error("{0} not found")]
     NotFound(String),
+    /// The caller may not do this (a record of a source system its token
+    /// does not name).
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error("{0}")]
     FailedPrecondition(String),
     #[error("storage: {0}")]
@@ -32,10 +36,18 @@ impl Error {
         }
     }
 
+    /// A record of `source_system`, which `caller`'s token does not name.
+    pub fn forbidden_source(caller: &str, source_system: &str) -> Self {
+        Error::PermissionDenied(format!(
+            "caller {caller} may not write records of source system {source_system:?}"
+        ))
+    }
+
     pub fn code(&self) -> Code {
         match self {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
             // The key custodian (the vault) could not be reached.
             Error::Poisoned | Error::Crypto(c360_crypto::Error::Custody(_)) => Code::Unavailable,

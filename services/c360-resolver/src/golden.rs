@@ -6,13 +6,20 @@
 //! loan origination, legacy MFI, agent app, mobile money, then any other);
 //! remaining ties to the most recent record. Phones and emails keep every
 //! distinct value, most recent first.
+//!
+//! Only usable values take part: a value flagged as unusable (a birth date
+//! "1950-51-01", a phone "+999 Zanzibarine", see [`crate::quality`]) stays
+//! on its record but is never shown as the client's. Bidirectional control
+//! characters are stripped from the values shown.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use c360_core::Field;
+use c360_matching::ValueFlag;
 use c360_proto::common::v1 as pb;
 use c360_proto::resolver::v1 as api;
-use c360_standardise::text::fold;
+use c360_standardise::text::{fold, strip_bidi_controls};
 use serde::{Deserialize, Serialize};
 
 /// One survivorship rule.
@@ -76,20 +83,35 @@ impl Default for Survivorship {
 
 type Getter = fn(&pb::Record) -> &str;
 
-const FIELDS: &[(&str, Getter)] = &[
-    ("given_name", |r| &r.given_name),
-    ("middle_name", |r| &r.middle_name),
-    ("surname", |r| &r.surname),
-    ("full_name", |r| &r.full_name),
-    ("sex", |r| &r.sex),
-    ("date_of_birth", |r| &r.date_of_birth),
-    ("national_id", |r| &r.national_id),
-    ("address", |r| &r.address),
-    ("locality", |r| &r.locality),
-    ("postcode", |r| &r.postcode),
-    ("region", |r| &r.region),
-    ("country", |r| &r.country),
+const FIELDS: &[(Field, Getter)] = &[
+    (Field::GivenName, |r| &r.given_name),
+    (Field::MiddleName, |r| &r.middle_name),
+    (Field::Surname, |r| &r.surname),
+    (Field::FullName, |r| &r.full_name),
+    (Field::Sex, |r| &r.sex),
+    (Field::DateOfBirth, |r| &r.date_of_birth),
+    (Field::NationalId, |r| &r.national_id),
+    (Field::Address, |r| &r.address),
+    (Field::Locality, |r| &r.locality),
+    (Field::Postcode, |r| &r.postcode),
+    (Field::Region, |r| &r.region),
+    (Field::Country, |r| &r.country),
 ];
+
+/// One member record: its id, its values, when it was last updated and the
+/// flags of its unusable values.
+pub type Member<'a> = (&'a str, &'a pb::Record, i64, &'a [ValueFlag]);
+
+fn flagged(flags: &[ValueFlag], field: Field, index: usize) -> bool {
+    flags
+        .iter()
+        .any(|f| f.field == field && usize::from(f.index) == index)
+}
+
+/// A value as the golden record shows it.
+fn shown(value: &str) -> String {
+    strip_bidi_controls(value.trim()).trim().to_string()
+}
 
 struct Candidate<'a> {
     record_id: &'a str,
@@ -99,10 +121,10 @@ struct Candidate<'a> {
 }
 
 pub fn golden_record<'a>(
-    members: impl Iterator<Item = (&'a str, &'a pb::Record, i64)>,
+    members: impl Iterator<Item = Member<'a>>,
     rules: &Survivorship,
 ) -> Vec<api::FieldValue> {
-    let members: Vec<(&str, &pb::Record, i64)> = members.collect();
+    let members: Vec<Member<'a>> = members.collect();
     let trust = |source: &str| {
         rules
             .source_trust
@@ -114,15 +136,18 @@ pub fn golden_record<'a>(
     for &(field, get) in FIELDS {
         let candidates: Vec<Candidate<'_>> = members
             .iter()
-            .filter(|(_, r, _)| !get(r).trim().is_empty())
-            .map(|&(record_id, record, updated_ms)| Candidate {
+            .filter(|(_, r, _, flags)| !get(r).trim().is_empty() && !flagged(flags, field, 0))
+            .map(|&(record_id, record, updated_ms, _)| Candidate {
                 record_id,
                 record,
                 updated_ms,
                 key: fold(get(record)),
             })
             .collect();
-        let chain = rules.fields.get(field).unwrap_or(&rules.default_rules);
+        let chain = rules
+            .fields
+            .get(field.name())
+            .unwrap_or(&rules.default_rules);
         let count = |k: &str| candidates.iter().filter(|c| c.key == k).count();
         // Better first: compares two candidates by one rule.
         let by = |rule: Rule, a: &Candidate<'_>, b: &Candidate<'_>| match rule {
@@ -154,19 +179,26 @@ pub fn golden_record<'a>(
                 .map_or("first_record", |r| r.name()),
         };
         out.push(api::FieldValue {
-            field: field.to_string(),
-            value: get(best.record).trim().to_string(),
+            field: field.name().to_string(),
+            value: shown(get(best.record)),
             record_id: best.record_id.to_string(),
             rule: rule.to_string(),
         });
     }
     let mut by_recency = members.clone();
     by_recency.sort_by_key(|m| std::cmp::Reverse(m.2));
-    for (field, phones) in [("phone", true), ("email", false)] {
+    for field in [Field::Phone, Field::Email] {
         let mut seen = Vec::new();
-        for &(id, r, _) in &by_recency {
-            let values = if phones { &r.phone } else { &r.email };
-            for v in values {
+        for &(id, r, _, flags) in &by_recency {
+            let values = if field == Field::Phone {
+                &r.phone
+            } else {
+                &r.email
+            };
+            for (index, v) in values.iter().enumerate() {
+                if flagged(flags, field, index) {
+                    continue;
+                }
                 let key: String = v
                     .chars()
                     .filter(|c| c.is_ascii_alphanumeric() || *c == '@')
@@ -176,8 +208,8 @@ pub fn golden_record<'a>(
                 }
                 seen.push(key);
                 out.push(api::FieldValue {
-                    field: field.to_string(),
-                    value: v.trim().to_string(),
+                    field: field.name().to_string(),
+                    value: shown(v),
                     record_id: id.to_string(),
                     rule: "all_values_most_recent_first".to_string(),
                 });
@@ -209,7 +241,8 @@ mod tests {
         let a = rec("mobile_money", "TRAORE", "Abobo");
         let b = rec("core_banking", "Traoré", "Cocody");
         let c = rec("agent_app", "traore", "Yopougon");
-        let members = vec![("r1", &a, 1), ("r2", &b, 2), ("r3", &c, 3)];
+        let members: Vec<Member<'_>> =
+            vec![("r1", &a, 1, &[]), ("r2", &b, 2, &[]), ("r3", &c, 3, &[])];
         let g = golden_record(members.clone().into_iter(), &Survivorship::default());
         // Three spellings fold to one: most frequent, then the core banking one.
         assert_eq!(value(&g, "surname").value, "Traoré");
@@ -224,7 +257,8 @@ mod tests {
         let a = rec("mobile_money", "Kone", "Abobo");
         let b = rec("core_banking", "Koné", "Cocody");
         let c = rec("agent_app", "Konaté", "Yopougon");
-        let members = vec![("r1", &a, 1), ("r2", &b, 2), ("r3", &c, 3)];
+        let members: Vec<Member<'_>> =
+            vec![("r1", &a, 1, &[]), ("r2", &b, 2, &[]), ("r3", &c, 3, &[])];
         let trusted_first = Survivorship {
             default_rules: vec![Rule::MostTrustedSource],
             fields: BTreeMap::new(),
@@ -241,5 +275,55 @@ mod tests {
         let g = golden_record(members.into_iter(), &recent_first);
         assert_eq!(value(&g, "surname").value, "Konaté");
         assert_eq!(value(&g, "surname").rule, "most_recent");
+    }
+
+    #[test]
+    fn flagged_values_never_reach_the_golden_record() {
+        use c360_standardise::value::Unusable;
+        let flag = |field, index, reason| ValueFlag {
+            field,
+            index,
+            reason,
+        };
+        // The most trusted and most recent record holds the bad values.
+        let bad = pb::Record {
+            source_system: "core_banking".into(),
+            surname: "Tra\u{202E}oré".into(),
+            date_of_birth: "1950-51-01".into(),
+            national_id: "Zanzibarine!!".into(),
+            phone: vec!["+999 Zanzibarine".into(), "0707123456".into()],
+            email: vec!["x@".into()],
+            ..pb::Record::default()
+        };
+        let bad_flags = [
+            flag(Field::DateOfBirth, 0, Unusable::ImpossibleDate),
+            flag(Field::NationalId, 0, Unusable::InvalidNationalId),
+            flag(Field::Phone, 0, Unusable::InvalidPhone),
+            flag(Field::Email, 0, Unusable::InvalidEmail),
+        ];
+        let good = pb::Record {
+            source_system: "agent_app".into(),
+            date_of_birth: "12/03/1985".into(),
+            ..pb::Record::default()
+        };
+        let members: Vec<Member<'_>> = vec![("r1", &bad, 2, &bad_flags), ("r2", &good, 1, &[])];
+        let g = golden_record(members.into_iter(), &Survivorship::default());
+        assert_eq!(value(&g, "date_of_birth").value, "12/03/1985");
+        assert_eq!(value(&g, "date_of_birth").record_id, "r2");
+        assert_eq!(
+            value(&g, "surname").value,
+            "Traoré",
+            "bidi controls stripped"
+        );
+        assert!(
+            g.iter()
+                .all(|f| f.field != "national_id" && f.field != "email")
+        );
+        let phones: Vec<&str> = g
+            .iter()
+            .filter(|f| f.field == "phone")
+            .map(|f| f.value.as_str())
+            .collect();
+        assert_eq!(phones, ["0707123456"]);
     }
 }

@@ -10,15 +10,31 @@ use std::time::Duration;
 use c360_proto::resolver::v1 as api;
 use c360_proto::resolver::v1::resolver_service_server::ResolverService;
 use prost::Message;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use c360_rpc::{Caller, Role, authorize};
+use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
+use c360_rpc::{Caller, PeerChannel, Role, authorize, authorize_only};
 
-use crate::{Error, Pending, Resolution, Resolver};
+use crate::disclose::Disclosure;
+use crate::quality::QualityCounts;
+
+use crate::{Error, Incoming, NumberState, Pending, Resolution, Resolver};
 
 /// Records resolved together in one durable commit during `Ingest`.
 const INGEST_BATCH: usize = 512;
+
+/// Bytes of records read ahead of the resolver on one `Ingest` stream.
+const READ_AHEAD_BYTES: usize = 4 << 20;
+/// Records read ahead of the resolver on one `Ingest` stream.
+const READ_AHEAD_RECORDS: usize = 4 * INGEST_BATCH;
+
+/// A record read from an ingest stream, holding its read-ahead room, or
+/// the error that ended the stream.
+enum Read {
+    Record(Box<Incoming>, tokio::sync::OwnedSemaphorePermit),
+    Broken(Status),
+}
 
 /// A chunk of an ingest stream, decided but maybe not yet durable.
 struct Decided {
@@ -30,11 +46,24 @@ struct Decided {
 #[derive(Debug, Clone)]
 pub struct ResolverGrpc {
     resolver: Arc<Resolver>,
+    disclosure: Disclosure,
 }
 
 impl ResolverGrpc {
+    /// Without a vault, personal values are withheld from every caller but
+    /// c360's own services (see [`ResolverGrpc::with_vault`]).
     pub fn new(resolver: Arc<Resolver>) -> Self {
-        ResolverGrpc { resolver }
+        ResolverGrpc {
+            resolver,
+            disclosure: Disclosure::default(),
+        }
+    }
+
+    /// Personal values disclosed as the vault's access policy says, each
+    /// read in its access log.
+    pub fn with_vault(mut self, vault: Option<VaultServiceClient<PeerChannel>>) -> Self {
+        self.disclosure = Disclosure::new(vault);
+        self
     }
 
     pub fn into_server(self) -> api::resolver_service_server::ResolverServiceServer<Self> {
@@ -44,6 +73,7 @@ impl ResolverGrpc {
 
 fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
     api::ResolveResponse {
+        flags: crate::convert::flags_to_proto(&r.flags),
         client_number: r.client.map(|c| c.to_string()).unwrap_or_default(),
         decision: r.decision as i32,
         confidence: r.confidence,
@@ -51,6 +81,31 @@ fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
         record_id: r.record_id,
         updated: r.updated,
         model_version: model_version.to_string(),
+    }
+}
+
+fn quality_to_api(counts: &QualityCounts) -> api::GetQualitySummaryResponse {
+    let (records, flagged_records) = counts.totals();
+    api::GetQualitySummaryResponse {
+        sources: counts
+            .sources()
+            .map(|(source, c)| api::SourceQuality {
+                source_system: source.to_string(),
+                records: c.records,
+                flagged_records: c.flagged_records,
+                flags: c
+                    .flags
+                    .iter()
+                    .map(|(&(field, reason), &values)| api::FlagCount {
+                        field: field.name().to_string(),
+                        reason: reason.code().to_string(),
+                        values,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        records,
+        flagged_records,
     }
 }
 
@@ -73,7 +128,7 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::ResolveRequest>,
     ) -> Result<Response<api::ResolveResponse>, Status> {
-        let _caller = authorize(
+        let caller = authorize(
             &request,
             &[Role::Source, Role::Steward, Role::App, Role::Service],
         )?;
@@ -81,9 +136,18 @@ impl ResolverService for ResolverGrpc {
         let record = req
             .record
             .ok_or_else(|| Status::from(Error::invalid("record", "is required")))?;
+        // A lookup stores nothing; storing a record is writing for its
+        // source system, which the caller's token must name.
+        if !req.dry_run {
+            caller.check_write(&record.source_system)?;
+        }
         let resolver = self.resolver.clone();
         let dry_run = req.dry_run;
-        let r = blocking(move || resolver.resolve(record, dry_run)).await?;
+        let incoming = Incoming {
+            record,
+            strict: req.strict,
+        };
+        let r = blocking(move || resolver.resolve_incoming(incoming, dry_run)).await?;
         Ok(Response::new(to_response(r, self.resolver.model_version())))
     }
 
@@ -93,30 +157,91 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<Streaming<api::IngestRequest>>,
     ) -> Result<Response<Self::IngestStream>, Status> {
-        let _caller = authorize(&request, &[Role::Source])?;
-        let input = request.into_inner();
+        let caller = authorize(
+            &request,
+            &[Role::Source, Role::Steward, Role::App, Role::Service],
+        )?;
+        if !caller.writes_records() {
+            return Err(Status::permission_denied(format!(
+                "caller {} may write no source system's records (its token names none)",
+                caller.id
+            )));
+        }
+        let mut input = request.into_inner();
         let resolver = self.resolver.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(INGEST_BATCH * 2);
+        // The request stream is read continuously into a read-ahead queue
+        // bounded in bytes, so that records wait here while the resolver
+        // works, not as frames in the HTTP/2 layer: clients that send one
+        // DATA frame per message (grpcio, grpc-go, grpc-java) would
+        // otherwise exhaust h2's budget for small frames and lose the
+        // connection. Once the queue is full, the reader stops and HTTP/2
+        // flow control holds the client back.
+        let (queued, mut queue) = tokio::sync::mpsc::channel::<Read>(READ_AHEAD_RECORDS);
+        let room = Arc::new(tokio::sync::Semaphore::new(READ_AHEAD_BYTES));
+        tokio::spawn(async move {
+            loop {
+                let item = match input.message().await {
+                    Ok(Some(req)) => {
+                        let size = req.encoded_len().clamp(1, READ_AHEAD_BYTES);
+                        let Ok(room) = room.clone().acquire_many_owned(size as u32).await else {
+                            return;
+                        };
+                        let incoming = Incoming {
+                            record: req.record.unwrap_or_default(),
+                            strict: req.strict,
+                        };
+                        Read::Record(Box::new(incoming), room)
+                    }
+                    Ok(None) => return,
+                    Err(status) => Read::Broken(status),
+                };
+                let broken = matches!(item, Read::Broken(_));
+                if queued.send(item).await.is_err() || broken {
+                    return;
+                }
+            }
+        });
         // Chunks are decided in order by one task and acknowledged by
         // another once durable, so the next chunk is decided while the
-        // previous one is stored (two chunks in flight at most).
+        // previous one is stored (two chunks in flight at most). A chunk is
+        // what has been read meanwhile, up to INGEST_BATCH records.
         let (decided, mut to_ack) = tokio::sync::mpsc::channel::<Decided>(2);
         tokio::spawn(async move {
-            let mut chunks = Box::pin(input.chunks_timeout(INGEST_BATCH, Duration::from_millis(5)));
-            while let Some(chunk) = chunks.next().await {
-                let mut records = Vec::with_capacity(chunk.len());
+            while let Some(first) = queue.recv().await {
+                let mut records = Vec::new();
+                let mut room = Vec::new();
                 let mut stream_error = None;
-                for item in chunk {
+                let mut next = Some(first);
+                while let Some(item) = next.take() {
                     match item {
-                        Ok(req) => records.push(req.record.unwrap_or_default()),
-                        Err(status) => {
+                        Read::Record(record, r) => {
+                            records.push(*record);
+                            room.push(r);
+                        }
+                        Read::Broken(status) => {
                             stream_error = Some(status);
                             break;
                         }
                     }
+                    if records.len() < INGEST_BATCH {
+                        next = queue.try_recv().ok();
+                    }
                 }
-                let r = resolver.clone();
-                let results = blocking(move || r.resolve_many_pending(records)).await;
+                let (r, who) = (resolver.clone(), caller.clone());
+                // Another system's record is refused alone; the stream goes on.
+                let results = blocking(move || {
+                    r.resolve_many_pending(records, &|record| {
+                        if who.may_write(&record.source_system) {
+                            Ok(())
+                        } else {
+                            Err(Error::forbidden_source(&who.id, &record.source_system))
+                        }
+                    })
+                })
+                .await;
+                // Decided: their read-ahead room is free again.
+                drop(room);
                 let failed = results.is_err() || stream_error.is_some();
                 if decided
                     .send(Decided {
@@ -165,6 +290,12 @@ impl ResolverService for ResolverGrpc {
                                 description,
                             })
                         }
+                        Err(e @ Error::PermissionDenied(_)) => {
+                            api::ingest_response::Result::Error(api::RecordError {
+                                field: "record.source_system".into(),
+                                description: e.to_string(),
+                            })
+                        }
                         Err(e) => api::ingest_response::Result::Error(api::RecordError {
                             field: String::new(),
                             description: e.to_string(),
@@ -194,15 +325,32 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::GetClientRequest>,
     ) -> Result<Response<api::GetClientResponse>, Status> {
-        let _caller = authorize(
+        let caller = authorize(
             &request,
             &[Role::Steward, Role::Compliance, Role::App, Role::Service],
         )?;
-        let number = request.into_inner().client_number;
+        let req = request.into_inner();
+        if caller.peer.is_none() && req.purpose.is_empty() {
+            return Err(c360_rpc::invalid_argument(
+                "purpose",
+                "is required to read personal values (service, stewardship, audit, ...)",
+            ));
+        }
         let resolver = self.resolver.clone();
-        Ok(Response::new(
-            blocking(move || resolver.get_client(&number)).await?,
-        ))
+        let number = req.client_number;
+        let client = blocking(move || resolver.get_client(&number)).await?;
+        let grant = self
+            .disclosure
+            .grants(
+                &caller,
+                &req.purpose,
+                "resolver.GetClient",
+                std::slice::from_ref(&client.client_number),
+            )
+            .await?
+            .pop()
+            .ok_or_else(|| Status::internal("no disclosure decision"))?;
+        Ok(Response::new(crate::disclose::client(&grant, client)))
     }
 
     async fn merge(
@@ -293,7 +441,14 @@ impl ResolverService for ResolverGrpc {
         &self,
         request: Request<api::EraseClientRequest>,
     ) -> Result<Response<api::EraseClientResponse>, Status> {
-        let caller = authorize(&request, &[Role::Service])?;
+        // Erasure has one entry point, the vault's EraseClient (which
+        // refuses under a legal hold and then calls this): no one else,
+        // not even an admin, erases here.
+        let caller = authorize_only(&request, &[Role::Service])?;
+        caller.check_peer(
+            c360_rpc::Peer::Vault,
+            "erasure goes through VaultService/EraseClient, which checks legal holds",
+        )?;
         let req = request.into_inner();
         let resolver = self.resolver.clone();
         let (survivor, aliases, record_ids) =
@@ -311,9 +466,9 @@ impl ResolverService for ResolverGrpc {
     ) -> Result<Response<api::ExplainResponse>, Status> {
         let _caller = authorize(&request, &[Role::Steward, Role::Compliance])?;
         let resolver = self.resolver.clone();
-        let pairs = match request.into_inner().target {
+        let explained = match request.into_inner().target {
             Some(api::explain_request::Target::Pair(p)) => {
-                vec![blocking(move || resolver.explain_pair(&p.record_a, &p.record_b)).await?]
+                blocking(move || resolver.explain_pair(&p.record_a, &p.record_b)).await?
             }
             Some(api::explain_request::Target::ClientNumber(n)) => {
                 blocking(move || resolver.explain_client(&n)).await?
@@ -324,7 +479,58 @@ impl ResolverService for ResolverGrpc {
                 );
             }
         };
-        Ok(Response::new(api::ExplainResponse { pairs }))
+        Ok(Response::new(api::ExplainResponse {
+            pairs: explained.pairs,
+            flagged_records: explained.flagged_records,
+        }))
+    }
+
+    async fn get_quality_summary(
+        &self,
+        request: Request<api::GetQualitySummaryRequest>,
+    ) -> Result<Response<api::GetQualitySummaryResponse>, Status> {
+        // Counts only: no personal value, no record id.
+        let _caller = authorize(&request, &[Role::Steward, Role::Compliance, Role::Service])?;
+        let source = request.into_inner().source_system;
+        if source.len() > crate::convert::MAX_FIELD_BYTES {
+            return Err(Error::invalid("source_system", "is too long").into());
+        }
+        let resolver = self.resolver.clone();
+        let counts =
+            blocking(move || resolver.quality((!source.is_empty()).then_some(source.as_str())))
+                .await?;
+        Ok(Response::new(quality_to_api(&counts)))
+    }
+
+    async fn lookup_numbers(
+        &self,
+        request: Request<api::LookupNumbersRequest>,
+    ) -> Result<Response<api::LookupNumbersResponse>, Status> {
+        authorize(&request, &[Role::Service])?;
+        let numbers = request.into_inner().client_numbers;
+        let resolver = self.resolver.clone();
+        let asked = numbers.clone();
+        let (states, feed_offset) = blocking(move || resolver.lookup_numbers(&asked)).await?;
+        let numbers = numbers
+            .into_iter()
+            .zip(states)
+            .map(|(client_number, state)| {
+                let (state, survivor) = match state {
+                    NumberState::Unknown => (api::NumberState::Unknown, String::new()),
+                    NumberState::Active(s) => (api::NumberState::Active, s.to_string()),
+                    NumberState::Erased => (api::NumberState::Erased, String::new()),
+                };
+                api::NumberLookup {
+                    client_number,
+                    state: state as i32,
+                    survivor,
+                }
+            })
+            .collect();
+        Ok(Response::new(api::LookupNumbersResponse {
+            numbers,
+            feed_offset,
+        }))
     }
 
     type WatchEventsStream = BoxStream<api::Event>;

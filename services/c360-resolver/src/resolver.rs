@@ -10,7 +10,7 @@ use c360_crypto::{
 };
 use c360_matching::{
     BlockIndex, Conflict, Explanation, MatchConfig, Matcher, PairDecision, PairScore, Prepared,
-    Preparer, groups_conflict, soft_conflicts_allowed,
+    Preparer, ValueFlag, groups_conflict, soft_conflicts_allowed,
 };
 use c360_proto::common::v1 as pb;
 use c360_proto::resolver::v1 as api;
@@ -20,6 +20,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::number::ClientNumber;
 use crate::persist::{Job, Pending, Persister};
+use crate::quality::{self, QualityCounts};
 use crate::stored::{self, *};
 use crate::{Error, Result, convert};
 
@@ -57,9 +58,9 @@ impl Default for ResolverConfig {
     }
 }
 
-/// A record read back from the store: metadata, plaintext, source tag and
-/// standardised form.
-type Loaded = (StoredRecord, pb::Record, [u8; 16], Prepared);
+/// A record read back from the store: metadata, plaintext, source tag,
+/// standardised form and the flags of its unusable values.
+type Loaded = (StoredRecord, pb::Record, [u8; 16], Prepared, Vec<ValueFlag>);
 
 /// One loaded record.
 #[derive(Clone)]
@@ -69,6 +70,8 @@ struct Slot {
     key_id: String,
     source_tag: [u8; 16],
     record: pb::Record,
+    /// The record's values that could not be standardised.
+    flags: Box<[ValueFlag]>,
     keys: Vec<u64>,
     created_ms: i64,
     updated_ms: i64,
@@ -84,12 +87,27 @@ struct State {
     clients: FxHashMap<u64, ClientState>,
     cannot_link: FxHashSet<(u32, u32)>,
     reviews: std::collections::BTreeMap<u64, StoredReview>,
+    /// Flag counts per source system, field and reason, of the live records.
+    quality: QualityCounts,
     /// The resolver's own unwrapped data keys by id (erasure removes
     /// them); keys held by a custodian are not kept here.
     keys: FxHashMap<String, Arc<DataKey>>,
     counters: Counters,
     /// The sequence number of the last write handed to the persister.
     submitted: u64,
+}
+
+/// Most numbers one `lookup_numbers` call answers.
+pub const MAX_LOOKUP: usize = 4096;
+
+/// What a client number is now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NumberState {
+    /// Never issued (or not yet).
+    Unknown,
+    /// Issued and not erased: resolves to this number (itself unless merged).
+    Active(ClientNumber),
+    Erased,
 }
 
 /// The outcome of resolving one record.
@@ -101,6 +119,34 @@ pub struct Resolution {
     pub candidates: Vec<api::Candidate>,
     pub record_id: String,
     pub updated: bool,
+    /// The record's values kept but flagged as unusable (accepted with
+    /// warnings).
+    pub flags: Vec<ValueFlag>,
+}
+
+/// What `Explain` answers: the pairs explained and the flagged values of
+/// their records.
+#[derive(Clone, Debug, Default)]
+pub struct Explained {
+    pub pairs: Vec<api::PairExplanation>,
+    pub flagged_records: Vec<api::FlaggedRecord>,
+}
+
+/// A record to resolve, and how to treat a value that cannot be
+/// standardised: keep it flagged, or (strict) refuse the record.
+#[derive(Clone, Debug, Default)]
+pub struct Incoming {
+    pub record: pb::Record,
+    pub strict: bool,
+}
+
+impl From<pb::Record> for Incoming {
+    fn from(record: pb::Record) -> Self {
+        Incoming {
+            record,
+            strict: false,
+        }
+    }
 }
 
 pub struct Resolver {
@@ -228,6 +274,7 @@ impl Resolver {
             clients: FxHashMap::default(),
             cannot_link: FxHashSet::default(),
             reviews: Default::default(),
+            quality: QualityCounts::default(),
             keys: FxHashMap::default(),
             counters,
             submitted: 0,
@@ -350,8 +397,8 @@ impl Resolver {
                 let record = pb::Record::decode(plain.as_slice())
                     .map_err(|e| Error::Internal(format!("corrupt record payload: {e}")))?;
                 let tag = self.source_tag(&record);
-                let prepared = self.preparer.prepare(&convert::to_core(&record));
-                Ok(Some((sr, record, tag, prepared)))
+                let (prepared, flags) = self.preparer.prepare_flagged(&convert::to_core(&record));
+                Ok(Some((sr, record, tag, prepared, flags)))
             })
             .collect::<Result<_>>()?;
         lap(&mut phases, "records decrypted and standardised");
@@ -363,7 +410,7 @@ impl Resolver {
         let slots: Vec<(Slot, Prepared)> = loaded
             .into_iter()
             .flatten()
-            .map(|(sr, record, tag, prepared)| {
+            .map(|(sr, record, tag, prepared, flags)| {
                 (
                     Slot {
                         record_id: sr.record_id,
@@ -371,6 +418,7 @@ impl Resolver {
                         key_id: sr.key_id,
                         source_tag: tag,
                         record,
+                        flags: flags.into_boxed_slice(),
                         keys: Vec::new(),
                         created_ms: sr.created_ms,
                         updated_ms: sr.updated_ms,
@@ -414,24 +462,49 @@ impl Resolver {
         self.indexer.tag("source_record", &source)
     }
 
-    /// Resolves a record; stores it unless `dry_run`.
+    /// Resolves a record; stores it unless `dry_run`. A value that cannot
+    /// be standardised is kept and flagged.
     pub fn resolve(&self, record: pb::Record, dry_run: bool) -> Result<Resolution> {
-        convert::validate(&record, !dry_run)?;
+        self.resolve_incoming(record.into(), dry_run)
+    }
+
+    /// [`Resolver::resolve`], refusing a record with an unusable value when
+    /// `incoming.strict`.
+    pub fn resolve_incoming(&self, incoming: Incoming, dry_run: bool) -> Result<Resolution> {
         if dry_run {
-            let prepared = self.preparer.prepare(&convert::to_core(&record));
-            return self.read_durable(|state| Ok(state.decide(&prepared, &self.config).0));
+            let (prepared, flags) = self.prepare(&incoming, false)?;
+            let mut resolution =
+                self.read_durable(|state| Ok(state.decide(&prepared, &self.config).0))?;
+            resolution.flags = flags;
+            return Ok(resolution);
         }
-        let mut results = self.resolve_many(vec![record])?;
+        let mut results = self.resolve_many(vec![incoming])?;
         results
             .pop()
             .ok_or_else(|| Error::Internal("no result".into()))?
     }
 
+    /// Checks and standardises a record, with the flags of its unusable
+    /// values (refused when strict).
+    fn prepare(&self, incoming: &Incoming, stored: bool) -> Result<(Prepared, Vec<ValueFlag>)> {
+        convert::validate(&incoming.record, stored)?;
+        let (prepared, flags) = self
+            .preparer
+            .prepare_flagged(&convert::to_core(&incoming.record));
+        if incoming.strict {
+            quality::refuse_flagged(&flags)?;
+        }
+        Ok((prepared, flags))
+    }
+
     /// Resolves records in order with one durable commit for all. Each
     /// record sees the ones before it. Bad records get their own error and
     /// change nothing.
-    pub fn resolve_many(&self, records: Vec<pb::Record>) -> Result<Vec<Result<Resolution>>> {
-        let (results, pending) = self.resolve_many_pending(records)?;
+    pub fn resolve_many(
+        &self,
+        records: Vec<impl Into<Incoming>>,
+    ) -> Result<Vec<Result<Resolution>>> {
+        let (results, pending) = self.resolve_many_pending(records, &|_| Ok(()))?;
         self.wait(pending)?;
         Ok(results)
     }
@@ -441,15 +514,17 @@ impl Resolver {
     /// pending write. Meanwhile the next chunk can be resolved.
     pub fn resolve_many_pending(
         &self,
-        records: Vec<pb::Record>,
+        records: Vec<impl Into<Incoming>>,
+        admit: &(dyn Fn(&pb::Record) -> Result<()> + Sync),
     ) -> Result<(Vec<Result<Resolution>>, Pending)> {
         use rayon::prelude::*;
+        let records: Vec<Incoming> = records.into_iter().map(Into::into).collect();
         // Validation and standardisation need no lock: do them on every core.
-        let prepared: Vec<Result<Prepared>> = records
+        let prepared: Vec<Result<(Prepared, Vec<ValueFlag>)>> = records
             .par_iter()
             .map(|r| {
-                convert::validate(r, true)?;
-                Ok(self.preparer.prepare(&convert::to_core(r)))
+                admit(&r.record)?;
+                self.prepare(r, true)
             })
             .collect();
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -478,8 +553,10 @@ impl Resolver {
         self.persister.check()?;
         let mut tx = Tx::default();
         let mut out = Vec::with_capacity(records.len());
-        for (record, prepared) in records.into_iter().zip(prepared) {
-            out.push(prepared.and_then(|p| self.apply_resolve(&mut state, &mut tx, record, p)));
+        for (incoming, prepared) in records.into_iter().zip(prepared) {
+            out.push(prepared.and_then(|(p, flags)| {
+                self.apply_resolve(&mut state, &mut tx, incoming.record, p, flags)
+            }));
         }
         let pending = self.commit(&mut state, tx)?;
         Ok((out, pending))
@@ -507,13 +584,20 @@ impl Resolver {
         tx: &mut Tx,
         record: pb::Record,
         prepared: Prepared,
+        flags: Vec<ValueFlag>,
     ) -> Result<Resolution> {
         let now = stored::now_ms();
         let tag = self.source_tag(&record);
         if let Some(&slot) = state.by_source.get(&tag) {
             // The same source record again: update in place.
             let client = state.slots[slot as usize].client;
-            state.update_slot(slot, record, prepared, now);
+            state.update_slot(
+                slot,
+                record,
+                prepared,
+                flags.clone().into_boxed_slice(),
+                now,
+            );
             self.persist_record(state, tx, slot)?;
             tx.events.push(event(
                 api::EventType::RecordUpdated,
@@ -528,6 +612,7 @@ impl Resolver {
                 candidates: Vec::new(),
                 record_id: state.slots[slot as usize].record_id.clone(),
                 updated: true,
+                flags,
             });
         }
         let (mut resolution, linked, review_with) = state.decide(&prepared, &self.config);
@@ -549,6 +634,7 @@ impl Resolver {
                 key_id,
                 source_tag: tag,
                 record,
+                flags: flags.clone().into_boxed_slice(),
                 keys: Vec::new(),
                 created_ms: now,
                 updated_ms: now,
@@ -600,6 +686,7 @@ impl Resolver {
         tx.counters_changed = true;
         resolution.client = Some(ClientNumber::from_sequence(survivor));
         resolution.record_id = record_id;
+        resolution.flags = flags;
         Ok(resolution)
     }
 
@@ -980,7 +1067,9 @@ impl Resolver {
             state.by_source.remove(&tag);
             let s = &mut state.slots[slot as usize];
             s.alive = false;
-            s.record = pb::Record::default();
+            let record = std::mem::take(&mut s.record);
+            let flags = std::mem::take(&mut s.flags);
+            state.quality.remove(&record.source_system, &flags);
             tx.batch.delete(RECORDS, record_id.clone().into_bytes());
         }
         for key_id in &client.key_ids {
@@ -1172,7 +1261,7 @@ impl Resolver {
             let golden = crate::golden::golden_record(
                 members
                     .iter()
-                    .map(|s| (s.record_id.as_str(), &s.record, s.updated_ms)),
+                    .map(|s| (s.record_id.as_str(), &s.record, s.updated_ms, &*s.flags)),
                 &self.config.survivorship,
             );
             let mut groups: Vec<String> = members
@@ -1196,6 +1285,7 @@ impl Resolver {
                         record: Some(s.record.clone()),
                         created_at_unix_ms: s.created_ms,
                         updated_at_unix_ms: s.updated_ms,
+                        flags: convert::flags_to_proto(&s.flags),
                     })
                     .collect(),
                 aliases: client
@@ -1205,12 +1295,56 @@ impl Resolver {
                     .collect(),
                 group_ids: groups,
                 lineage: client.lineage.iter().map(lineage_to_api).collect(),
+                // Decided at the edge, under the vault's policy.
+                masked_fields: Vec::new(),
+                withheld_fields: Vec::new(),
+                access_log_sequence: 0,
             })
         })
     }
 
-    /// Explains a record pair, or every pair of a client (up to 100).
-    pub fn explain_pair(&self, a: &str, b: &str) -> Result<api::PairExplanation> {
+    /// What each number is now: never issued, active (and its survivor),
+    /// or erased, and the offset of the last event published then. A
+    /// malformed number is INVALID_ARGUMENT.
+    pub fn lookup_numbers(&self, numbers: &[String]) -> Result<(Vec<NumberState>, u64)> {
+        if numbers.len() > MAX_LOOKUP {
+            return Err(Error::invalid(
+                "client_numbers",
+                format!("at most {MAX_LOOKUP} per call"),
+            ));
+        }
+        let parsed = numbers
+            .iter()
+            .enumerate()
+            .map(|(i, n)| parse_number(n, &format!("client_numbers[{i}]")))
+            .collect::<Result<Vec<_>>>()?;
+        self.read_durable(|state| {
+            // Read under the state lock: every event of what is read is
+            // published by now (reads wait for durability).
+            let head = self.events.head();
+            let states = parsed
+                .iter()
+                .map(|n| {
+                    if !state.clients.contains_key(&n.sequence()) {
+                        return NumberState::Unknown;
+                    }
+                    let seq = state.resolve_alias(n.sequence());
+                    match state.clients.get(&seq) {
+                        Some(c) if c.status != ClientStatus::Erased => {
+                            NumberState::Active(ClientNumber::from_sequence(seq))
+                        }
+                        _ => NumberState::Erased,
+                    }
+                })
+                .collect();
+            Ok((states, head))
+        })
+    }
+
+    /// Explains a record pair, or every pair of a client (up to 100), with
+    /// the flagged values of the records explained (which the comparison
+    /// ignored).
+    pub fn explain_pair(&self, a: &str, b: &str) -> Result<Explained> {
         self.read_durable(|state| {
             let find = |id: &str, field: &str| {
                 state
@@ -1220,11 +1354,14 @@ impl Resolver {
                     .ok_or_else(|| Error::invalid(field, "names no known record"))
             };
             let (x, y) = (find(a, "pair.record_a")?, find(b, "pair.record_b")?);
-            Ok(explanation_to_api(a, b, state.explain(x, y)))
+            Ok(Explained {
+                pairs: vec![explanation_to_api(a, b, state.explain(x, y))],
+                flagged_records: state.flagged_records(&[x, y]),
+            })
         })
     }
 
-    pub fn explain_client(&self, number: &str) -> Result<Vec<api::PairExplanation>> {
+    pub fn explain_client(&self, number: &str) -> Result<Explained> {
         let n = parse_number(number, "client_number")?;
         self.read_durable(|state| {
             let seq = state.resolve_alias(n.sequence());
@@ -1250,7 +1387,21 @@ impl Resolver {
                     out.push(explanation_to_api(ra, rb, state.explain(x, y)));
                 }
             }
-            Ok(out)
+            Ok(Explained {
+                pairs: out,
+                flagged_records: state.flagged_records(&slots),
+            })
+        })
+    }
+
+    /// Flag counts of the stored records, per source system (only `source`
+    /// when given).
+    pub fn quality(&self, source: Option<&str>) -> Result<QualityCounts> {
+        self.read_durable(|state| {
+            Ok(match source {
+                Some(source) => state.quality.only(source),
+                None => state.quality.clone(),
+            })
         })
     }
 
@@ -1354,6 +1505,7 @@ fn explanation_to_api(a: &str, b: &str, e: Explanation) -> api::PairExplanation 
         }
         .to_string(),
         model_version: e.model_version,
+        household_context: e.household,
     }
 }
 
@@ -1384,6 +1536,7 @@ impl State {
 
     /// Adds a record to the matcher, the lookups and the index.
     fn insert_slot(&mut self, slot: Slot, prepared: Prepared) -> u32 {
+        self.quality.add(&slot.record.source_system, &slot.flags);
         let index = self.matcher.push(prepared);
         self.by_record.insert(slot.record_id.clone(), index);
         self.by_source.insert(slot.source_tag, index);
@@ -1407,6 +1560,7 @@ impl State {
             slots: all_slots,
             by_record,
             by_source,
+            quality,
             ..
         } = self;
         rayon::join(
@@ -1418,6 +1572,7 @@ impl State {
                     let index = (first + offset) as u32;
                     by_record.insert(slot.record_id.clone(), index);
                     by_source.insert(slot.source_tag, index);
+                    quality.add(&slot.record.source_system, &slot.flags);
                 }
                 all_slots.extend(slots);
             },
@@ -1434,7 +1589,17 @@ impl State {
         }
     }
 
-    fn update_slot(&mut self, index: u32, record: pb::Record, prepared: Prepared, now: i64) {
+    fn update_slot(
+        &mut self,
+        index: u32,
+        record: pb::Record,
+        prepared: Prepared,
+        flags: Box<[ValueFlag]>,
+        now: i64,
+    ) {
+        let old = &self.slots[index as usize];
+        self.quality.remove(&old.record.source_system, &old.flags);
+        self.quality.add(&record.source_system, &flags);
         let old_keys = std::mem::take(&mut self.slots[index as usize].keys);
         self.index.remove(index, &old_keys);
         self.matcher.replace(index, prepared);
@@ -1443,6 +1608,7 @@ impl State {
         let s = &mut self.slots[index as usize];
         s.keys = keys;
         s.record = record;
+        s.flags = flags;
         s.updated_ms = now;
     }
 
@@ -1651,6 +1817,7 @@ impl State {
                 candidates,
                 record_id: String::new(),
                 updated: false,
+                flags: Vec::new(),
             },
             linked,
             review_with,
@@ -1672,6 +1839,19 @@ impl State {
         let (ma, mb) = (members(a), members(b));
         let allowed = self.soft_conflicts_allowed(ma.len() * mb.len());
         groups_conflict(&ma, &mb, allowed, |x, y| self.conflict(x, y))
+    }
+
+    /// The records among `slots` that hold flagged values, with their flags.
+    fn flagged_records(&self, slots: &[u32]) -> Vec<api::FlaggedRecord> {
+        slots
+            .iter()
+            .map(|&s| &self.slots[s as usize])
+            .filter(|s| !s.flags.is_empty())
+            .map(|s| api::FlaggedRecord {
+                record_id: s.record_id.clone(),
+                flags: convert::flags_to_proto(&s.flags),
+            })
+            .collect()
     }
 
     fn keys_cache_insert(&mut self, key_id: String, key: DataKey) {

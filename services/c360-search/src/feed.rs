@@ -67,6 +67,7 @@ impl GoldenSource for ResolverGolden {
                     tasks.spawn(async move {
                         let request = GetClientRequest {
                             client_number: number.clone(),
+                            purpose: "indexing".into(),
                         };
                         (i, number, client.get_client(request).await)
                     });

@@ -1025,6 +1025,12 @@ mod resolver_peer {
         ) -> Result<Response<api::ExplainResponse>, Status> {
             Err(Status::unimplemented("explain"))
         }
+        async fn get_quality_summary(
+            &self,
+            _: Request<api::GetQualitySummaryRequest>,
+        ) -> Result<Response<api::GetQualitySummaryResponse>, Status> {
+            Err(Status::unimplemented("quality"))
+        }
         type WatchEventsStream = Stream<Event>;
         async fn watch_events(
             &self,
@@ -1053,6 +1059,12 @@ mod resolver_peer {
             _: Request<api::EraseClientRequest>,
         ) -> Result<Response<api::EraseClientResponse>, Status> {
             Err(Status::unimplemented("erase"))
+        }
+        async fn lookup_numbers(
+            &self,
+            _: Request<api::LookupNumbersRequest>,
+        ) -> Result<Response<api::LookupNumbersResponse>, Status> {
+            Err(Status::unimplemented("lookup"))
         }
     }
 

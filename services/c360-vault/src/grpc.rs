@@ -7,11 +7,12 @@ use std::pin::Pin;
 
 use c360_proto::vault::v1 as api;
 use c360_proto::vault::v1::vault_service_server::{VaultService, VaultServiceServer};
-use c360_rpc::{Role, authorize};
+use c360_rpc::{Caller, IssuedNumbers, Peer, Role, authorize, authorize_only};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::ledger::{Decision, Entry};
+use crate::policy::Access;
 use crate::vault::{
     AccessQuery, AccessRecord, CheckInput, CheckOutcome, ConsentInput, ExportFormat, FieldRef,
     FieldResult, LegalHold, Plain,
@@ -25,6 +26,8 @@ const FIELD_READERS: &[Role] = &[Role::App, Role::Service, Role::Compliance, Rol
 const FIELD_WRITERS: &[Role] = &[Role::Source, Role::Service, Role::Compliance];
 const TOKENIZERS: &[Role] = &[Role::App, Role::Service, Role::Source];
 const COMPLIANCE: &[Role] = &[Role::Compliance];
+/// How long an erasure waits for the vault to catch up with the feed.
+const FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Admin only (admin is admitted everywhere).
 const ADMIN: &[Role] = &[];
 
@@ -32,11 +35,15 @@ const ADMIN: &[Role] = &[];
 #[derive(Debug, Clone)]
 pub struct VaultGrpc {
     vault: Vault,
+    /// Whether the client numbers a write names were issued (the resolver
+    /// says): nothing is written for a number not issued yet.
+    issued: IssuedNumbers,
 }
 
 impl VaultGrpc {
     pub fn new(vault: Vault) -> Self {
-        VaultGrpc { vault }
+        let issued = IssuedNumbers::new(vault.resolver_peer());
+        VaultGrpc { vault, issued }
     }
 
     pub fn into_server(self) -> VaultServiceServer<Self> {
@@ -63,6 +70,7 @@ pub(crate) fn entry_to_api(e: &Entry) -> api::ConsentEntry {
         related_clients: e.related_clients.clone(),
         prev_hash: e.prev_hash.to_vec(),
         hash: e.hash.to_vec(),
+        record_ids: e.record_ids.clone(),
     }
 }
 
@@ -78,6 +86,7 @@ fn consent_input(r: api::RecordConsentRequest) -> ConsentInput {
         notice_version: r.notice_version,
         captured_at_ms: r.captured_at_unix_ms,
         expires_at_ms: r.expires_at_unix_ms,
+        record_ids: r.record_ids,
     }
 }
 
@@ -182,6 +191,10 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::RecordConsentResponse>, Status> {
         let caller = authorize(&request, CONSENT_WRITERS)?;
         let input = consent_input(request.into_inner());
+        self.check_source(&caller, &input.source_system)?;
+        self.issued
+            .check("client_number", &[input.client_number.as_str()])
+            .await?;
         let vault = self.vault.clone();
         let entry = blocking(move || vault.record_consent(&caller, &input)).await?;
         Ok(Response::new(api::RecordConsentResponse {
@@ -200,6 +213,13 @@ impl VaultService for VaultGrpc {
             .into_iter()
             .map(consent_input)
             .collect();
+        for input in &inputs {
+            self.check_source(&caller, &input.source_system)?;
+        }
+        let numbers: Vec<&str> = inputs.iter().map(|i| i.client_number.as_str()).collect();
+        self.issued
+            .check("consents.client_number", &numbers)
+            .await?;
         let vault = self.vault.clone();
         let entries = blocking(move || vault.record_consents(&caller, &inputs)).await?;
         Ok(Response::new(api::RecordConsentsResponse {
@@ -243,6 +263,7 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::EncryptResponse>, Status> {
         authorize(&request, CRYPTO_USERS)?;
         let fields = plain_fields(request.into_inner().fields);
+        self.check_issued(&fields).await?;
         let vault = self.vault.clone();
         let ciphertexts = blocking(move || vault.encrypt(&fields)).await?;
         Ok(Response::new(api::EncryptResponse { ciphertexts }))
@@ -355,6 +376,7 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::PutFieldsResponse>, Status> {
         authorize(&request, FIELD_WRITERS)?;
         let fields = plain_fields(request.into_inner().fields);
+        self.check_issued(&fields).await?;
         let vault = self.vault.clone();
         let stored = blocking(move || vault.put_fields(&fields)).await?;
         Ok(Response::new(api::PutFieldsResponse { stored }))
@@ -398,6 +420,7 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::TokenizeResponse>, Status> {
         authorize(&request, TOKENIZERS)?;
         let fields = plain_fields(request.into_inner().fields);
+        self.check_issued(&fields).await?;
         let vault = self.vault.clone();
         let tokens = blocking(move || vault.tokenize(&fields)).await?;
         Ok(Response::new(api::TokenizeResponse { tokens }))
@@ -462,6 +485,21 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::EraseClientResponse>, Status> {
         let caller = authorize(&request, COMPLIANCE)?;
         let req = request.into_inner();
+        // An erasure of a number not yet issued would wait for the next new
+        // client and erase them: refused like any other write. And the
+        // vault decides (legal holds included) on the identity the resolver
+        // has now: a merge it has not applied yet could otherwise let an
+        // absorbed number's erasure take a held survivor with it.
+        let offset = self
+            .issued
+            .current("client_number", &req.client_number)
+            .await?;
+        if !self.vault.caught_up(offset, FEED_WAIT).await {
+            return Err(Status::unavailable(format!(
+                "the vault has applied the resolver's feed to offset {} of {offset}: retry shortly",
+                self.vault.applied()
+            )));
+        }
         let vault = self.vault.clone();
         let reason = req.reason.clone();
         let mut out =
@@ -486,6 +524,11 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::SetLegalHoldResponse>, Status> {
         let caller = authorize(&request, COMPLIANCE)?;
         let r = request.into_inner();
+        if !r.release {
+            self.issued
+                .check("client_number", &[r.client_number.as_str()])
+                .await?;
+        }
         let vault = self.vault.clone();
         let hold = blocking(move || {
             vault.set_legal_hold(
@@ -506,7 +549,9 @@ impl VaultService for VaultGrpc {
         &self,
         request: Request<api::ExportClientRequest>,
     ) -> Result<Response<api::ExportClientResponse>, Status> {
-        let caller = authorize(&request, COMPLIANCE)?;
+        // Everything held, in clear: the compliance officer's subject access
+        // request, not an operator's.
+        let caller = authorize_only(&request, COMPLIANCE)?;
         let number = request.into_inner().client_number;
         let vault = self.vault.clone();
         let (client_number, json) = blocking(move || vault.export_client(&caller, &number)).await?;
@@ -536,12 +581,15 @@ impl VaultService for VaultGrpc {
     ) -> Result<Response<api::GetWrappedDataKeysResponse>, Status> {
         // Key material (even wrapped) goes to the services that encrypt
         // with it and to no one else, administrators included.
-        if authorize(&request, &[Role::Service])?.role != Role::Service {
-            return Err(Status::permission_denied(
-                "data keys are handed to services only (role service)",
-            ));
-        }
+        let caller = authorize_only(&request, &[Role::Service])?;
         let req = request.into_inner();
+        // The resolver issues client numbers and has their keys made just
+        // before; any other service may only have keys made for numbers
+        // already issued.
+        if req.create && caller.peer != Some(Peer::Resolver) {
+            let ids: Vec<&str> = req.key_ids.iter().map(String::as_str).collect();
+            self.issued.check("key_ids", &ids).await?;
+        }
         let vault = self.vault.clone();
         let ids = req.key_ids.clone();
         let found = blocking(move || vault.wrapped_data_keys(&ids, req.create)).await?;
@@ -563,6 +611,79 @@ impl VaultService for VaultGrpc {
             })
             .collect();
         Ok(Response::new(api::GetWrappedDataKeysResponse { keys }))
+    }
+
+    async fn authorize_reads(
+        &self,
+        request: Request<api::AuthorizeReadsRequest>,
+    ) -> Result<Response<api::AuthorizeReadsResponse>, Status> {
+        self.authorize_reads_impl(request).await
+    }
+}
+
+impl VaultGrpc {
+    /// NOT_FOUND unless every field's client number was issued.
+    async fn check_issued(&self, fields: &[(FieldRef, Plain)]) -> Result<(), Status> {
+        let numbers: Vec<&str> = fields
+            .iter()
+            .map(|(r, _)| r.client_number.as_str())
+            .collect();
+        self.issued
+            .check("fields.ref.client_number", &numbers)
+            .await
+    }
+
+    /// A source system's token records consents only as itself.
+    fn check_source(&self, caller: &Caller, source_system: &str) -> Result<(), Status> {
+        if caller.role == Role::Source {
+            caller.check_write(source_system)?;
+        }
+        Ok(())
+    }
+
+    async fn authorize_reads_impl(
+        &self,
+        request: Request<api::AuthorizeReadsRequest>,
+    ) -> Result<Response<api::AuthorizeReadsResponse>, Status> {
+        authorize_only(&request, &[Role::Service])?;
+        let req = request.into_inner();
+        let reader = crate::vault::reader(&req.actor, &req.role)?;
+        let targets: Vec<(String, Vec<String>)> = req
+            .targets
+            .into_iter()
+            .map(|t| (t.client_number, t.fields))
+            .collect();
+        let vault = self.vault.clone();
+        let grants = blocking(move || {
+            vault.authorize_reads(&reader, &req.purpose, &req.operation, &targets)
+        })
+        .await?;
+        Ok(Response::new(api::AuthorizeReadsResponse {
+            grants: grants
+                .into_iter()
+                .map(|g| api::ReadGrant {
+                    client_number: g.client_number,
+                    fields: g
+                        .fields
+                        .into_iter()
+                        .map(|(field, access)| api::FieldGrant {
+                            field,
+                            access: field_access_to_api(access) as i32,
+                        })
+                        .collect(),
+                    access_log_sequence: g.access_sequence,
+                    reason: g.reason,
+                })
+                .collect(),
+        }))
+    }
+}
+
+fn field_access_to_api(access: Access) -> api::FieldAccess {
+    match access {
+        Access::Deny => api::FieldAccess::Deny,
+        Access::Masked => api::FieldAccess::Masked,
+        Access::Clear => api::FieldAccess::Clear,
     }
 }
 

@@ -5,8 +5,10 @@
 //!   lifetime; every field is encrypted on its own, bound to (client,
 //!   record, field). [`Vault::rotate_kek`] re-wraps keys, never data.
 //! - **Consent ledger** ([`ledger`]): append-only, hash-chained (SHA-256),
-//!   no personal data; checks fail closed; merges and splits from the
-//!   resolver's feed follow identity (most restrictive on merge).
+//!   no personal data; checks fail closed; a withdrawal recorded later is
+//!   never overtaken by a grant recorded earlier. Merges and splits from
+//!   the resolver's feed move entries with the records they were recorded
+//!   for ([`consent`]).
 //! - **Purpose-bound access** ([`policy`]): role × field × purpose → clear,
 //!   masked or denied; consent-based purposes need a valid consent; every
 //!   access is logged.
@@ -16,6 +18,7 @@
 //! [`Error`] maps once to gRPC codes.
 
 mod config;
+pub mod consent;
 pub mod custody;
 mod error;
 pub mod grpc;
@@ -31,8 +34,8 @@ pub use error::{Error, Result};
 pub use grpc::VaultGrpc;
 pub use vault::{
     AccessQuery, AccessRecord, CheckInput, CheckOutcome, ConsentInput, ConsentsView, EraseOutcome,
-    ExportFormat, FieldRef, FieldResult, LegalHold, PROFILE_RECORD, Plain, ReadOutcome,
-    RotateOutcome, Vault, VaultCustodian, VaultPeers, VerifyReport,
+    ExportFormat, FieldRef, FieldResult, LegalHold, MAX_TARGETS, PROFILE_RECORD, Plain, ReadGrant,
+    ReadOutcome, RotateOutcome, Vault, VaultCustodian, VaultPeers, VerifyReport,
 };
 
 impl Vault {

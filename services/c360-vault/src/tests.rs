@@ -48,40 +48,59 @@ fn kek() -> Arc<dyn KekProvider> {
 /// by a moment: a lock error is retried (bounded), anything else fails.
 fn open_sled(path: &Path, kek: Arc<dyn KekProvider>) -> crate::Result<Vault> {
     for _ in 0..200 {
-        match Vault::open(
-            path,
-            VaultConfig::default(),
-            kek.clone(),
-            VaultPeers::default(),
-        ) {
+        match Vault::open(path, VaultConfig::default(), kek.clone(), registry()) {
             Err(crate::Error::Storage(e)) if e.to_string().contains("lock") => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             other => return other,
         }
     }
-    Vault::open(path, VaultConfig::default(), kek, VaultPeers::default())
+    Vault::open(path, VaultConfig::default(), kek, registry())
 }
 
-fn memory_vault() -> (Vault, Arc<dyn Store>) {
+/// Numbers the test resolver says were never issued.
+const UNISSUED: &str = "C0000099Z";
+
+/// Peers whose resolver says every number but [`UNISSUED`] was issued.
+fn registry() -> VaultPeers {
+    VaultPeers {
+        resolver: Some(rapi::resolver_service_client::ResolverServiceClient::new(
+            in_process(
+                ResolverServiceServer::new(FakeResolver::default()),
+                Caller::peer(c360_rpc::Peer::Vault),
+            ),
+        )),
+    }
+}
+
+pub(crate) fn memory_vault() -> (Vault, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new(crate::vault::SPACES));
     let vault = Vault::with_store(
         Path::new("memory"),
         store.clone(),
         VaultConfig::default(),
         kek(),
-        VaultPeers::default(),
+        registry(),
     )
     .unwrap();
     (vault, store)
 }
 
+/// A client of `vault` as a caller of `role` (a source system's token
+/// writes for the "crm" source, as the tests' consents say).
 fn client(vault: &Vault, role: Role) -> VaultServiceClient<PeerChannel> {
-    VaultServiceClient::new(in_process(
-        vault.grpc(),
-        Caller::new(format!("{role}-1"), role),
-    ))
+    let mut caller = Caller::new(format!("{role}-1"), role);
+    if role == Role::Source {
+        caller = caller.with_sources(c360_rpc::Sources::parse("crm").unwrap());
+    }
+    client_as(vault, caller)
 }
+
+fn client_as(vault: &Vault, caller: Caller) -> VaultServiceClient<PeerChannel> {
+    VaultServiceClient::new(in_process(vault.grpc(), caller))
+}
+
+mod edges;
 
 fn fref(client: &str, record: &str, field: &str) -> api::FieldRef {
     api::FieldRef {
@@ -116,6 +135,7 @@ fn consent(
         notice_version: "v3".into(),
         captured_at_unix_ms: at,
         expires_at_unix_ms: 0,
+        record_ids: Vec::new(),
     }
 }
 
@@ -310,6 +330,7 @@ async fn bad_input_names_the_field_and_roles_are_enforced() {
         (consent("C 1", "marketing", "", GRANTED, 1), "client_number"),
         (consent("C1", "Marketing!", "", GRANTED, 1), "purpose"),
         (consent("C1", "marketing", "S M S", GRANTED, 1), "channel"),
+        (consent("C1", "marketing", "FAX", GRANTED, 1), "channel"),
         (consent("C1", "marketing", "", 0, 1), "decision"),
         (
             consent("C1", "marketing", "", GRANTED, i64::MAX),
@@ -965,12 +986,44 @@ impl ResolverService for FakeResolver {
     ) -> Result<Response<rapi::ExplainResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn get_quality_summary(
+        &self,
+        _: Request<rapi::GetQualitySummaryRequest>,
+    ) -> Result<Response<rapi::GetQualitySummaryResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
     type WatchEventsStream = Stream<rapi::Event>;
     async fn watch_events(
         &self,
         _: Request<rapi::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         Err(Status::unimplemented("fake"))
+    }
+    async fn lookup_numbers(
+        &self,
+        request: Request<rapi::LookupNumbersRequest>,
+    ) -> Result<Response<rapi::LookupNumbersResponse>, Status> {
+        let numbers = request
+            .into_inner()
+            .client_numbers
+            .into_iter()
+            .map(|n| {
+                let issued = n != UNISSUED;
+                rapi::NumberLookup {
+                    state: if issued {
+                        rapi::NumberState::Active
+                    } else {
+                        rapi::NumberState::Unknown
+                    } as i32,
+                    survivor: if issued { n.clone() } else { String::new() },
+                    client_number: n,
+                }
+            })
+            .collect();
+        Ok(Response::new(rapi::LookupNumbersResponse {
+            numbers,
+            feed_offset: 0,
+        }))
     }
     async fn erase_client(
         &self,
@@ -1070,13 +1123,27 @@ async fn erasure_holds_and_resolver_retry() {
     let err = compliance.erase_client(erase.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("legal hold") && err.message().contains("litigation 2024-17"));
-    // An expired hold does not block; a released one neither.
-    compliance
+    // A hold that would expire in the past is refused and changes nothing.
+    let err = compliance
         .set_legal_hold(api::SetLegalHoldRequest {
             client_number: "C1".into(),
             basis: "old".into(),
             expires_at_unix_ms: 1,
             release: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(bad_field(&err), "expires_at_unix_ms");
+    let err = compliance.erase_client(erase.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "the hold still holds");
+    // A released hold does not block.
+    compliance
+        .set_legal_hold(api::SetLegalHoldRequest {
+            client_number: "C1".into(),
+            basis: String::new(),
+            expires_at_unix_ms: 0,
+            release: true,
         })
         .await
         .unwrap();

@@ -14,11 +14,11 @@
 //!
 //! ```text
 //! ledger       seq u64 BE                      -> canonical entry || sha256
-//! consent_idx  number \0 seq                   -> ()   (entries about a number)
+//! consent_idx  number \0 seq                   -> ()   (entries filed under a number)
 //! identity     a/number                        -> survivor (absorbed numbers)
 //!              m/survivor                      -> member numbers, \n-separated
 //!              r/record_id                     -> origin number
-//!              n/number \0 record_id           -> ()
+//!              n/number \0 record_id           -> ()   (the number's own records)
 //! keys         d/number                        -> data key wrapped by the KEK
 //!              blind                           -> blind-index key wrapped by the KEK
 //! fields       number \0 record \0 field       -> envelope
@@ -57,9 +57,13 @@ use c360_storage::{Batch, SledStore, Store};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
+use crate::consent;
 use crate::ledger::{self, Decision, Entry, Hash, Kind, Verdict, Verifier};
 use crate::policy::{Access, Policy, mask};
 use crate::{Error, Result, VaultConfig};
+
+mod disclosure;
+pub use disclosure::{MAX_TARGETS, ReadGrant, reader};
 
 const LEDGER: &str = "ledger";
 const CONSENT_IDX: &str = "consent_idx";
@@ -99,6 +103,8 @@ const BLIND_LABEL: &str = "vault";
 const FEED_OFFSET: &[u8] = b"feed_offset";
 const PENDING: &[u8] = b"pending/";
 const PAGE: usize = 4096;
+/// Most records one consent entry names.
+const MAX_CONSENT_RECORDS: usize = 64;
 /// How long EraseClient waits for the resolver before leaving the
 /// notification pending.
 const RESOLVER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -161,6 +167,9 @@ pub struct ConsentInput {
     pub notice_version: String,
     pub captured_at_ms: i64,
     pub expires_at_ms: i64,
+    /// The records the decision came with; empty: those the number stands
+    /// for (see [`crate::consent`]).
+    pub record_ids: Vec<String>,
 }
 
 /// A consent question.
@@ -288,6 +297,26 @@ pub enum ExportFormat {
     Csv,
 }
 
+/// The access log's outcome of a read: "denied" (every field), "partial"
+/// (some), "masked" (none denied, some masked) or "allowed".
+fn outcome(accesses: impl Iterator<Item = Access>) -> &'static str {
+    let (mut n, mut denied, mut masked) = (0, 0, false);
+    for a in accesses {
+        n += 1;
+        denied += usize::from(a == Access::Deny);
+        masked |= a == Access::Masked;
+    }
+    if n > 0 && denied == n {
+        "denied"
+    } else if denied > 0 {
+        "partial"
+    } else if masked {
+        "masked"
+    } else {
+        "allowed"
+    }
+}
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -332,13 +361,21 @@ pub(crate) fn check_name(field: &str, v: &str) -> Result<()> {
     })
 }
 
-/// Channel: empty (every channel) or 1 to 32 of `A-Z _` (upper-cased).
+/// Channel: empty (every channel) or a contact channel (`SMS`, `EMAIL`...,
+/// any case; upper-cased). A consent for a channel nothing contacts on
+/// ("FAX") could never be checked: it is refused.
 fn normalise_channel(field: &str, v: &str) -> Result<String> {
+    use c360_standardise::channel::{CONTACT_CHANNELS, is_contact_channel};
     if v.is_empty() {
         return Ok(String::new());
     }
     let upper = v.to_ascii_uppercase();
-    check_token(field, &upper, 32, |c| c.is_ascii_uppercase() || c == '_')?;
+    if !is_contact_channel(&upper) {
+        return Err(Error::invalid(
+            field,
+            format!("is not a channel (one of {})", CONTACT_CHANNELS.join(", ")),
+        ));
+    }
     Ok(upper)
 }
 
@@ -500,24 +537,51 @@ fn members_of(r: &dyn Reads, survivor: &str) -> Result<Vec<String>> {
     }
 }
 
+/// The sequences of the entries filed under `number`.
+fn filed_under(r: &dyn Reads, number: &str) -> Result<Vec<u64>> {
+    let prefix = [number.as_bytes(), &[0]].concat();
+    r.scan(CONSENT_IDX, &prefix)?
+        .into_iter()
+        .map(|(k, _)| seq_of(&k[prefix.len()..]))
+        .collect()
+}
+
+fn entry_at(r: &dyn Reads, seq: u64) -> Result<Entry> {
+    let bytes = r
+        .get(LEDGER, &seq_key(seq))?
+        .ok_or_else(|| Error::Corrupt(format!("ledger entry {seq} missing")))?;
+    Entry::from_stored(&bytes).map_err(|e| Error::Corrupt(format!("entry {seq}: {e}")))
+}
+
 fn entries_of(r: &dyn Reads, numbers: &[String]) -> Result<Vec<Entry>> {
     let mut seqs = BTreeSet::new();
     for n in numbers {
-        let prefix = [n.as_bytes(), &[0]].concat();
-        for (k, _) in r.scan(CONSENT_IDX, &prefix)? {
-            seqs.insert(seq_of(&k[prefix.len()..])?);
+        seqs.extend(filed_under(r, n)?);
+    }
+    seqs.into_iter().map(|s| entry_at(r, s)).collect()
+}
+
+/// The records that came to the vault under `number` or that a split
+/// moved to it.
+fn own_records(r: &dyn Reads, number: &str) -> Result<BTreeSet<String>> {
+    let prefix = join(&[&[b"n/", number.as_bytes()].concat(), b""]);
+    r.scan(IDENTITY, &prefix)?
+        .into_iter()
+        .map(|(k, _)| utf8(k[prefix.len()..].to_vec()))
+        .collect()
+}
+
+/// The records a consent recorded now for `number` is recorded for (rule
+/// 1 of [`crate::consent`]); the client's are read only when needed.
+fn stood_for(r: &dyn Reads, number: &str) -> Result<BTreeSet<String>> {
+    let own = own_records(r, number)?;
+    let mut client = BTreeSet::new();
+    if own.is_empty() {
+        for m in members_of(r, &survivor_of(r, number)?)? {
+            client.extend(own_records(r, &m)?);
         }
     }
-    let mut out = Vec::with_capacity(seqs.len());
-    for s in seqs {
-        let bytes = r
-            .get(LEDGER, &seq_key(s))?
-            .ok_or_else(|| Error::Corrupt(format!("ledger entry {s} missing")))?;
-        out.push(
-            Entry::from_stored(&bytes).map_err(|e| Error::Corrupt(format!("entry {s}: {e}")))?,
-        );
-    }
-    Ok(out)
+    Ok(consent::stood_for(&own, &client))
 }
 
 fn is_erased(r: &dyn Reads, number: &str) -> Result<bool> {
@@ -894,6 +958,15 @@ impl Vault {
                 "is not after captured_at_unix_ms",
             ));
         }
+        if c.record_ids.len() > MAX_CONSENT_RECORDS {
+            return Err(Error::invalid(
+                &f("record_ids"),
+                format!("at most {MAX_CONSENT_RECORDS}"),
+            ));
+        }
+        for (i, r) in c.record_ids.iter().enumerate() {
+            check_record(&f(&format!("record_ids[{i}]")), r)?;
+        }
         let mut e = Entry::blank(Kind::Consent, &c.client_number);
         e.purpose = c.purpose.clone();
         e.channel = channel;
@@ -905,6 +978,8 @@ impl Vault {
         e.captured_at_ms = captured;
         e.expires_at_ms = c.expires_at_ms;
         e.recorded_at_ms = now;
+        let records: BTreeSet<&String> = c.record_ids.iter().collect();
+        e.record_ids = records.into_iter().cloned().collect();
         Ok(e)
     }
 
@@ -925,12 +1000,25 @@ impl Vault {
         }
         self.write(|tx| {
             let mut out = Vec::with_capacity(entries.len());
+            let mut records_of: HashMap<String, Vec<String>> = HashMap::new();
             for e in entries {
                 if is_erased(tx, &e.client_number)? {
                     return Err(Error::FailedPrecondition(format!(
                         "client {} was erased",
                         e.client_number
                     )));
+                }
+                let mut e = e;
+                if e.record_ids.is_empty() {
+                    e.record_ids = match records_of.get(&e.client_number) {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r: Vec<String> =
+                                stood_for(tx, &e.client_number)?.into_iter().collect();
+                            records_of.insert(e.client_number.clone(), r.clone());
+                            r
+                        }
+                    };
                 }
                 out.push(tx.append(e));
             }
@@ -1240,20 +1328,11 @@ impl Vault {
     }
 
     fn outcome_of(results: &[FieldResult]) -> &'static str {
-        let denied = results
-            .iter()
-            .filter(|r| matches!(r, FieldResult::Error(_)))
-            .count();
-        let masked = results.iter().any(|r| matches!(r, FieldResult::Masked(_)));
-        if denied == results.len() && !results.is_empty() {
-            "denied"
-        } else if denied > 0 {
-            "partial"
-        } else if masked {
-            "masked"
-        } else {
-            "allowed"
-        }
+        outcome(results.iter().map(|r| match r {
+            FieldResult::Error(_) => Access::Deny,
+            FieldResult::Masked(_) => Access::Masked,
+            FieldResult::Clear(_) => Access::Clear,
+        }))
     }
 
     /// Decrypts values sealed by `encrypt`, under the policy, logged.
@@ -1765,8 +1844,10 @@ impl Vault {
         check_number("client_number", number)?;
         if !release {
             check_text("basis", basis, true)?;
-            if expires_at_ms < 0 {
-                return Err(Error::invalid("expires_at_unix_ms", "is negative"));
+            // 0: until released. A hold that ends before it starts would
+            // hold nothing.
+            if expires_at_ms != 0 && expires_at_ms <= now_ms() {
+                return Err(Error::invalid("expires_at_unix_ms", "is in the past"));
             }
         }
         self.write(|tx| {
@@ -2008,6 +2089,12 @@ impl Vault {
 
     /// Stops the background retry of erasures and waits until it is gone:
     /// while a retry runs it holds the vault, and with it the store's lock.
+    /// The resolver this vault calls (erasures; whether a number was
+    /// issued), if one is configured.
+    pub fn resolver_peer(&self) -> Option<ResolverServiceClient<PeerChannel>> {
+        self.inner.peers.resolver.clone()
+    }
+
     pub async fn stop_background(&self) {
         let task = self
             .inner
@@ -2172,8 +2259,21 @@ impl Vault {
 
     // ------------------------------------------------------------ feed
 
-    pub(crate) fn applied(&self) -> u64 {
+    /// The offset of the last feed event applied.
+    pub fn applied(&self) -> u64 {
         self.inner.feed_offset.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to `limit`) until the feed is applied to `offset`.
+    pub async fn caught_up(&self, offset: u64, limit: Duration) -> bool {
+        let give_up = tokio::time::Instant::now() + limit;
+        while self.applied() < offset {
+            if tokio::time::Instant::now() >= give_up {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 
     /// Applies resolver events (one durable write with the checkpoint).
@@ -2243,40 +2343,61 @@ impl Vault {
         Ok(())
     }
 
-    /// The numbers merged into the original whose records all left with
-    /// the split follow them to the new number (with their histories).
+    /// Splits follow [`crate::consent`]: each consent entry goes to the
+    /// side holding the records it was recorded for, numbers whose own
+    /// records all left name the new client, the moved records become the
+    /// new number's own.
     fn apply_split(&self, tx: &mut Tx<'_>, e: &resolver_api::Event) -> Result<()> {
         let Some(new) = e.related_clients.first() else {
             return Ok(());
         };
         let original = survivor_of(tx, &e.client_number)?;
-        let moving_records: BTreeSet<&str> = e.record_ids.iter().map(String::as_str).collect();
-        let members = members_of(tx, &original)?;
-        let mut kept = BTreeSet::new();
-        let mut moved = BTreeSet::new();
-        for m in members {
-            if m == original {
-                kept.insert(m);
-                continue;
+        let moving: BTreeSet<String> = e.record_ids.iter().cloned().collect();
+        let mut members = Vec::new();
+        let mut filed = Vec::new();
+        for number in members_of(tx, &original)? {
+            for seq in filed_under(tx, &number)? {
+                let entry = entry_at(tx, seq)?;
+                if entry.kind == Kind::Consent {
+                    filed.push(consent::Filed {
+                        under: number.clone(),
+                        sequence: seq,
+                        records: entry.record_ids,
+                        restrictive: entry.decision.is_restrictive(),
+                    });
+                }
             }
-            let prefix = join(&[&[b"n/", m.as_bytes()].concat(), b""]);
-            let records = tx.scan(IDENTITY, &prefix)?;
-            let all_moved = !records.is_empty()
-                && records.iter().all(|(k, _)| {
-                    std::str::from_utf8(&k[prefix.len()..])
-                        .is_ok_and(|r| moving_records.contains(r))
-                });
-            if all_moved {
-                moved.insert(m);
-            } else {
-                kept.insert(m);
-            }
+            members.push(consent::Member {
+                own: own_records(tx, &number)?,
+                number,
+            });
         }
-        // Records keep their origin number: nothing to rewrite for them.
-        set_members(tx, &original, &kept);
+        let plan = consent::plan_split(&original, new, &moving, &members, &filed);
+        for (number, seq) in &plan.unfile {
+            tx.delete(CONSENT_IDX, join(&[number.as_bytes(), &seq_key(*seq)]));
+        }
+        for (number, seq) in &plan.file {
+            tx.put(
+                CONSENT_IDX,
+                join(&[number.as_bytes(), &seq_key(*seq)]),
+                Vec::new(),
+            );
+        }
+        for (owner, record) in &plan.rehome {
+            tx.delete(
+                IDENTITY,
+                join(&[&[b"n/", owner.as_bytes()].concat(), record.as_bytes()]),
+            );
+            tx.put(
+                IDENTITY,
+                join(&[&[b"n/", new.as_bytes()].concat(), record.as_bytes()]),
+                Vec::new(),
+            );
+        }
+        set_members(tx, &original, &plan.kept_numbers);
         let mut new_members: BTreeSet<String> = members_of(tx, new)?.into_iter().collect();
         new_members.insert(new.clone());
-        for m in &moved {
+        for m in &plan.moved_numbers {
             tx.put(
                 IDENTITY,
                 [b"a/", m.as_bytes()].concat(),
@@ -2286,7 +2407,9 @@ impl Vault {
         }
         set_members(tx, new, &new_members);
         let mut entry = Entry::blank(Kind::Split, &original);
-        entry.related_clients = std::iter::once(new.clone()).chain(moved).collect();
+        entry.related_clients = std::iter::once(new.clone())
+            .chain(plan.moved_numbers)
+            .collect();
         entry.actor = "resolver".into();
         entry.evidence_ref = format!("event {}", e.offset);
         entry.captured_at_ms = e.at_unix_ms;

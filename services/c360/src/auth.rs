@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
 use base64::Engine;
-use c360_rpc::{Caller, Role};
+use c360_rpc::{Caller, Peer, Role, Sources};
 use tonic::body::Body;
 use tracing::Instrument;
 
@@ -33,6 +33,10 @@ pub const BOOTSTRAP_ENV: &str = "C360_BOOTSTRAP_ADMIN_TOKEN";
 /// Environment variable naming an extra tokens file.
 pub const TOKENS_FILE_ENV: &str = "C360_TOKENS_FILE";
 const TOKEN_PREFIX: &str = "c360_";
+/// Shortest token a person may choose (bootstrap, `c360 token hash`).
+pub const MIN_TOKEN_CHARS: usize = 32;
+/// Fewest distinct characters in a chosen token ("aaaa…" is not a secret).
+const MIN_TOKEN_DISTINCT: usize = 10;
 
 /// A plaintext token, redacted in `Debug`.
 pub struct Secret(String);
@@ -71,9 +75,63 @@ pub fn generate_token() -> anyhow::Result<Secret> {
     )))
 }
 
-/// The tokens-file line for a token.
-pub fn token_line(name: &str, role: Role, token: &Secret) -> String {
-    format!("{name} {role} {}", hash(token.expose()))
+/// What a token grants besides its role: the source systems whose records
+/// it may write, and for a `service` token, which c360 service holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub sources: Sources,
+    pub peer: Option<Peer>,
+}
+
+impl Grants {
+    /// Checks the grants fit the role: a source system's token names the
+    /// sources it writes; only a service token names a peer.
+    pub fn check(&self, role: Role) -> anyhow::Result<()> {
+        if role == Role::Source && self.sources.is_none() {
+            bail!(
+                "a source token must name the source systems it writes (--sources core_banking,...)"
+            );
+        }
+        if role == Role::Admin && !self.sources.is_none() {
+            bail!("an admin token writes every source system already: no --sources");
+        }
+        if self.peer.is_some() && role != Role::Service {
+            bail!("only a service token names a peer (--peer)");
+        }
+        Ok(())
+    }
+
+    fn columns(&self) -> String {
+        let mut out = String::new();
+        if !self.sources.is_none() {
+            out.push_str(&format!(" sources={}", self.sources));
+        }
+        if let Some(p) = self.peer {
+            out.push_str(&format!(" peer={p}"));
+        }
+        out
+    }
+}
+
+/// The tokens-file line for a token:
+/// `name role sha256hex [sources=a,b|*] [peer=vault]`.
+pub fn token_line(name: &str, role: Role, grants: &Grants, token: &Secret) -> String {
+    format!("{name} {role} {}{}", hash(token.expose()), grants.columns())
+}
+
+/// Refuses a token a person chose that is too short or too plain to resist
+/// guessing (generated tokens carry 256 bits).
+pub fn check_strength(token: &str, what: &str) -> anyhow::Result<()> {
+    let distinct = token
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if token.chars().count() < MIN_TOKEN_CHARS || distinct < MIN_TOKEN_DISTINCT {
+        bail!(
+            "{what} is too weak: use at least {MIN_TOKEN_CHARS} random characters (`c360 token create` mints 43)"
+        );
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -95,9 +153,9 @@ fn parse_tokens(text: &str, path: &Path) -> anyhow::Result<Vec<(String, Caller)>
             continue;
         }
         let parts: Vec<&str> = line.split_whitespace().collect();
-        let [name, role, digest] = parts[..] else {
+        let [name, role, digest, ref extra @ ..] = parts[..] else {
             bail!(
-                "{} line {}: expected `name role sha256hex`",
+                "{} line {}: expected `name role sha256hex [sources=a,b] [peer=service]`",
                 path.display(),
                 i + 1
             );
@@ -112,16 +170,40 @@ fn parse_tokens(text: &str, path: &Path) -> anyhow::Result<Vec<(String, Caller)>
                 i + 1
             );
         }
-        out.push((digest.to_ascii_lowercase(), Caller::new(name, role)));
+        let at = |e: String| anyhow::anyhow!("{} line {}: {e}", path.display(), i + 1);
+        let mut grants = Grants::default();
+        for column in extra {
+            match column.split_once('=') {
+                Some(("sources", v)) => grants.sources = Sources::parse(v).map_err(at)?,
+                Some(("peer", v)) => grants.peer = Some(v.parse().map_err(at)?),
+                _ => {
+                    return Err(at(format!(
+                        "unknown column {column:?} (expected sources=... or peer=...)"
+                    )));
+                }
+            }
+        }
+        grants.check(role).map_err(|e| at(e.to_string()))?;
+        out.push((
+            digest.to_ascii_lowercase(),
+            Caller::new(name, role)
+                .with_sources(grants.sources)
+                .with_peer(grants.peer),
+        ));
     }
     Ok(out)
 }
 
 /// Appends a new token to `<data_dir>/tokens` and returns it (shown once).
-pub fn create_token(data_dir: &Path, name: &str, role: Role) -> anyhow::Result<Secret> {
+pub fn create_token(
+    data_dir: &Path,
+    name: &str,
+    role: Role,
+    grants: &Grants,
+) -> anyhow::Result<Secret> {
     check_name(name)?;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    grants.check(role)?;
+    crate::private::create_dir(data_dir)?;
     let path = data_dir.join("tokens");
     if path.exists() {
         let existing = parse_tokens(&std::fs::read_to_string(&path)?, &path)?;
@@ -140,7 +222,7 @@ pub fn create_token(data_dir: &Path, name: &str, role: Role) -> anyhow::Result<S
     let mut file = options
         .open(&path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "{}", token_line(name, role, &token))?;
+    writeln!(file, "{}", token_line(name, role, grants, &token))?;
     file.sync_all()?;
     Ok(token)
 }
@@ -182,9 +264,16 @@ impl TokenStore {
     ) -> anyhow::Result<(TokenStore, Option<Secret>)> {
         let mut files = vec![data_dir.join("tokens")];
         files.extend(extra_file.map(Path::to_path_buf));
+        for file in &files {
+            crate::private::check_secret_file(file, "the tokens file")?;
+        }
+        let bootstrap = bootstrap.filter(|t| !t.is_empty());
+        if let Some(t) = &bootstrap {
+            check_strength(t, BOOTSTRAP_ENV)?;
+        }
         let mut store = TokenStore {
             files,
-            bootstrap: bootstrap.filter(|t| !t.is_empty()).map(|t| hash(&t)),
+            bootstrap: bootstrap.map(|t| hash(&t)),
             loaded: RwLock::new(Loaded {
                 by_hash: HashMap::new(),
                 stamps: Vec::new(),
@@ -193,7 +282,12 @@ impl TokenStore {
         let loaded = store.load()?;
         let mut created = None;
         if loaded.by_hash.is_empty() {
-            created = Some(create_token(data_dir, "admin", Role::Admin)?);
+            created = Some(create_token(
+                data_dir,
+                "admin",
+                Role::Admin,
+                &Grants::default(),
+            )?);
             store.loaded = RwLock::new(store.load()?);
         } else {
             store.loaded = RwLock::new(loaded);
@@ -301,6 +395,14 @@ pub struct Gate {
     /// How long a call may take to start answering when the caller set no
     /// deadline (a stream, once started, runs on).
     pub default_timeout: Duration,
+    /// The methods served: metric labels and which calls stream requests.
+    pub methods: crate::methods::Methods,
+    /// Open request streams per caller, bounded.
+    pub streams: Arc<crate::streams::StreamSlots>,
+    /// A request stream idle this long is closed; `None`: never.
+    pub stream_idle_timeout: Option<Duration>,
+    /// Largest request message (checked on the wire, for every service).
+    pub max_message_bytes: usize,
 }
 
 /// The tower layer: authentication, rate limit, deadline, span, metrics.
@@ -331,14 +433,13 @@ fn reject(status: tonic::Status) -> http::Response<Body> {
 fn bearer(headers: &http::HeaderMap) -> Option<Result<&str, ()>> {
     let value = headers.get(http::header::AUTHORIZATION)?;
     let text = value.to_str().map_err(|_| ()).ok();
-    Some(
-        text.and_then(|t| {
-            t.strip_prefix("Bearer ")
-                .or_else(|| t.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or(()),
-    )
+    // The scheme is case-insensitive (RFC 6750 via RFC 7235): "Bearer",
+    // "bearer", "BEARER" alike.
+    let token = text.and_then(|t| {
+        let (scheme, rest) = t.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    Some(token.filter(|t| !t.is_empty()).ok_or(()))
 }
 
 impl<S> tower::Service<http::Request<Body>> for GateService<S>
@@ -365,7 +466,9 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let gate = self.gate.clone();
-        let method = req.uri().path().to_string();
+        // Unknown paths share one label: made-up methods cannot grow metrics.
+        let method = gate.methods.label(req.uri().path()).to_string();
+        let streaming = gate.methods.client_streaming(req.uri().path());
         let parent = crate::telemetry::extract_context(req.headers());
         Box::pin(async move {
             let caller = match bearer(req.headers()) {
@@ -393,6 +496,23 @@ where
                 }
                 req.extensions_mut().insert(c.clone());
             }
+            let slot = match (&caller, streaming) {
+                (Some(c), true) => match gate.streams.take(&c.id) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        gate.metrics.request(&method, "RESOURCE_EXHAUSTED", 0.0);
+                        return Ok(reject(tonic::Status::resource_exhausted(format!(
+                            "this caller already has {} streams open (limits.max_streams_per_caller)",
+                            gate.streams.max()
+                        ))));
+                    }
+                },
+                _ => None,
+            };
+            let activity = streaming.then(crate::streams::Activity::new);
+            let idle = gate.stream_idle_timeout.zip(activity.clone());
+            let max_message_bytes = gate.max_message_bytes;
+            let req = req.map(|b| crate::streams::RequestBody::wrap(b, max_message_bytes, idle));
             let span = tracing::info_span!(
                 "grpc",
                 otel.name = %method,
@@ -423,9 +543,15 @@ where
             });
             let call = inner.call(req).instrument(span.clone());
             let result = match tokio::time::timeout_at(start_by, call).await {
-                Ok(result) => result.map(|resp| match caller_deadline {
-                    Some(d) => resp.map(|body| crate::deadline::DeadlineBody::wrap(body, d)),
-                    None => resp,
+                Ok(result) => result.map(|resp| {
+                    let resp = match activity {
+                        Some(a) => resp.map(|b| crate::streams::ResponseBody::wrap(b, a, slot)),
+                        None => resp,
+                    };
+                    match caller_deadline {
+                        Some(d) => resp.map(|body| crate::deadline::DeadlineBody::wrap(body, d)),
+                        None => resp,
+                    }
                 }),
                 Err(_elapsed) => Ok(reject(tonic::Status::deadline_exceeded(
                     if caller_deadline == Some(start_by) {
@@ -483,6 +609,16 @@ mod tests {
     use super::*;
     use tower::Layer;
 
+    /// A bootstrap admin token strong enough to be accepted.
+    const BOOT: &str = "c360_test-bootstrap-0123456789abcdefXYZ";
+
+    /// Writes a tokens file readable by its owner only.
+    fn write_secret(path: &Path, text: impl AsRef<[u8]>) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
     #[test]
     fn first_start_creates_one_admin_token_stored_hashed() {
         let dir = tempfile::tempdir().unwrap();
@@ -506,11 +642,16 @@ mod tests {
         let app = generate_token().unwrap();
         std::fs::write(
             &extra,
-            format!("# mounted\n{}\n", token_line("crm", Role::App, &app)),
+            format!(
+                "# mounted\n{}\n",
+                token_line("crm", Role::App, &Grants::default(), &app)
+            ),
         )
         .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&extra, std::fs::Permissions::from_mode(0o600)).unwrap();
         let (store, created) =
-            TokenStore::open(&dir.path().join("data"), Some(&extra), Some("boot".into())).unwrap();
+            TokenStore::open(&dir.path().join("data"), Some(&extra), Some(BOOT.into())).unwrap();
         assert!(
             created.is_none(),
             "provisioned tokens: no admin token minted"
@@ -519,17 +660,17 @@ mod tests {
             store.authenticate(app.expose()).unwrap(),
             Caller::new("crm", Role::App)
         );
-        assert_eq!(store.authenticate("boot").unwrap().role, Role::Admin);
+        assert_eq!(store.authenticate(BOOT).unwrap().role, Role::Admin);
     }
 
     #[test]
     fn bad_token_lines_are_errors_with_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let extra = dir.path().join("t");
-        std::fs::write(&extra, "a admin 00\n").unwrap();
+        write_secret(&extra, "a admin 00\n");
         let err = TokenStore::open(dir.path(), Some(&extra), None).unwrap_err();
         assert!(format!("{err:#}").contains("line 1"), "{err:#}");
-        std::fs::write(&extra, format!("a root {}\n", "0".repeat(64))).unwrap();
+        write_secret(&extra, format!("a root {}\n", "0".repeat(64)));
         let err = TokenStore::open(dir.path(), Some(&extra), None).unwrap_err();
         assert!(format!("{err:#}").contains("unknown role"), "{err:#}");
     }
@@ -537,18 +678,100 @@ mod tests {
     #[test]
     fn create_token_refuses_duplicates_and_bad_names() {
         let dir = tempfile::tempdir().unwrap();
-        create_token(dir.path(), "ops", Role::Steward).unwrap();
-        assert!(create_token(dir.path(), "ops", Role::App).is_err());
-        assert!(create_token(dir.path(), "two words", Role::App).is_err());
+        let none = Grants::default();
+        create_token(dir.path(), "ops", Role::Steward, &none).unwrap();
+        assert!(create_token(dir.path(), "ops", Role::App, &none).is_err());
+        assert!(create_token(dir.path(), "two words", Role::App, &none).is_err());
+    }
+
+    #[test]
+    fn tokens_carry_their_sources_and_peer() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let core = Grants {
+            sources: Sources::parse("core_banking,agent_app").unwrap(),
+            peer: None,
+        };
+        let source = create_token(d, "cbs", Role::Source, &core).unwrap();
+        let vault = Grants {
+            sources: Sources::None,
+            peer: Some(Peer::Vault),
+        };
+        let peer = create_token(d, "vault-peer", Role::Service, &vault).unwrap();
+        let (store, _) = TokenStore::open(d, None, None).unwrap();
+        let c = store.authenticate(source.expose()).unwrap();
+        assert!(c.may_write("core_banking") && c.may_write("agent_app"));
+        assert!(!c.may_write("mobile_money"));
+        let p = store.authenticate(peer.expose()).unwrap();
+        assert_eq!(p.peer, Some(Peer::Vault));
+        assert!(p.check_peer(Peer::Vault, "test").is_ok());
+        assert!(!p.may_write("core_banking"));
+
+        // A source token must name what it writes; only services name a peer.
+        let err = create_token(d, "bare", Role::Source, &Grants::default()).unwrap_err();
+        assert!(err.to_string().contains("--sources"), "{err}");
+        assert!(create_token(d, "crm", Role::App, &vault).is_err());
+        let file = d.join("extra");
+        write_secret(&file, format!("x source {} sources=\n", "0".repeat(64)));
+        let err = TokenStore::open(d, Some(&file), None).unwrap_err();
+        assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+        write_secret(&file, format!("x app {} colour=red\n", "0".repeat(64)));
+        let err = TokenStore::open(d, Some(&file), None).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown column"), "{err:#}");
+    }
+
+    #[test]
+    fn weak_chosen_tokens_and_open_token_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = TokenStore::open(dir.path(), None, Some("admin123".into())).unwrap_err();
+        assert!(err.to_string().contains("too weak"), "{err}");
+        let plain = "a".repeat(40);
+        assert!(check_strength(&plain, "token").is_err());
+        assert!(check_strength(BOOT, "token").is_ok());
+        assert!(check_strength(generate_token().unwrap().expose(), "token").is_ok());
+
+        use std::os::unix::fs::PermissionsExt;
+        let extra = dir.path().join("tokens-secret");
+        let app = generate_token().unwrap();
+        std::fs::write(
+            &extra,
+            token_line("crm", Role::App, &Grants::default(), &app),
+        )
+        .unwrap();
+        std::fs::set_permissions(&extra, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = TokenStore::open(dir.path(), Some(&extra), None).unwrap_err();
+        assert!(err.to_string().contains("open to other users"), "{err}");
+        std::fs::set_permissions(&extra, std::fs::Permissions::from_mode(0o440)).unwrap();
+        assert!(TokenStore::open(dir.path(), Some(&extra), None).is_ok());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let header = |v: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(http::header::AUTHORIZATION, v.parse().unwrap());
+            h
+        };
+        for v in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR   abc "] {
+            assert_eq!(bearer(&header(v)), Some(Ok("abc")), "{v}");
+        }
+        for v in ["Basic abc", "Bearer", "Bearerabc", "Bearer  "] {
+            assert_eq!(bearer(&header(v)), Some(Err(())), "{v}");
+        }
+        assert_eq!(bearer(&http::HeaderMap::new()), None);
     }
 
     fn gate_over<S>(dir: &Path, inner: S, default_timeout: Duration) -> GateService<S> {
-        let (tokens, _) = TokenStore::open(dir, None, Some("boot".into())).unwrap();
+        let (tokens, _) = TokenStore::open(dir, None, Some(BOOT.into())).unwrap();
         GateLayer(Arc::new(Gate {
             tokens,
             limiter: RateLimiter::new(0, 0),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             default_timeout,
+            methods: crate::methods::Methods::served().unwrap(),
+            streams: crate::streams::StreamSlots::new(0),
+            stream_idle_timeout: None,
+            max_message_bytes: 4 << 20,
         }))
         .layer(inner)
     }
@@ -556,7 +779,7 @@ mod tests {
     fn call_with(timeout: Option<&str>) -> http::Request<Body> {
         let mut b = http::Request::builder()
             .uri("/c360.resolver.v1.ResolverService/GetClient")
-            .header("authorization", "Bearer boot");
+            .header("authorization", format!("Bearer {BOOT}"));
         if let Some(t) = timeout {
             b = b.header("grpc-timeout", t);
         }

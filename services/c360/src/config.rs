@@ -101,6 +101,18 @@ pub struct LimitsConfig {
     pub burst_requests: u32,
     /// Longest a call may run when the client sets no deadline.
     pub default_timeout_secs: u64,
+    /// A request stream (`Ingest`) on which neither side sent anything for
+    /// this long is closed with DEADLINE_EXCEEDED; 0: never.
+    pub stream_idle_timeout_secs: u64,
+    /// Request streams one caller may have open at once; 0: unbounded.
+    pub max_streams_per_caller: usize,
+    /// HTTP/2 flow-control window of one call: what a client may send
+    /// ahead of the handler. Kept small so that, with messages of one DATA
+    /// frame each, what waits in the HTTP/2 layer stays within its budget
+    /// for small frames (see `serve.rs`).
+    pub http2_stream_window_bytes: u32,
+    /// HTTP/2 flow-control window of one connection (all its calls).
+    pub http2_connection_window_bytes: u32,
 }
 
 impl Default for LimitsConfig {
@@ -110,7 +122,36 @@ impl Default for LimitsConfig {
             requests_per_second_per_caller: 10_000,
             burst_requests: 20_000,
             default_timeout_secs: 60,
+            stream_idle_timeout_secs: 60,
+            max_streams_per_caller: 16,
+            http2_stream_window_bytes: 64 << 10,
+            http2_connection_window_bytes: 8 << 20,
         }
+    }
+}
+
+impl LimitsConfig {
+    /// HTTP/2 windows are 1 KiB to 2^31 - 1 bytes (RFC 9113), and a
+    /// connection's holds at least one call's.
+    fn check(&self) -> anyhow::Result<()> {
+        const MAX: u32 = (1 << 31) - 1;
+        for (key, v) in [
+            ("http2_stream_window_bytes", self.http2_stream_window_bytes),
+            (
+                "http2_connection_window_bytes",
+                self.http2_connection_window_bytes,
+            ),
+        ] {
+            if !(1024..=MAX).contains(&v) {
+                bail!("limits.{key}: must be 1024 to {MAX} bytes, got {v}");
+            }
+        }
+        if self.http2_connection_window_bytes < self.http2_stream_window_bytes {
+            bail!(
+                "limits.http2_connection_window_bytes must be at least http2_stream_window_bytes"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -267,6 +308,7 @@ impl Config {
             .context("invalid configuration")?;
         config.services()?;
         config.resolver.to_resolver_config()?;
+        config.limits.check()?;
         Ok(config)
     }
 

@@ -9,8 +9,11 @@ pub mod auth;
 pub mod cmd;
 pub mod config;
 pub mod deadline;
+pub mod methods;
 pub mod metrics;
+pub mod private;
 pub mod serve;
+pub mod streams;
 pub mod telemetry;
 
 /// Parses the process arguments and runs the command.

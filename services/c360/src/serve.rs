@@ -17,7 +17,7 @@ use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_resolver::Resolver;
 use c360_resolver::grpc::ResolverGrpc;
-use c360_rpc::{Caller, PeerChannel, Role};
+use c360_rpc::{Caller, Peer, PeerChannel, Role};
 use c360_search::{Search, SearchPeers};
 use c360_storage::SledStore;
 use c360_vault::{RemoteCustodian, Vault, VaultPeers};
@@ -59,37 +59,22 @@ pub fn load_keyring(data_dir: &Path) -> anyhow::Result<LocalKeyring> {
     }
     if let Some(path) = std::env::var_os(KEK_FILE_ENV) {
         let path = PathBuf::from(path);
+        crate::private::check_secret_file(&path, "the key-encryption keyring")?;
         return LocalKeyring::from_file(&path)
             .with_context(|| format!("key-encryption key {}", path.display()));
     }
     let path = data_dir.join("kek.keyring");
     if !path.exists() {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        crate::private::create_dir(data_dir)?;
         let text = LocalKeyring::generate_text("kek-1")?;
-        write_private(&path, &text)?;
+        crate::private::write_new(&path, &text)?;
         eprintln!(
             "created a key-encryption key in {} (keep it apart from backups of the data)",
             path.display()
         );
     }
+    crate::private::check_secret_file(&path, "the key-encryption keyring")?;
     LocalKeyring::from_file(&path).with_context(|| format!("key-encryption key {}", path.display()))
-}
-
-pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
 }
 
 /// Opens the resolver on its sled store under `data_dir`.
@@ -117,8 +102,9 @@ fn custody_failed(e: &anyhow::Error) -> bool {
     })
 }
 
-/// The identity co-located services call each other with.
-fn internal_caller() -> Caller {
+/// The identity of an in-process call that no service named (none should:
+/// each co-located service calls its peers as itself, `as_caller`).
+fn unnamed_peer() -> Caller {
     Caller::new("internal", Role::Service)
 }
 
@@ -157,6 +143,8 @@ pub struct Platform {
     config: Config,
     services: Vec<ServiceKind>,
     resolver: Option<Arc<Resolver>>,
+    /// The vault the resolver asks what it may disclose (GetClient).
+    resolver_vault: Option<VaultServiceClient<PeerChannel>>,
     vault: Option<Vault>,
     search: Option<Search>,
     channels: Option<Channels>,
@@ -179,8 +167,7 @@ impl Platform {
     pub async fn open(config: Config, kek: Arc<dyn KekProvider>) -> anyhow::Result<Platform> {
         let services = config.services()?;
         let data_dir = config.server.data_dir.clone();
-        std::fs::create_dir_all(&data_dir)
-            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        crate::private::create_dir(&data_dir)?;
         let (tokens, created_admin_token) = TokenStore::open(
             &data_dir,
             config
@@ -200,6 +187,13 @@ impl Platform {
             ),
             metrics: metrics.clone(),
             default_timeout: Duration::from_secs(config.limits.default_timeout_secs),
+            methods: crate::methods::Methods::served()?,
+            streams: crate::streams::StreamSlots::new(config.limits.max_streams_per_caller),
+            stream_idle_timeout: match config.limits.stream_idle_timeout_secs {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            },
+            max_message_bytes: config.limits.max_message_bytes,
         });
 
         // The vault opens first: it holds the data keys the resolver writes
@@ -214,7 +208,12 @@ impl Platform {
             (false, Some(url)) => Some(remote_peer(url, &config).await?),
             (false, None) => None,
         };
-        let resolver_client = resolver_peer.clone().map(ResolverServiceClient::new);
+        // Each co-located service calls the resolver as itself.
+        let resolver_client = |me: Peer| {
+            resolver_peer
+                .clone()
+                .map(|c| ResolverServiceClient::new(c360_rpc::as_caller(c, Caller::peer(me))))
+        };
         let needs_resolver = |service: &str| {
             anyhow::anyhow!(
                 "{service} follows the resolver's event feed: run the resolver in this process or set peers.resolver"
@@ -225,7 +224,7 @@ impl Platform {
             let dir = data_dir.join("vault");
             let (c, k) = (config.vault.clone(), kek.clone());
             let peers = VaultPeers {
-                resolver: resolver_client.clone(),
+                resolver: resolver_client(Peer::Vault),
             };
             let v = tokio::task::spawn_blocking(move || Vault::open(&dir, c, k, peers))
                 .await?
@@ -269,7 +268,7 @@ impl Platform {
             metrics.watch_review_queue(move || probe.open_reviews() as i64);
             late_resolver.bind(c360_rpc::in_process(
                 limited!(ResolverGrpc::new(r.clone()).into_server(), config),
-                internal_caller(),
+                unnamed_peer(),
             ));
             Some(r)
         } else {
@@ -278,17 +277,21 @@ impl Platform {
         let vault_peer = match (&vault, &config.peers.vault) {
             (Some(v), _) => Some(c360_rpc::in_process(
                 limited!(v.grpc(), config),
-                internal_caller(),
+                unnamed_peer(),
             )),
             (None, Some(url)) => Some(remote_peer(url, &config).await?),
             (None, None) => None,
         };
 
+        let resolver_vault = vault_peer
+            .clone()
+            .map(|c| VaultServiceClient::new(c360_rpc::as_caller(c, Caller::peer(Peer::Resolver))));
+
         let search = if services.contains(&ServiceKind::Search) {
             let dir = data_dir.join("search");
             let (c, k) = (config.search.clone(), kek.clone());
             let peers = SearchPeers {
-                resolver: resolver_client.clone(),
+                resolver: resolver_client(Peer::Search),
             };
             let s = tokio::task::spawn_blocking(move || Search::open(&dir, c, k, peers))
                 .await?
@@ -302,8 +305,10 @@ impl Platform {
             let dir = data_dir.join("channels");
             let (c, k) = (config.channels.clone(), kek.clone());
             let peers = ChannelsPeers {
-                vault: vault_peer.clone().map(VaultServiceClient::new),
-                resolver: resolver_client.clone(),
+                vault: vault_peer.clone().map(|c| {
+                    VaultServiceClient::new(c360_rpc::as_caller(c, Caller::peer(Peer::Channels)))
+                }),
+                resolver: resolver_client(Peer::Channels),
             };
             let ch = tokio::task::spawn_blocking(move || Channels::open(&dir, c, k, peers))
                 .await?
@@ -313,21 +318,19 @@ impl Platform {
             None
         };
 
-        let mut handlers: Vec<(&'static str, Arc<dyn c360_rpc::FeedHandler>)> = Vec::new();
+        let mut handlers: Vec<(&'static str, Peer, Arc<dyn c360_rpc::FeedHandler>)> = Vec::new();
         if let Some(v) = &vault {
-            handlers.push(("vault", v.feed_handler()));
+            handlers.push(("vault", Peer::Vault, v.feed_handler()));
         }
         if let Some(s) = &search {
-            handlers.push(("search", s.feed_handler()));
+            handlers.push(("search", Peer::Search, s.feed_handler()));
         }
         if let Some(c) = &channels {
-            handlers.push(("channels", c.feed_handler()));
+            handlers.push(("channels", Peer::Channels, c.feed_handler()));
         }
         let mut followers = Vec::new();
-        for (name, handler) in handlers {
-            let client = resolver_client
-                .clone()
-                .ok_or_else(|| needs_resolver(name))?;
+        for (name, peer, handler) in handlers {
+            let client = resolver_client(peer).ok_or_else(|| needs_resolver(name))?;
             let (progress, task) = c360_rpc::follow_feed(client, handler, name);
             if let Some(r) = &resolver {
                 let (r, p) = (r.clone(), progress.clone());
@@ -341,6 +344,7 @@ impl Platform {
             config,
             services,
             resolver,
+            resolver_vault,
             vault,
             search,
             channels,
@@ -392,7 +396,21 @@ impl Platform {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
         // Timeouts are the gate's (see `crate::deadline`), not tonic's.
-        let mut builder = tonic::transport::Server::builder();
+        //
+        // Flow control: clients such as grpcio send each message as its own
+        // DATA frame. h2 charges every small frame waiting for the handler
+        // against a connection budget of half the connection window and
+        // closes the connection (GOAWAY ENHANCE_YOUR_CALM,
+        // "too_many_data_frames") when it runs out. Handlers read their
+        // request streams continuously into bounded queues (`Ingest`), so
+        // frames wait in h2 only while a queue is full, and then at most a
+        // call's window of them: a small call window under a large
+        // connection window keeps that within the budget (a 64 KiB window of
+        // ~100-byte messages charges ~94 KiB of a 4 MiB budget).
+        let limits = &self.config.limits;
+        let mut builder = tonic::transport::Server::builder()
+            .initial_stream_window_size(limits.http2_stream_window_bytes)
+            .initial_connection_window_size(limits.http2_connection_window_bytes);
         if let Some(tls) = server_tls(&self.config)? {
             builder = builder.tls_config(tls)?;
         }
@@ -403,7 +421,9 @@ impl Platform {
             .add_service(reflection_v1alpha);
         if let Some(r) = &self.resolver {
             router = router.add_service(limited!(
-                ResolverGrpc::new(r.clone()).into_server(),
+                ResolverGrpc::new(r.clone())
+                    .with_vault(self.resolver_vault.clone())
+                    .into_server(),
                 self.config
             ));
             names.push(RESOLVER_NAME);

@@ -1,6 +1,7 @@
 //! Logs, traces and trace-context propagation.
 //!
-//! - Logs: `tracing` to stderr, text or JSON lines (`telemetry.json_logs`).
+//! - Logs: `tracing` to stderr, text or JSON lines (`telemetry.json_logs`);
+//!   colour only when stderr is a terminal (and `NO_COLOR` is unset).
 //! - Traces: exported over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is
 //!   set (the standard OpenTelemetry variables apply, e.g.
 //!   `OTEL_SERVICE_NAME`).
@@ -78,8 +79,15 @@ pub fn init(config: &TelemetryConfig, service_name: &str) -> anyhow::Result<Tele
             )
             .try_init()
     } else {
+        // Colour only on a terminal: a file or a pipe gets plain text.
+        use std::io::IsTerminal;
+        let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr),
+            )
             .try_init()
     };
     if result.is_err() {

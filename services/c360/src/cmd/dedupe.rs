@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use c360_core::{Mapping, Record, RecordReader};
-use c360_matching::{MatchConfig, dedupe, unpack_pair};
+use c360_matching::{MatchConfig, Preparer, dedupe, unpack_pair};
+use c360_resolver::quality::{QualityCounts, describe};
+use c360_standardise::names::NameVariants;
 use rustc_hash::FxHashMap;
 
 use super::progress;
@@ -48,6 +50,11 @@ pub struct Args {
     /// level (as `c360 profile`).
     #[arg(long)]
     profile: bool,
+    /// Treat a record holding a value that cannot be standardised (a birth
+    /// date "1950-51-01") as a bad row, instead of keeping it with the value
+    /// flagged and ignored for matching, as the resolver does.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// `c360 profile`: what a source is like, and what the model learns from it.
@@ -113,7 +120,15 @@ pub fn profile(args: ProfileArgs) -> anyhow::Result<()> {
         .map(Mapping::from_path)
         .transpose()?;
     let config = load_settings(args.settings.as_deref(), mapping.as_ref())?;
-    let (records, bad_rows) = read_records(&args.input, mapping.as_ref(), OnError::Skip)?;
+    let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
+    let input = Input {
+        path: &args.input,
+        mapping: mapping.as_ref(),
+        on_error: OnError::Skip,
+        strict: false,
+        preparer: &preparer,
+    };
+    let (records, bad_rows, _) = read_records(&input)?;
     let outcome = dedupe(&records, &config)?;
     if bad_rows > 0 {
         println!("bad rows skipped {bad_rows}");
@@ -143,7 +158,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     config.validate()?;
 
-    let (records, bad_rows) = read_records(&args.input, mapping.as_ref(), args.on_error)?;
+    let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
+    let input = Input {
+        path: &args.input,
+        mapping: mapping.as_ref(),
+        on_error: args.on_error,
+        strict: args.strict,
+        preparer: &preparer,
+    };
+    let (records, bad_rows, quality) = read_records(&input)?;
     let bar = progress::stage("matching");
     let outcome = dedupe(&records, &config)?;
     bar.finish_and_clear();
@@ -165,6 +188,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bad_rows,
         started.elapsed()
     );
+    let (_, flagged) = quality.totals();
+    if flagged > 0 {
+        eprintln!(
+            "  {flagged} records kept with values flagged as unusable (ignored for matching): {}",
+            super::quality::by_field_text(&quality)
+        );
+    }
     eprintln!(
         "  candidate pairs {} (oversized blocks {}), linked {}, to review {}, vetoed {}, merges refused {} (conflict) {} (size)",
         s.blocking.candidate_pairs,
@@ -193,26 +223,59 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read_records(
-    path: &PathBuf,
-    mapping: Option<&Mapping>,
+/// The input file and how to read it.
+struct Input<'a> {
+    path: &'a PathBuf,
+    mapping: Option<&'a Mapping>,
     on_error: OnError,
-) -> anyhow::Result<(Vec<Record>, usize)> {
+    strict: bool,
+    preparer: &'a Preparer,
+}
+
+/// The records, the count of bad rows, and the flags of the values kept
+/// but unusable (the resolver's rule, through the same preparer).
+fn read_records(input: &Input<'_>) -> anyhow::Result<(Vec<Record>, usize, QualityCounts)> {
+    let Input {
+        path,
+        mapping,
+        on_error,
+        strict,
+        preparer,
+    } = *input;
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = RecordReader::new(BufReader::with_capacity(1 << 20, file), mapping)
         .with_context(|| format!("{}", path.display()))?;
+    let mut quality = QualityCounts::default();
     let bar = progress::counter("reading");
     let mut records = Vec::new();
     let mut seen: FxHashMap<String, u64> = FxHashMap::default();
     let mut bad_rows = 0usize;
     while let Some(row) = reader.next_record() {
         let outcome = row.map_err(|e| e.to_string()).and_then(|(line, record)| {
-            match seen.insert(record.record_id.clone(), line) {
-                Some(first) => Err(format!(
+            if let Some(first) = seen.insert(record.record_id.clone(), line) {
+                return Err(format!(
                     "line {line}: record_id `{}` already used on line {first}",
                     record.record_id
-                )),
-                None => Ok(record),
+                ));
+            }
+            let flags = preparer.flags(&record);
+            match flags.first() {
+                Some(flag) if strict => {
+                    let origin = reader.origin();
+                    let column = reader
+                        .column(origin, flag.field, usize::from(flag.index))
+                        .map(|c| format!(", column {c}"))
+                        .unwrap_or_default();
+                    Err(format!(
+                        "line {line}{column}: {} {}",
+                        flag.field,
+                        describe(flag)
+                    ))
+                }
+                _ => {
+                    quality.add(&record.source_system, &flags);
+                    Ok(record)
+                }
             }
         });
         match outcome {
@@ -234,7 +297,7 @@ fn read_records(
     if bad_rows > SHOWN_ERRORS {
         eprintln!("... and {} more bad rows", bad_rows - SHOWN_ERRORS);
     }
-    Ok((records, bad_rows))
+    Ok((records, bad_rows, quality))
 }
 
 fn write_output(path: &PathBuf, records: &[Record], assignment: &[u32]) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@ mod eval;
 mod gen_cmd;
 mod privacy;
 mod progress;
+mod quality;
 mod quickstart;
 pub(crate) mod remote;
 mod search;
@@ -40,6 +41,9 @@ enum Command {
     Ingest(remote::IngestArgs),
     /// Look at, merge or split clients on a running server.
     Client(remote::ClientArgs),
+    /// Values kept but flagged as unusable, per source system and field, on
+    /// a running server.
+    Quality(quality::QualityArgs),
     /// The steward review queue of a running server.
     Review(remote::ReviewArgs),
     /// The consent ledger of a running server: record, check, show, verify, export.
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => crate::serve::command(args),
         Command::Ingest(args) => remote::ingest(args),
         Command::Client(args) => remote::client(args),
+        Command::Quality(args) => quality::run(args),
         Command::Review(args) => remote::review(args),
         Command::Consent(args) => privacy::consent(args),
         Command::Erase(args) => privacy::erase(args),

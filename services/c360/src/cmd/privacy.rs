@@ -64,7 +64,11 @@ fn entry_line(e: &va::ConsentEntry) -> String {
         } else {
             format!(" (notice {})", e.notice_version)
         }
-    ) + &match e.decision() {
+    ) + &if e.record_ids.is_empty() {
+        String::new()
+    } else {
+        format!(" records={}", e.record_ids.join(","))
+    } + &match e.decision() {
         va::ConsentDecision::Unspecified => String::new(),
         d => format!(" -> {d:?}"),
     }
@@ -95,6 +99,11 @@ pub enum ConsentCommand {
         /// Expiry, Unix milliseconds (0: none).
         #[arg(long, default_value_t = 0)]
         expires_at_ms: i64,
+        /// A resolver record the decision came with (repeatable); omitted:
+        /// the records the client number stands for. A split sends the
+        /// entry to the side holding its records.
+        #[arg(long = "record")]
+        records: Vec<String>,
     },
     /// May we, for this purpose and channel, now?
     Check {
@@ -141,6 +150,7 @@ pub fn consent(args: ConsentArgs) -> anyhow::Result<()> {
                 source,
                 notice_version,
                 expires_at_ms,
+                records,
             } => {
                 let r = v
                     .record_consent(va::RecordConsentRequest {
@@ -154,6 +164,7 @@ pub fn consent(args: ConsentArgs) -> anyhow::Result<()> {
                         notice_version,
                         captured_at_unix_ms: 0,
                         expires_at_unix_ms: expires_at_ms,
+                        record_ids: records,
                     })
                     .await
                     .map_err(status)?

@@ -38,15 +38,21 @@ pub struct Args {
     exit: bool,
 }
 
-/// The token the walkthrough uses, kept beside the data (mode 0600) so that
-/// the README's grpcurl commands can use it too.
-fn quickstart_token(data_dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = data_dir.join("quickstart.token");
+/// A token the walkthrough uses, kept beside the data (mode 0600) so that
+/// the README's grpcurl and CLI commands can use it too: `quickstart.token`
+/// (admin: operates everything, reads no personal value) and
+/// `steward.token` (a data steward: reads clients for stewardship).
+fn quickstart_token(data_dir: &std::path::Path, name: &str, role: Role) -> anyhow::Result<String> {
+    let file = match role {
+        Role::Admin => "quickstart.token".to_string(),
+        _ => format!("{role}.token"),
+    };
+    let path = data_dir.join(file);
     if let Ok(t) = std::fs::read_to_string(&path) {
         return Ok(t.trim().to_string());
     }
-    let token = crate::auth::create_token(data_dir, "quickstart", Role::Admin)?;
-    crate::serve::write_private(&path, token.expose())?;
+    let token = crate::auth::create_token(data_dir, name, role, &crate::auth::Grants::default())?;
+    crate::private::write_new(&path, token.expose())?;
     Ok(token.expose().to_string())
 }
 
@@ -61,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.server.listen = args.listen.clone();
         config.resolver.bootstrap_records = 5_000;
         let _telemetry = crate::telemetry::init(&config.telemetry, "c360")?;
-        std::fs::create_dir_all(&args.data_dir)?;
+        crate::private::create_dir(&args.data_dir)?;
         let kek: Arc<dyn KekProvider> = Arc::new(load_keyring(&args.data_dir)?);
         println!(
             "== starting resolver, vault, search and channels on {}",
@@ -74,7 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 t.expose()
             );
         }
-        let token = quickstart_token(&args.data_dir)?;
+        let token = quickstart_token(&args.data_dir, "quickstart", Role::Admin)?;
+        let steward_token = quickstart_token(&args.data_dir, "quickstart-steward", Role::Steward)?;
         let resolver = platform.resolver().cloned().context("no resolver")?;
         let followers: Vec<c360_rpc::FeedProgress> = ["vault", "search", "channels"]
             .into_iter()
@@ -103,9 +110,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .connect()
             .await
             .with_context(|| format!("cannot reach {url}"))?;
-        let peer =
-            c360_rpc::remote(channel, Some(&token), None).map_err(|e| anyhow::anyhow!("{e}"))?;
-        walkthrough(peer, args.records, caught_up).await?;
+        let peer = c360_rpc::remote(channel.clone(), Some(&token), None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let steward = c360_rpc::remote(channel, Some(&steward_token), None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        walkthrough(peer, steward, args.records, caught_up).await?;
         println!();
         println!(
             "c360 listening on {addr}; the walkthrough's token is in {}",
@@ -128,15 +137,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })
 }
 
-async fn walkthrough<F, Fut>(peer: PeerChannel, records: usize, caught_up: F) -> anyhow::Result<()>
+async fn walkthrough<F, Fut>(
+    peer: PeerChannel,
+    steward: PeerChannel,
+    records: usize,
+    caught_up: F,
+) -> anyhow::Result<()>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     let mut resolver = ResolverServiceClient::new(peer.clone());
+    // Personal values are read as a data steward would, for stewardship;
+    // the admin token operates but reads none.
+    let mut steward_reads = ResolverServiceClient::new(steward.clone());
     let mut vault = VaultServiceClient::new(peer.clone());
     let mut channels = ChannelServiceClient::new(peer.clone());
-    let mut search = SearchServiceClient::new(peer.clone());
+    let mut search = SearchServiceClient::new(steward.clone());
 
     println!("== 1. ingesting {records} generated microfinance records (seed 42)");
     let generated: Vec<c360_datagen::Generated> =
@@ -145,6 +162,7 @@ where
         .iter()
         .map(|g| api::IngestRequest {
             record: Some(c360_resolver::convert::from_core(&g.record)),
+            strict: false,
         })
         .collect();
     let started = std::time::Instant::now();
@@ -154,10 +172,11 @@ where
         .map_err(status)?
         .into_inner();
     let mut numbers = Vec::with_capacity(records);
-    let (mut matched, mut new, mut review) = (0, 0, 0);
+    let (mut matched, mut new, mut review, mut flagged) = (0, 0, 0, 0);
     while let Some(r) = stream.next().await {
         let r = r.map_err(status)?;
         if let Some(api::ingest_response::Result::Resolved(res)) = r.result {
+            flagged += usize::from(!res.flags.is_empty());
             match res.decision() {
                 api::Decision::Matched => matched += 1,
                 api::Decision::Review => review += 1,
@@ -169,7 +188,7 @@ where
         }
     }
     println!(
-        "   {} records in {:.1?}: {matched} joined an existing client, {new} new clients, {review} sent to review",
+        "   {} records in {:.1?}: {matched} joined an existing client, {new} new clients, {review} sent to review; {flagged} kept with a value flagged as unusable (`c360 quality`)",
         numbers.len(),
         started.elapsed()
     );
@@ -183,9 +202,10 @@ where
         .iter()
         .max_by_key(|(n, c)| (**c, std::cmp::Reverse(**n)))
         .context("no client")?;
-    let client = resolver
+    let client = steward_reads
         .get_client(api::GetClientRequest {
             client_number: best.to_string(),
+            purpose: "stewardship".into(),
         })
         .await
         .map_err(status)?
@@ -283,6 +303,7 @@ where
             notice_version: "2026-01".into(),
             captured_at_unix_ms: now,
             expires_at_unix_ms: 0,
+            record_ids: Vec::new(),
         })
         .await
         .map_err(status)?
@@ -338,9 +359,10 @@ where
     }
 
     // Search by name, the way a call-centre agent types it.
-    let golden = resolver
+    let golden = steward_reads
         .get_client(api::GetClientRequest {
             client_number: survivor.clone(),
+            purpose: "stewardship".into(),
         })
         .await
         .map_err(status)?

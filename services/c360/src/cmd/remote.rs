@@ -10,6 +10,7 @@ use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_rpc::PeerChannel;
 
 use super::progress;
+use super::quality::{by_field_text, flag_code, flag_from_proto, flag_text};
 
 #[derive(Debug, clap::Args)]
 pub struct Server {
@@ -50,7 +51,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the runtime")
 }
 
-async fn connect(server: &Server) -> anyhow::Result<ResolverServiceClient<PeerChannel>> {
+pub(crate) async fn connect(server: &Server) -> anyhow::Result<ResolverServiceClient<PeerChannel>> {
     Ok(ResolverServiceClient::new(server.channel().await?))
 }
 
@@ -69,8 +70,16 @@ pub fn status(e: tonic::Status) -> anyhow::Error {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ClientCommand {
-    /// Show a client: golden record, records, aliases, lineage.
-    Get { number: String },
+    /// Show a client: golden record, records, aliases, lineage. Personal
+    /// values are shown as the vault's access policy allows for the
+    /// token's role and the purpose, and the read is logged.
+    Get {
+        number: String,
+        /// Why you read: stewardship, service, collections, audit,
+        /// access_request, ...
+        #[arg(long)]
+        purpose: String,
+    },
     /// Why a client's records are together (or, with --with, why two
     /// records match or not): each field's level and weight, vetoes.
     Explain {
@@ -116,10 +125,11 @@ pub fn client(args: ClientArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let mut c = connect(&args.server).await?;
         match args.command {
-            ClientCommand::Get { number } => {
+            ClientCommand::Get { number, purpose } => {
                 let r = c
                     .get_client(api::GetClientRequest {
                         client_number: number,
+                        purpose,
                     })
                     .await
                     .map_err(status)?
@@ -140,6 +150,19 @@ pub fn client(args: ClientArgs) -> anyhow::Result<()> {
                         "  {}  {} {}",
                         m.record_id, m.source_system, m.source_record_id
                     );
+                    if !m.flags.is_empty() {
+                        let flags: Vec<String> = m.flags.iter().map(flag_text).collect();
+                        println!("    flagged (kept, not used): {}", flags.join(", "));
+                    }
+                }
+                if !r.masked_fields.is_empty() {
+                    println!("masked for you: {}", r.masked_fields.join(", "));
+                }
+                if !r.withheld_fields.is_empty() {
+                    println!("withheld from you: {}", r.withheld_fields.join(", "));
+                }
+                if r.access_log_sequence > 0 {
+                    println!("access log entry: {}", r.access_log_sequence);
                 }
                 if !r.aliases.is_empty() {
                     println!("aliases: {}", r.aliases.join(", "));
@@ -197,6 +220,13 @@ pub fn client(args: ClientArgs) -> anyhow::Result<()> {
                     );
                     for f in &p.fields {
                         println!("    {:<14} {:<22} {:+.2}", f.field, f.level, f.weight);
+                    }
+                }
+                if !r.flagged_records.is_empty() {
+                    println!("flagged values (kept, ignored by the comparison):");
+                    for f in &r.flagged_records {
+                        let flags: Vec<String> = f.flags.iter().map(flag_text).collect();
+                        println!("  {}  {}", f.record_id, flags.join(", "));
                     }
                 }
             }
@@ -336,13 +366,22 @@ pub struct IngestArgs {
     #[arg(long)]
     source: Option<String>,
     /// Write one row per record sent: `line,source_system,source_record_id,
-    /// client_number,decision,confidence,error` (the source system's map of
-    /// its records to client numbers).
+    /// client_number,decision,confidence,error,flags` (the source system's
+    /// map of its records to client numbers; `flags` lists the values kept
+    /// but flagged as unusable, `field:reason` or `field[i]:reason`).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Refuse records holding a value that cannot be standardised (a birth
+    /// date "1950-51-01"), instead of keeping them with the value flagged.
+    #[arg(long)]
+    strict: bool,
 }
 
-/// Streams a CSV file to `Ingest`; reports rejected rows by line.
+/// How many flagged or rejected records are described one by one.
+const SHOWN: usize = 20;
+
+/// Streams a CSV file to `Ingest`; reports rejected rows and flagged values
+/// by line and column.
 pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let mapping = args
         .mapping
@@ -351,15 +390,15 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         .transpose()?;
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("cannot open {}", args.file.display()))?;
-    let reader = RecordReader::new(std::io::BufReader::new(file), mapping.as_ref())
+    let mut reader = RecordReader::new(std::io::BufReader::new(file), mapping.as_ref())
         .with_context(|| args.file.display().to_string())?;
-    let mut lines = Vec::new();
+    let mut origins = Vec::new();
     let mut records = Vec::new();
     let mut bad = 0usize;
-    for row in reader {
+    while let Some(row) = reader.next_record() {
         match row {
-            Ok((line, r)) => {
-                lines.push(line);
+            Ok((_, r)) => {
+                origins.push(reader.origin().clone());
                 let mut record = c360_resolver::convert::from_core(&r);
                 if let Some(source) = &args.source {
                     record.source_system = source.clone();
@@ -396,6 +435,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 "decision",
                 "confidence",
                 "error",
+                "flags",
             ])?;
             Some(w)
         }
@@ -406,16 +446,39 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         let mut c = connect(&args.server).await?;
         let bar = progress::counter("ingesting");
         let total = records.len();
-        let requests = tokio_stream::iter(records.into_iter().map(|r| api::IngestRequest { record: Some(r) }));
+        let strict = args.strict;
+        let requests = tokio_stream::iter(records.into_iter().map(move |r| api::IngestRequest { record: Some(r), strict }));
         let mut stream = c.ingest(requests).await.map_err(status)?.into_inner();
         let (mut matched, mut new, mut review, mut rejected) = (0usize, 0usize, 0usize, 0usize);
+        let mut quality = c360_resolver::quality::QualityCounts::default();
+        let file = args.file.display();
+        // "line 4, column 2", for a message about one cell.
+        let cell = |index: usize, field: &str, value: usize| {
+            let origin = origins.get(index);
+            let column = origin.zip(field.parse().ok()).and_then(|(o, f)| reader.column(o, f, value));
+            let line = origin.map_or(0, |o| o.line);
+            match column {
+                Some(c) => format!("line {line}, column {c}"),
+                None => format!("line {line}"),
+            }
+        };
         while let Some(msg) = tokio_stream::StreamExt::next(&mut stream).await {
             let msg = msg.map_err(status)?;
             bar.inc(1);
             let index = msg.index as usize;
-            let line = lines.get(index).copied().unwrap_or(0);
+            let line = origins.get(index).map_or(0, |o| o.line);
+            let mut flags = String::new();
             let (number, decision, confidence, error) = match msg.result {
                 Some(api::ingest_response::Result::Resolved(r)) => {
+                    let flagged: Vec<_> = r.flags.iter().filter_map(flag_from_proto).collect();
+                    quality.add("", &flagged);
+                    if !r.flags.is_empty() && quality.totals().1 as usize <= SHOWN {
+                        for f in &r.flags {
+                            let at = cell(index, &f.field, f.index as usize);
+                            bar.suspend(|| eprintln!("flagged {file} {at}: {} {} (kept, not used for matching)", f.field, f.description));
+                        }
+                    }
+                    flags = r.flags.iter().map(flag_code).collect::<Vec<_>>().join(";");
                     let decision = match r.decision() {
                         api::Decision::Matched => {
                             matched += 1;
@@ -434,23 +497,37 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
                 }
                 Some(api::ingest_response::Result::Error(e)) => {
                     rejected += 1;
-                    bar.suspend(|| eprintln!("rejected {} line {line}: {}: {}", args.file.display(), e.field, e.description));
+                    if rejected <= SHOWN {
+                        let at = cell(index, e.field.strip_prefix("record.").unwrap_or(&e.field), 0);
+                        bar.suspend(|| eprintln!("rejected {file} {at}: {}: {}", e.field, e.description));
+                    }
                     (String::new(), "rejected", String::new(), format!("{}: {}", e.field, e.description))
                 }
                 None => continue,
             };
             if let (Some(w), Some((system, id))) = (out.as_mut(), keys.get(index)) {
-                w.write_record([line.to_string().as_str(), system, id, &number, decision, &confidence, &error])?;
+                w.write_record([line.to_string().as_str(), system, id, &number, decision, &confidence, &error, &flags])?;
             }
         }
         if let Some(mut w) = out {
             w.flush()?;
         }
         bar.finish_and_clear();
+        if rejected > SHOWN {
+            eprintln!("... and {} more rejected records", rejected - SHOWN);
+        }
+        let flagged = quality.totals().1 as usize;
+        if flagged > SHOWN {
+            eprintln!("... and {} more records with flagged values", flagged - SHOWN);
+        }
         eprintln!(
-            "{total} records sent in {:.1?}: {matched} matched, {new} new clients, {review} to review, {rejected} rejected by the server, {bad} bad rows skipped",
-            started.elapsed()
+            "{total} records sent in {:.1?}: {matched} matched, {new} new clients, {review} to review, {} accepted with warnings, {rejected} rejected by the server, {bad} bad rows skipped",
+            started.elapsed(),
+            flagged,
         );
+        if flagged > 0 {
+            eprintln!("  values kept but flagged as unusable (not used for matching or the golden record): {}", by_field_text(&quality));
+        }
         Ok(())
     })
 }
