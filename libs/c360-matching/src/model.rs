@@ -105,15 +105,22 @@ pub struct FsModel {
 /// summed as independent evidence they make a mother and her daughter, or
 /// twins, look like one person. Inside the context they say only "same
 /// household"; whether the two are one person is told by the person-level
-/// fields ([`PERSON_FIELDS`]), with m and u both learned by EM from the
-/// pairs in the context (u is not the random pairs' u: among household
-/// members a shared birth date is twins, about one pair in thirty, not one
-/// in twenty thousand), and a prior of its own (the share of pairs in the
-/// context that are one person).
+/// fields ([`PERSON_FIELDS`]). Their m is the overall model's: how one
+/// person's records differ does not depend on who else shares the phone.
+/// Their u is learned by EM from the pairs in the context (it is not the
+/// random pairs' u: among household members a shared birth date is twins,
+/// about one pair in thirty, not one in twenty thousand), and so is the
+/// prior, one for pairs that share a phone and one for pairs that share
+/// only an address (the first are mostly one person, the second mostly
+/// neighbours and relatives).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HouseholdModel {
-    /// Share of the context's pairs that are one person.
+    /// Share of the context's pairs sharing a phone that are one person.
     pub lambda: f64,
+    /// Share of the context's pairs sharing only an address that are one
+    /// person.
+    #[serde(default = "half")]
+    pub lambda_address: f64,
     /// `m[field][level]` and `u[field][level]` for the person-level fields
     /// (the other fields' rows are unused).
     pub m: Vec<Vec<f64>>,
@@ -139,14 +146,23 @@ pub fn in_household(levels: &Levels) -> bool {
             || matches!(levels.get(CompareField::Address), 1 | 2))
 }
 
+fn half() -> f64 {
+    0.5
+}
+
+/// Whether a household pair shares a phone (else only an address).
+fn shares_phone(levels: &Levels) -> bool {
+    levels.get(CompareField::Phone) == 1
+}
+
 /// Fewest pairs in the household context to learn its model from.
 const MIN_HOUSEHOLD_PAIRS: u64 = 200;
 
 impl HouseholdModel {
-    /// Learns the context's model by EM over its candidate pairs, m and u
-    /// both free (two latent classes: one person, two members of one
-    /// household), starting from the overall model's m. `None` when the
-    /// data has too few pairs in the context.
+    /// Learns the context's model by EM over its candidate pairs (two latent
+    /// classes: one person, two members of one household), m held at the
+    /// overall model's, u and the two priors free. `None` when the data has
+    /// too few pairs in the context.
     fn learn(global: &FsModel, patterns: &[(Levels, u64)], max_iterations: u32) -> Option<Self> {
         let selected: Vec<(Levels, u64)> = patterns
             .iter()
@@ -156,6 +172,7 @@ impl HouseholdModel {
                 for f in PERSON_FIELDS {
                     only.0[f as usize] = l.get(f);
                 }
+                only.0[CompareField::Phone as usize] = l.get(CompareField::Phone);
                 (only, c)
             })
             .collect();
@@ -163,42 +180,31 @@ impl HouseholdModel {
         if pairs < MIN_HOUSEHOLD_PAIRS {
             return None;
         }
-        // Start: the overall m; u flat over the levels but agreement rare.
         let m = global.m.clone();
-        let u: Vec<Vec<f64>> = global
-            .m
-            .iter()
-            .map(|levels| {
-                let n = levels.len();
-                let mut v = vec![0.0; n];
-                for (l, x) in v.iter_mut().enumerate().skip(1) {
-                    *x = if l == 1 { 0.05 } else { 1.0 };
-                }
-                normalise(&mut v);
-                v
-            })
-            .collect();
+        // Start: the overall u (the weights of a pair outside the context).
+        let u = global.u.clone();
         let mut model = HouseholdModel {
             lambda: 0.5,
+            lambda_address: 0.5,
             m,
             u,
             pairs,
         };
         for _ in 0..max_iterations.max(1) * 2 {
-            let mut m_acc: Vec<Vec<f64>> = model.m.iter().map(|l| vec![0.0; l.len()]).collect();
-            let mut u_acc = m_acc.clone();
-            let mut match_mass = 0.0;
-            let mut total = 0.0;
+            let mut u_acc: Vec<Vec<f64>> = model.u.iter().map(|l| vec![0.0; l.len()]).collect();
+            // [address only, phone shared]
+            let mut match_mass = [0.0; 2];
+            let mut total = [0.0; 2];
             for &(levels, count) in &selected {
                 let odds = model.log_odds(&levels);
                 let p = 1.0 / (1.0 + (-odds).exp2());
-                let (wm, wu) = (p * count as f64, (1.0 - p) * count as f64);
-                match_mass += wm;
-                total += count as f64;
+                let wu = (1.0 - p) * count as f64;
+                let kind = usize::from(shares_phone(&levels));
+                match_mass[kind] += p * count as f64;
+                total[kind] += count as f64;
                 for f in PERSON_FIELDS {
                     let l = usize::from(levels.get(f));
                     if l > 0 {
-                        m_acc[f as usize][l] += wm;
                         u_acc[f as usize][l] += wu;
                     }
                 }
@@ -206,24 +212,40 @@ impl HouseholdModel {
             let mut delta = 0.0f64;
             for f in PERSON_FIELDS {
                 let f = f as usize;
-                for (acc, target) in [
-                    (&mut m_acc[f], &mut model.m[f]),
-                    (&mut u_acc[f], &mut model.u[f]),
-                ] {
-                    // A pseudo-count keeps a level seen in neither class finite.
-                    for x in acc.iter_mut().skip(1) {
-                        *x += 0.5;
-                    }
-                    normalise_with_floor(acc, M_FLOOR);
-                    for (old, new) in target.iter_mut().zip(acc.iter()) {
-                        delta = delta.max((*old - new).abs());
-                        *old = *new;
-                    }
+                let acc = &mut u_acc[f];
+                // A pseudo-count keeps a level seen in neither class finite.
+                for x in acc.iter_mut().skip(1) {
+                    *x += 0.5;
+                }
+                normalise_with_floor(acc, M_FLOOR);
+                // Sharing a household makes agreement more common and
+                // disagreement rarer between two people, so it can weaken a
+                // level's evidence but never reverse or strengthen it: u
+                // stays between the overall u and m. Without this, a file
+                // with no households (FEBRL) lets EM call its typos the
+                // "other" class and a birth date one digit off weighs -6 bits.
+                for (l, new) in acc.iter_mut().enumerate().skip(1) {
+                    let (m, overall) = (model.m[f][l], global.u[f][l]);
+                    *new = new.clamp(m.min(overall), m.max(overall));
+                }
+                for (old, new) in model.u[f].iter_mut().zip(acc.iter()) {
+                    delta = delta.max((*old - new).abs());
+                    *old = *new;
                 }
             }
-            let lambda = (match_mass / total).clamp(1e-4, 1.0 - 1e-4);
-            delta = delta.max((lambda - model.lambda).abs());
-            model.lambda = lambda;
+            let share = |k: usize| {
+                if total[k] > 0.0 {
+                    (match_mass[k] / total[k]).clamp(1e-4, 1.0 - 1e-4)
+                } else {
+                    0.5
+                }
+            };
+            let (address, phone) = (share(0), share(1));
+            delta = delta
+                .max((phone - model.lambda).abs())
+                .max((address - model.lambda_address).abs());
+            model.lambda = phone;
+            model.lambda_address = address;
             if delta < 1e-6 {
                 break;
             }
@@ -231,9 +253,20 @@ impl HouseholdModel {
         Some(model)
     }
 
-    /// The context's prior, log2 odds.
+    /// The context's prior for pairs sharing a phone, log2 odds.
     pub fn prior(&self) -> f64 {
         (self.lambda / (1.0 - self.lambda)).log2()
+    }
+
+    /// The context's prior for a pair, log2 odds: sharing a phone or only an
+    /// address.
+    pub fn prior_of(&self, levels: &Levels) -> f64 {
+        let lambda = if shares_phone(levels) {
+            self.lambda
+        } else {
+            self.lambda_address
+        };
+        (lambda / (1.0 - lambda)).log2()
     }
 
     /// A person-level field's weight at a level in the context.
@@ -246,7 +279,7 @@ impl HouseholdModel {
     }
 
     fn log_odds(&self, levels: &Levels) -> f64 {
-        self.prior()
+        self.prior_of(levels)
             + PERSON_FIELDS
                 .iter()
                 .map(|&f| self.weight(f, levels.get(f)))
@@ -546,7 +579,8 @@ impl FsModel {
         use std::hash::{Hash, Hasher};
         let mut h = rustc_hash::FxHasher::default();
         let household = self.household.iter().flat_map(|h| {
-            std::iter::once(h.lambda)
+            [h.lambda, h.lambda_address]
+                .into_iter()
                 .chain(h.m.iter().flatten().copied())
                 .chain(h.u.iter().flatten().copied())
         });
@@ -811,7 +845,7 @@ impl FsModel {
     /// The prior a pair is scored with: the household context's inside it.
     pub fn prior_for(&self, levels: &Levels) -> f64 {
         self.household_of(levels)
-            .map_or_else(|| self.prior(), HouseholdModel::prior)
+            .map_or_else(|| self.prior(), |h| h.prior_of(levels))
     }
 
     /// A field's weight in a comparison (and the frequency it was adjusted
@@ -824,7 +858,10 @@ impl FsModel {
         b: &crate::Prepared,
         freqs: &Frequencies,
     ) -> (f64, Option<f64>) {
-        if let Some(household) = self.household_of(&comparison.levels) {
+        let household = self.household_of(&comparison.levels);
+        if let Some(household) = household
+            && PERSON_FIELDS.contains(&field)
+        {
             return (household.weight(field, comparison.levels.get(field)), None);
         }
         if implied(field, &comparison.levels) {
@@ -836,7 +873,16 @@ impl FsModel {
         } else {
             tf_share(field, level, comparison, a, b, freqs)
         };
-        self.field_weight(field, level, tf)
+        let (weight, tf) = self.field_weight(field, level, tf);
+        if household.is_some() {
+            // In the household context, what a household shares (its
+            // surname, phone, address, place) says nothing more; what the two
+            // do not share still counts against one person: two records with
+            // one surname and one street but two phones are two members far
+            // more often than one person.
+            return (weight.min(0.0), None);
+        }
+        (weight, tf)
     }
 
     pub fn prior(&self) -> f64 {

@@ -230,9 +230,10 @@ pub fn weights(model: &FsModel) -> String {
     if let Some(h) = &model.household {
         let _ = writeln!(
             s,
-            "household context (same surname and a shared phone or address; {} pairs, prior {:.2} bits):",
+            "household context (same surname and a shared phone or address; {} pairs, prior {:.2} bits sharing a phone, {:.2} only an address):",
             h.pairs,
-            h.prior()
+            h.prior(),
+            (h.lambda_address / (1.0 - h.lambda_address)).log2()
         );
         for field in PERSON_FIELDS {
             let levels: Vec<String> = (1..field.level_count())
