@@ -17,3 +17,4 @@ mod resolver;
 mod roles;
 mod scenario;
 mod server;
+mod teach;

@@ -9,7 +9,9 @@ use crate::rules::Rules;
 pub struct MatchConfig {
     /// ISO country for phone numbers written without a country prefix.
     pub default_country: String,
-    /// Match probability from which a pair is linked automatically.
+    /// Match probability from which a pair is linked automatically (0.9 in
+    /// batch: measured on every public set and the generator, each F1 at
+    /// least as good as at 0.95; the resolver's default is 0.95).
     pub link_threshold: f64,
     /// Match probability from which a pair goes to a steward for review
     /// (below `link_threshold`).
@@ -48,6 +50,13 @@ pub struct MatchConfig {
     /// Random pairs drawn to estimate u.
     pub u_sample_pairs: usize,
     pub em_max_iterations: u32,
+    /// Steward labels: how many candidate pairs' worth of EM evidence a
+    /// field's m keeps against the pairs labelled "one person" when the model
+    /// is taught (0, the default: labels only link and separate, m is left
+    /// alone; measured on hist50k with 200 labels from a steward's queue,
+    /// F1 0.8175 at 0, 0.8161 at 1000, 0.8063 at 50: the uncertain pairs a
+    /// queue gives are not typical matches, so they bias m).
+    pub label_pseudo_pairs: f64,
     /// Seed of the random pair sampler (results are reproducible).
     pub seed: u64,
     pub rules: Rules,
@@ -170,7 +179,7 @@ impl Default for MatchConfig {
     fn default() -> Self {
         MatchConfig {
             default_country: "CI".to_string(),
-            link_threshold: 0.95,
+            link_threshold: 0.9,
             review_threshold: 0.5,
             conflict_log_odds: -14.0,
             conflict_evidence: -5.0,
@@ -181,6 +190,7 @@ impl Default for MatchConfig {
             max_cluster_size: 0,
             u_sample_pairs: 150_000,
             em_max_iterations: 50,
+            label_pseudo_pairs: 0.0,
             seed: 0x00c3_6000,
             rules: Rules::default(),
             fields: Fields::default(),
@@ -300,6 +310,12 @@ impl MatchConfig {
             return Err(crate::Error::Config(
                 "review_threshold must not exceed link_threshold".to_string(),
             ));
+        }
+        if !(self.label_pseudo_pairs.is_finite() && self.label_pseudo_pairs >= 0.0) {
+            return Err(crate::Error::Config(format!(
+                "label_pseudo_pairs must be a number from 0, got {}",
+                self.label_pseudo_pairs
+            )));
         }
         if !(0.0..1.0).contains(&self.soft_conflict_share) {
             return Err(crate::Error::Config(format!(

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::blocking::{BlockingConfig, BlockingStats, candidate_pairs, unpack_pair};
 use crate::cluster::{ClusterResult, Conflict, Edge, cluster};
 use crate::compare::{CompareField, Comparison, Levels, PhoneHeat, compare, compare_unless_vetoed};
+use crate::labels::Label;
 use crate::model::{FieldWeight, Frequencies, FsModel};
 use crate::prepare::{Prepared, Preparer};
 use crate::rules::{Veto, veto};
@@ -247,9 +248,34 @@ pub struct DedupeOutcome {
     pub matcher: Matcher,
 }
 
+/// The score a pair labelled "one person" is linked with (above any
+/// evidence, so it is clustered first).
+const LABELLED_LOG_ODDS: f64 = 64.0;
+
 /// Deduplicates a batch of records.
 pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome, Error> {
+    dedupe_labelled(records, config, &[])
+}
+
+/// Deduplicates a batch of records taught by steward labels (record
+/// indices): the model learns from them ([`FsModel::train_labelled`]), a
+/// pair labelled "one person" is linked and one labelled "two people" is
+/// never in one cluster.
+pub fn dedupe_labelled(
+    records: &[Record],
+    config: &MatchConfig,
+    labels: &[Label],
+) -> Result<DedupeOutcome, Error> {
     config.validate()?;
+    if let Some(l) = labels
+        .iter()
+        .find(|l| l.a as usize >= records.len() || l.b as usize >= records.len() || l.a == l.b)
+    {
+        return Err(Error::Config(format!(
+            "label ({}, {}) does not name two records of the batch",
+            l.a, l.b
+        )));
+    }
     let mut stats = DedupeStats {
         records: records.len(),
         ..DedupeStats::default()
@@ -260,18 +286,123 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
     let prepared: Vec<Prepared> = records.par_iter().map(|r| preparer.prepare(r)).collect();
     let freqs = Frequencies::of_records(&prepared);
     stats.prepare_time = started.elapsed();
+    let (model, kept) = learn(&prepared, &freqs, config, labels, &mut stats);
+    let matcher = Matcher {
+        config: config.clone(),
+        population_floor: 0,
+        records: prepared,
+        freqs,
+        model,
+    };
 
+    let started = Instant::now();
+    let scored: Vec<(u64, PairScore)> = kept
+        .par_iter()
+        .map(|&p| {
+            let (a, b) = unpack_pair(p);
+            (p, matcher.score_pair(a, b))
+        })
+        .collect();
+    drop(kept);
+    let mut edges = Vec::new();
+    for (p, s) in &scored {
+        match matcher.decide(s) {
+            PairDecision::Link => {
+                let (a, b) = unpack_pair(*p);
+                edges.push(Edge {
+                    a,
+                    b,
+                    log_odds: s.log_odds,
+                });
+            }
+            PairDecision::Review => stats.review_pairs += 1,
+            PairDecision::Distinct => {}
+        }
+    }
+    drop(scored);
+    // A steward's word is final: "one person" links, "two people" never
+    // share a cluster.
+    let mut different = rustc_hash::FxHashSet::default();
+    for label in labels {
+        if label.same {
+            let (a, b) = label.key();
+            edges.push(Edge {
+                a,
+                b,
+                log_odds: LABELLED_LOG_ODDS,
+            });
+        } else {
+            different.insert(label.key());
+        }
+    }
+    stats.linked_pairs = edges.len();
+    stats.scoring_time = started.elapsed();
+
+    let started = Instant::now();
+    let ClusterResult {
+        assignment,
+        clusters,
+        rejected_by_conflict,
+        rejected_by_size,
+    } = cluster(
+        matcher.records.len(),
+        edges,
+        config.max_cluster_size,
+        config.soft_conflict_share,
+        |a, b| {
+            let key = if a < b { (a, b) } else { (b, a) };
+            if different.contains(&key) {
+                Conflict::Hard
+            } else {
+                matcher.conflict(a, b)
+            }
+        },
+    );
+    stats.clusters_from(&assignment, clusters);
+    stats.merges_refused_conflict = rejected_by_conflict;
+    stats.merges_refused_size = rejected_by_size;
+    stats.clustering_time = started.elapsed();
+    Ok(DedupeOutcome {
+        assignment,
+        stats,
+        matcher,
+    })
+}
+
+/// The model learned from prepared records and steward labels, as a batch
+/// run learns it: the resolver's re-training.
+pub fn learn_model(prepared: &[Prepared], config: &MatchConfig, labels: &[Label]) -> FsModel {
+    let freqs = Frequencies::of_records(prepared);
+    learn(
+        prepared,
+        &freqs,
+        config,
+        labels,
+        &mut DedupeStats::default(),
+    )
+    .0
+}
+
+/// Blocks, compares and trains: the model and the candidate pairs kept
+/// (not vetoed).
+fn learn(
+    prepared: &[Prepared],
+    freqs: &Frequencies,
+    config: &MatchConfig,
+    labels: &[Label],
+    stats: &mut DedupeStats,
+) -> (FsModel, Vec<u64>) {
     let started = Instant::now();
     let heat = PhoneHeat {
         counts: &freqs.phone_holders,
         hot_threshold: config.hot_phone_holders,
     };
-    let (pairs, blocking) = candidate_pairs(&prepared, heat, BlockingConfig::of(config));
+    let (pairs, blocking) = candidate_pairs(prepared, heat, BlockingConfig::of(config));
     stats.blocking = blocking;
     stats.blocking_time = started.elapsed();
 
     let started = Instant::now();
-    let u = FsModel::estimate_u(random_pair_levels(&prepared, heat, config));
+    let u = FsModel::estimate_u(random_pair_levels(prepared, heat, config));
     let mut model = FsModel::initial(u);
     model.settings = config.hash();
     model.term_frequency_off = CompareField::ALL
@@ -322,70 +453,25 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
         .map(|(k, c)| (Levels::unpack(k), c))
         .collect();
     patterns.sort_unstable_by_key(|&(l, _)| l.pack());
-    model.train(&patterns, prepared.len() as u64, config.em_max_iterations);
+    let labelled: Vec<(Levels, bool)> = labels
+        .iter()
+        .map(|l| {
+            let (a, b) = (&prepared[l.a as usize], &prepared[l.b as usize]);
+            (compare(a, b, heat).masked(&config.fields).levels, l.same)
+        })
+        .collect();
+    model.train_labelled(
+        &patterns,
+        &labelled,
+        prepared.len() as u64,
+        config.em_max_iterations,
+        config.label_pseudo_pairs,
+    );
     stats.em_iterations = model.em_iterations;
     stats.em_converged = model.em_converged;
     stats.model_version = model.version();
     stats.training_time = started.elapsed();
-
-    let matcher = Matcher {
-        config: config.clone(),
-        population_floor: 0,
-        records: prepared,
-        freqs,
-        model,
-    };
-
-    let started = Instant::now();
-    let scored: Vec<(u64, PairScore)> = kept
-        .par_iter()
-        .map(|&p| {
-            let (a, b) = unpack_pair(p);
-            (p, matcher.score_pair(a, b))
-        })
-        .collect();
-    drop(kept);
-    let mut edges = Vec::new();
-    for (p, s) in &scored {
-        match matcher.decide(s) {
-            PairDecision::Link => {
-                let (a, b) = unpack_pair(*p);
-                edges.push(Edge {
-                    a,
-                    b,
-                    log_odds: s.log_odds,
-                });
-            }
-            PairDecision::Review => stats.review_pairs += 1,
-            PairDecision::Distinct => {}
-        }
-    }
-    drop(scored);
-    stats.linked_pairs = edges.len();
-    stats.scoring_time = started.elapsed();
-
-    let started = Instant::now();
-    let ClusterResult {
-        assignment,
-        clusters,
-        rejected_by_conflict,
-        rejected_by_size,
-    } = cluster(
-        matcher.records.len(),
-        edges,
-        config.max_cluster_size,
-        config.soft_conflict_share,
-        |a, b| matcher.conflict(a, b),
-    );
-    stats.clusters_from(&assignment, clusters);
-    stats.merges_refused_conflict = rejected_by_conflict;
-    stats.merges_refused_size = rejected_by_size;
-    stats.clustering_time = started.elapsed();
-    Ok(DedupeOutcome {
-        assignment,
-        stats,
-        matcher,
-    })
+    (model, kept)
 }
 
 impl DedupeStats {

@@ -25,6 +25,7 @@ pub mod eval;
 pub mod idscheme;
 mod index;
 mod jaro;
+mod labels;
 mod model;
 mod prepare;
 pub mod profile;
@@ -40,8 +41,10 @@ pub use compare::{CompareField, Comparison, Levels, NameAlignment, PhoneHeat, co
 pub use config::{Blocking, FieldUse, Fields, MatchConfig, Names};
 pub use engine::{
     DedupeOutcome, DedupeStats, Explanation, Matcher, PairDecision, PairScore, dedupe,
+    dedupe_labelled, learn_model,
 };
 pub use index::BlockIndex;
+pub use labels::Label;
 pub use model::{
     FieldWeight, Frequencies, FsModel, HouseholdModel, PERSON_FIELDS, Score, count_patterns,
     in_household,

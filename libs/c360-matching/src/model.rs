@@ -98,6 +98,10 @@ pub struct FsModel {
     /// field index), from the settings.
     #[serde(default)]
     pub term_frequency_off: u16,
+    /// Steward labels the model was taught with ([`FsModel::learn_from_labels`]):
+    /// pairs said to be one person, and two people. Part of the version.
+    #[serde(default)]
+    pub labels: [u32; 2],
 }
 
 /// The household context: two records whose surnames agree and who share
@@ -571,6 +575,7 @@ impl FsModel {
             household: None,
             settings: String::new(),
             term_frequency_off: 0,
+            labels: [0, 0],
         }
     }
 
@@ -590,6 +595,9 @@ impl FsModel {
             .chain(household)
         {
             v.to_bits().hash(&mut h);
+        }
+        if self.labels != [0, 0] {
+            self.labels.hash(&mut h);
         }
         let parameters = format!("fs-{:012x}", h.finish() & 0xffff_ffff_ffff);
         if self.settings.is_empty() {
@@ -637,6 +645,20 @@ impl FsModel {
     /// dominated by neighbours and relatives who share a locality, a phone
     /// or a surname, and the "match" class drifts to describe them.
     pub fn train(&mut self, patterns: &[(Levels, u64)], records: u64, max_iterations: u32) {
+        self.train_labelled(patterns, &[], records, max_iterations, 0.0);
+    }
+
+    /// [`FsModel::train`], with m then taught by steward labels (the levels
+    /// of labelled pairs, see [`FsModel::learn_from_labels`]) before the
+    /// household context and the prior are learned.
+    pub fn train_labelled(
+        &mut self,
+        patterns: &[(Levels, u64)],
+        labelled: &[(Levels, bool)],
+        records: u64,
+        max_iterations: u32,
+        label_pseudo_pairs: f64,
+    ) {
         let mut sums: Vec<Vec<f64>> = self.m.iter().map(|l| vec![0.0; l.len()]).collect();
         let mut sessions_per_field = [0u32; crate::compare::FIELD_COUNT];
         for session in TRAINING_SESSIONS {
@@ -691,6 +713,9 @@ impl FsModel {
                 normalise_with_floor(sum, M_FLOOR);
                 self.m[f] = sum.clone();
             }
+        }
+        if !labelled.is_empty() {
+            self.learn_from_labels(labelled, label_pseudo_pairs);
         }
         self.household = HouseholdModel::learn(self, patterns, max_iterations);
         self.lambda = 0.01;
@@ -1104,6 +1129,7 @@ mod tests {
                 household: None,
                 settings: String::new(),
                 term_frequency_off: 0,
+                labels: [0, 0],
             }
         })
     }

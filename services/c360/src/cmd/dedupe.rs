@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use super::progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OnError {
+pub(super) enum OnError {
     /// Report bad rows and leave them out.
     Skip,
     /// Stop at the first bad row.
@@ -224,17 +224,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The input file and how to read it.
-struct Input<'a> {
-    path: &'a PathBuf,
-    mapping: Option<&'a Mapping>,
-    on_error: OnError,
-    strict: bool,
-    preparer: &'a Preparer,
+pub(super) struct Input<'a> {
+    pub path: &'a PathBuf,
+    pub mapping: Option<&'a Mapping>,
+    pub on_error: OnError,
+    pub strict: bool,
+    pub preparer: &'a Preparer,
 }
 
 /// The records, the count of bad rows, and the flags of the values kept
 /// but unusable (the resolver's rule, through the same preparer).
-fn read_records(input: &Input<'_>) -> anyhow::Result<(Vec<Record>, usize, QualityCounts)> {
+pub(super) fn read_records(
+    input: &Input<'_>,
+) -> anyhow::Result<(Vec<Record>, usize, QualityCounts)> {
     let Input {
         path,
         mapping,
@@ -300,7 +302,11 @@ fn read_records(input: &Input<'_>) -> anyhow::Result<(Vec<Record>, usize, Qualit
     Ok((records, bad_rows, quality))
 }
 
-fn write_output(path: &PathBuf, records: &[Record], assignment: &[u32]) -> anyhow::Result<()> {
+pub(super) fn write_output(
+    path: &PathBuf,
+    records: &[Record],
+    assignment: &[u32],
+) -> anyhow::Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file));
     out.write_record(["record_id", "client_id"])?;
