@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use super::progress;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(super) enum OnError {
+enum OnError {
     /// Report bad rows and leave them out.
     Skip,
     /// Stop at the first bad row.
@@ -113,22 +113,34 @@ pub fn settings(args: SettingsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn profile(args: ProfileArgs) -> anyhow::Result<()> {
-    let mapping = args
-        .mapping
-        .as_deref()
-        .map(Mapping::from_path)
-        .transpose()?;
-    let config = load_settings(args.settings.as_deref(), mapping.as_ref())?;
+/// The settings and the records of a file, bad rows skipped (their count
+/// returned), for the commands that only learn from it.
+pub(super) fn settings_and_records(
+    input: &PathBuf,
+    mapping: Option<&std::path::Path>,
+    settings: Option<&std::path::Path>,
+) -> anyhow::Result<(MatchConfig, Vec<Record>, usize)> {
+    let mapping = mapping.map(Mapping::from_path).transpose()?;
+    let config = load_settings(settings, mapping.as_ref())?;
+    config.validate()?;
     let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
     let input = Input {
-        path: &args.input,
+        path: input,
         mapping: mapping.as_ref(),
         on_error: OnError::Skip,
         strict: false,
         preparer: &preparer,
     };
     let (records, bad_rows, _) = read_records(&input)?;
+    Ok((config, records, bad_rows))
+}
+
+pub fn profile(args: ProfileArgs) -> anyhow::Result<()> {
+    let (config, records, bad_rows) = settings_and_records(
+        &args.input,
+        args.mapping.as_deref(),
+        args.settings.as_deref(),
+    )?;
     let outcome = dedupe(&records, &config)?;
     if bad_rows > 0 {
         println!("bad rows skipped {bad_rows}");
@@ -224,7 +236,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The input file and how to read it.
-pub(super) struct Input<'a> {
+struct Input<'a> {
     pub path: &'a PathBuf,
     pub mapping: Option<&'a Mapping>,
     pub on_error: OnError,
@@ -234,9 +246,7 @@ pub(super) struct Input<'a> {
 
 /// The records, the count of bad rows, and the flags of the values kept
 /// but unusable (the resolver's rule, through the same preparer).
-pub(super) fn read_records(
-    input: &Input<'_>,
-) -> anyhow::Result<(Vec<Record>, usize, QualityCounts)> {
+fn read_records(input: &Input<'_>) -> anyhow::Result<(Vec<Record>, usize, QualityCounts)> {
     let Input {
         path,
         mapping,

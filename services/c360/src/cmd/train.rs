@@ -4,13 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use c360_core::{Mapping, Record};
-use c360_matching::{Label, Preparer, dedupe, dedupe_labelled};
+use c360_core::Record;
+use c360_matching::{Label, dedupe, dedupe_labelled};
 use c360_proto::resolver::v1 as api;
-use c360_standardise::names::NameVariants;
 use rustc_hash::FxHashMap;
 
-use super::dedupe::{Input, OnError, load_settings, read_records, write_output};
+use super::dedupe::{settings_and_records, write_output};
 use super::remote::{Server, connect, runtime, status};
 
 /// `c360 train`: deduplicates a file with a model taught by labelled pairs.
@@ -43,22 +42,11 @@ pub struct RetrainArgs {
 }
 
 pub fn train(args: TrainArgs) -> anyhow::Result<()> {
-    let mapping = args
-        .mapping
-        .as_deref()
-        .map(Mapping::from_path)
-        .transpose()?;
-    let config = load_settings(args.settings.as_deref(), mapping.as_ref())?;
-    config.validate()?;
-    let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
-    let input = Input {
-        path: &args.input,
-        mapping: mapping.as_ref(),
-        on_error: OnError::Skip,
-        strict: false,
-        preparer: &preparer,
-    };
-    let (records, bad_rows, _) = read_records(&input)?;
+    let (config, records, bad_rows) = settings_and_records(
+        &args.input,
+        args.mapping.as_deref(),
+        args.settings.as_deref(),
+    )?;
     let labels = read_labels(&args.labels, &records)?;
     let untaught = dedupe(&records, &config)?;
     let taught = dedupe_labelled(&records, &config, &labels)?;
