@@ -114,9 +114,10 @@ pub struct FsModel {
 /// Their u is learned by EM from the pairs in the context (it is not the
 /// random pairs' u: among household members a shared birth date is twins,
 /// about one pair in thirty, not one in twenty thousand), and so is the
-/// prior, one for pairs that share a phone and one for pairs that share
-/// only an address (the first are mostly one person, the second mostly
-/// neighbours and relatives).
+/// prior, each apart for pairs that share a phone and pairs that share only
+/// an address (the first are mostly one person or their household, the
+/// second mostly neighbours and namesakes on one street, more of them the
+/// larger the file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HouseholdModel {
     /// Share of the context's pairs sharing a phone that are one person.
@@ -129,6 +130,10 @@ pub struct HouseholdModel {
     /// (the other fields' rows are unused).
     pub m: Vec<Vec<f64>>,
     pub u: Vec<Vec<f64>>,
+    /// `u[field][level]` for pairs sharing only an address (`u` is for
+    /// pairs sharing a phone).
+    #[serde(default)]
+    pub u_address: Vec<Vec<f64>>,
     /// Candidate pairs in the context it was learned from.
     pub pairs: u64,
 }
@@ -191,11 +196,14 @@ impl HouseholdModel {
             lambda: 0.5,
             lambda_address: 0.5,
             m,
+            u_address: u.clone(),
             u,
             pairs,
         };
         for _ in 0..max_iterations.max(1) * 2 {
-            let mut u_acc: Vec<Vec<f64>> = model.u.iter().map(|l| vec![0.0; l.len()]).collect();
+            let empty: Vec<Vec<f64>> = model.u.iter().map(|l| vec![0.0; l.len()]).collect();
+            // [address only, phone shared]
+            let mut u_acc = [empty.clone(), empty];
             // [address only, phone shared]
             let mut match_mass = [0.0; 2];
             let mut total = [0.0; 2];
@@ -209,14 +217,16 @@ impl HouseholdModel {
                 for f in PERSON_FIELDS {
                     let l = usize::from(levels.get(f));
                     if l > 0 {
-                        u_acc[f as usize][l] += wu;
+                        u_acc[kind][f as usize][l] += wu;
                     }
                 }
             }
             let mut delta = 0.0f64;
-            for f in PERSON_FIELDS {
-                let f = f as usize;
-                let acc = &mut u_acc[f];
+            for (kind, f) in [0, 1]
+                .into_iter()
+                .flat_map(|k| PERSON_FIELDS.map(|f| (k, f as usize)))
+            {
+                let acc = &mut u_acc[kind][f];
                 // A pseudo-count keeps a level seen in neither class finite.
                 for x in acc.iter_mut().skip(1) {
                     *x += 0.5;
@@ -232,7 +242,12 @@ impl HouseholdModel {
                     let (m, overall) = (model.m[f][l], global.u[f][l]);
                     *new = new.clamp(m.min(overall), m.max(overall));
                 }
-                for (old, new) in model.u[f].iter_mut().zip(acc.iter()) {
+                let target = if kind == 1 {
+                    &mut model.u[f]
+                } else {
+                    &mut model.u_address[f]
+                };
+                for (old, new) in target.iter_mut().zip(acc.iter()) {
                     delta = delta.max((*old - new).abs());
                     *old = *new;
                 }
@@ -273,20 +288,30 @@ impl HouseholdModel {
         (lambda / (1.0 - lambda)).log2()
     }
 
-    /// A person-level field's weight at a level in the context.
-    pub fn weight(&self, field: CompareField, level: u8) -> f64 {
+    /// A person-level field's weight at a level for pairs sharing a phone
+    /// (`phone`) or only an address.
+    pub fn weight(&self, field: CompareField, level: u8, phone: bool) -> f64 {
         if level == 0 || !PERSON_FIELDS.contains(&field) {
             return 0.0;
         }
         let (f, l) = (field as usize, usize::from(level));
-        (self.m[f][l].max(PROBABILITY_FLOOR) / self.u[f][l].max(PROBABILITY_FLOOR)).log2()
+        let u = match self.u_address.get(f) {
+            Some(u) if !phone => u,
+            _ => &self.u[f],
+        };
+        (self.m[f][l].max(PROBABILITY_FLOOR) / u[l].max(PROBABILITY_FLOOR)).log2()
+    }
+
+    /// A person-level field's weight in a pair of the context.
+    pub fn weight_of(&self, field: CompareField, levels: &Levels) -> f64 {
+        self.weight(field, levels.get(field), shares_phone(levels))
     }
 
     fn log_odds(&self, levels: &Levels) -> f64 {
         self.prior_of(levels)
             + PERSON_FIELDS
                 .iter()
-                .map(|&f| self.weight(f, levels.get(f)))
+                .map(|&f| self.weight_of(f, levels))
                 .sum::<f64>()
     }
 }
@@ -588,6 +613,7 @@ impl FsModel {
                 .into_iter()
                 .chain(h.m.iter().flatten().copied())
                 .chain(h.u.iter().flatten().copied())
+                .chain(h.u_address.iter().flatten().copied())
         });
         for v in std::iter::once(self.matches_per_record)
             .chain(self.m.iter().flatten().copied())
@@ -887,7 +913,7 @@ impl FsModel {
         if let Some(household) = household
             && PERSON_FIELDS.contains(&field)
         {
-            return (household.weight(field, comparison.levels.get(field)), None);
+            return (household.weight_of(field, &comparison.levels), None);
         }
         if implied(field, &comparison.levels) {
             return (0.0, None);

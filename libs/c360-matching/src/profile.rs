@@ -230,7 +230,7 @@ pub fn weights(model: &FsModel) -> String {
     if let Some(h) = &model.household {
         let _ = writeln!(
             s,
-            "household context (same surname and a shared phone or address; {} pairs, prior {:.2} bits sharing a phone, {:.2} only an address):",
+            "household context (same surname and a shared phone or address; {} pairs, prior {:.2} bits sharing a phone, {:.2} only an address; weights sharing a phone/only an address):",
             h.pairs,
             h.prior(),
             (h.lambda_address / (1.0 - h.lambda_address)).log2()
@@ -239,9 +239,10 @@ pub fn weights(model: &FsModel) -> String {
             let levels: Vec<String> = (1..field.level_count())
                 .map(|l| {
                     format!(
-                        "{} {:+.1}",
+                        "{} {:+.1}/{:+.1}",
                         field.level_names()[l],
-                        h.weight(field, l as u8)
+                        h.weight(field, l as u8, true),
+                        h.weight(field, l as u8, false)
                     )
                 })
                 .collect();
