@@ -139,14 +139,7 @@ fn analyse(records: &[Record], entities: &[String], config: &MatchConfig, exampl
     use std::collections::{BTreeMap, HashMap, HashSet};
     let outcome = dedupe(records, config).expect("valid config");
     let matcher = &outcome.matcher;
-    let (pairs, _) = candidate_pairs(
-        &matcher.records,
-        matcher.heat(),
-        BlockingConfig {
-            max_block_size: config.max_block_size,
-            window: config.window,
-        },
-    );
+    let (pairs, _) = candidate_pairs(&matcher.records, matcher.heat(), BlockingConfig::of(config));
     let candidates: HashSet<u64> = pairs.into_iter().collect();
     let model = &matcher.model;
     eprintln!("prior {:.2} bits", model.prior());
@@ -413,23 +406,9 @@ fn short_pattern(s: &c360_matching::PairScore) -> String {
     )
 }
 
-/// Each field's m, u and weight per agreement level.
+/// Each field's m, u and weight per agreement level (as `c360 profile`).
 fn print_model(model: &c360_matching::FsModel) {
-    for field in c360_matching::CompareField::ALL {
-        let f = field as usize;
-        let weights: Vec<String> = (1..field.level_count())
-            .map(|l| {
-                format!(
-                    "{} m {:.4} u {:.6} w {:.2}",
-                    field.level_names()[l],
-                    model.m[f][l],
-                    model.u[f][l],
-                    model.field_weight(field, l as u8, None).0
-                )
-            })
-            .collect();
-        eprintln!("  {:<14} {}", field.name(), weights.join(" | "));
-    }
+    eprint!("{}", c360_matching::profile::weights(model));
 }
 
 /// Prints the `most` largest counts, largest first.
@@ -537,15 +516,7 @@ fn nested(records: &[Record], entities: &[String], config: &MatchConfig, k: usiz
     let full = dedupe(records, config).expect("valid config");
     let sub = dedupe(&sub_records, config).expect("valid config");
     let cands = |m: &c360_matching::Matcher| {
-        candidate_pairs(
-            &m.records,
-            m.heat(),
-            BlockingConfig {
-                max_block_size: config.max_block_size,
-                window: config.window,
-            },
-        )
-        .0
+        candidate_pairs(&m.records, m.heat(), BlockingConfig::of(config)).0
     };
     let full_c = cands(&full.matcher);
     let sub_c = cands(&sub.matcher);

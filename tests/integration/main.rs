@@ -18,3 +18,4 @@ mod roles;
 mod scenario;
 mod search;
 mod server;
+mod teach;

@@ -220,6 +220,7 @@ async fn call(
             })
             .await
             .map(drop),
+        "resolver Retrain" => r.retrain(api::RetrainRequest {}).await.map(drop),
         "resolver Explain" => r
             .explain(api::ExplainRequest {
                 target: Some(api::explain_request::Target::ClientNumber(n.clone())),

@@ -26,6 +26,19 @@ use crate::prepare::Prepared;
 pub struct BlockingConfig {
     pub max_block_size: usize,
     pub window: usize,
+    /// Which keys are built.
+    pub keys: crate::config::Blocking,
+}
+
+impl BlockingConfig {
+    /// The blocking part of the matching settings.
+    pub fn of(config: &crate::MatchConfig) -> Self {
+        BlockingConfig {
+            max_block_size: config.max_block_size,
+            window: config.window,
+            keys: config.blocking,
+        }
+    }
 }
 
 /// Statistics of a blocking run.
@@ -52,6 +65,7 @@ enum KeyKind {
     NamesAddress,
     DobInitial,
     NameAddressYear,
+    NameYear,
 }
 
 /// A part of a blocking key.
@@ -70,8 +84,12 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
     let mut h = FxHasher::default();
     kind.hash(&mut h);
     parts.hash(&mut h);
-    let hash = h.finish() & !DROP_WHEN_OVERSIZED;
-    if kind == KeyKind::AddressLocality || kind == KeyKind::NameAddressYear {
+    let hash = (h.finish() & !DROP_WHEN_OVERSIZED & !(u64::from(KIND_MASK) << KIND_SHIFT))
+        | ((kind as u64) << KIND_SHIFT);
+    if matches!(
+        kind,
+        KeyKind::AddressLocality | KeyKind::NameAddressYear | KeyKind::NameYear
+    ) {
         hash | DROP_WHEN_OVERSIZED
     } else {
         hash
@@ -79,7 +97,62 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
 }
 
 /// The blocking keys of one record.
-pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
+pub fn record_keys(
+    p: &Prepared,
+    heat: PhoneHeat<'_>,
+    use_keys: &crate::config::Blocking,
+    out: &mut Vec<u64>,
+) {
+    let start = out.len();
+    record_keys_all(p, heat, out);
+    if *use_keys == crate::config::Blocking::default() {
+        return;
+    }
+    let mut kept = start;
+    for i in start..out.len() {
+        if use_keys.builds(out[i]) {
+            out[kept] = out[i];
+            kept += 1;
+        }
+    }
+    out.truncate(kept);
+}
+
+impl crate::config::Blocking {
+    /// Whether a key (built by [`record_keys_all`]) is of a kind switched on.
+    fn builds(&self, key: u64) -> bool {
+        let kind = (key >> KIND_SHIFT) as u8 & KIND_MASK;
+        match kind {
+            k if k == KeyKind::NationalId as u8 || k == KeyKind::IdHalf as u8 => self.national_id,
+            k if k == KeyKind::Phone as u8 => self.phone,
+            k if k == KeyKind::Email as u8 => self.email,
+            k if k == KeyKind::NamesYear as u8
+                || k == KeyKind::NamesLocality as u8
+                || k == KeyKind::NamesAddress as u8 =>
+            {
+                self.names
+            }
+            k if k == KeyKind::SurnameDob as u8
+                || k == KeyKind::GivenDob as u8
+                || k == KeyKind::DobInitial as u8 =>
+            {
+                self.birth_date
+            }
+            k if k == KeyKind::NameAddressYear as u8 => self.name_address_year,
+            k if k == KeyKind::NameYear as u8 => self.name_year,
+            k if k == KeyKind::SurnameLocality as u8 => self.surname_locality,
+            k if k == KeyKind::AddressLocality as u8 => self.address_locality,
+            _ => true,
+        }
+    }
+}
+
+/// Where a key's kind is kept in the key (bits 56 to 59), so that keys can
+/// be switched off by kind after they are built.
+const KIND_SHIFT: u32 = 56;
+const KIND_MASK: u8 = 0x0f;
+
+fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     if let Some(id) = &p.national_id {
         out.push(key_hash(KeyKind::NationalId, &[Part::Text(id)]));
         // One typo leaves one half intact.
@@ -162,6 +235,18 @@ pub fn record_keys(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
             ));
         }
     }
+    // One name with the birth year: a typo or a missing value in the
+    // other name ("Dylan" against "Dylan Robert", "Edwin" against "Eddy
+    // Patchitt") breaks every key of both names. Only small blocks are
+    // paired (a rare name in a year): a common name's block is dropped.
+    if let Some(year) = p.dob.year {
+        for name in [given, surname].into_iter().flatten() {
+            out.push(key_hash(
+                KeyKind::NameYear,
+                &[Part::Text(name), Part::Number(u64::from(year))],
+            ));
+        }
+    }
     if !p.locality.is_empty() {
         if let Some(s) = surname {
             out.push(key_hash(
@@ -226,7 +311,7 @@ pub fn candidate_pairs(
         .enumerate()
         .fold(Vec::new, |mut acc, (i, p)| {
             let mut keys = Vec::with_capacity(8);
-            record_keys(p, heat, &mut keys);
+            record_keys(p, heat, &config.keys, &mut keys);
             keys.sort_unstable();
             keys.dedup();
             acc.extend(keys.into_iter().map(|k| (k, i as u32)));
@@ -338,10 +423,7 @@ mod tests {
             counts: &counts,
             hot_threshold: 15,
         };
-        let config = BlockingConfig {
-            max_block_size: 40,
-            window: 12,
-        };
+        let config = BlockingConfig::of(&crate::MatchConfig::default());
         candidate_pairs(records, heat, config).0
     }
 
@@ -356,9 +438,16 @@ mod tests {
             record("Awa", "Kouassi", "2004", "COCODY ANGRE, ILOT N°3"),
         ];
         assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
-        // Without the address, nothing pairs them.
+        // Without the address, the surname's sound and the birth year
+        // still pair them (a small block: a rare name in one year).
         let records = [
             record("Srrge", "Couassi", "1999-05", ""),
+            record("Serge", "Kouassi", "19990520", ""),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        // Different sounds and no address: nothing pairs them.
+        let records = [
+            record("Srrge", "Bamba", "1999-05", ""),
             record("Serge", "Kouassi", "19990520", ""),
         ];
         assert!(pairs(&records).is_empty());

@@ -83,7 +83,7 @@ pub fn cluster(
             continue;
         }
         let (size_a, size_b) = (members[ca as usize].len(), members[cb as usize].len());
-        if size_a + size_b > max_cluster_size {
+        if max_cluster_size > 0 && size_a + size_b > max_cluster_size {
             rejected_by_size += 1;
             continue;
         }

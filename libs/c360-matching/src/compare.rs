@@ -60,11 +60,24 @@ impl CompareField {
     /// Names of the levels, index = level (index 0 is "missing").
     pub fn level_names(self) -> &'static [&'static str] {
         match self {
-            CompareField::Surname | CompareField::GivenName => {
-                &["missing", "exact", "close", "fuzzy", "different"]
-            }
+            CompareField::Surname => &["missing", "exact", "close", "fuzzy", "different"],
+            CompareField::GivenName => &[
+                "missing",
+                "exact",
+                "close",
+                "nickname",
+                "initial",
+                "fuzzy",
+                "different",
+            ],
             CompareField::DateOfBirth => &["missing", "exact", "near", "partial", "different"],
-            CompareField::NationalId => &["missing", "exact", "one_edit", "different"],
+            CompareField::NationalId => &[
+                "missing",
+                "exact",
+                "one_edit",
+                "different",
+                "different_valid",
+            ],
             CompareField::Address => &["missing", "same", "similar", "overlap", "different"],
             CompareField::Locality => &["missing", "exact", "close", "different"],
             CompareField::Sex
@@ -82,6 +95,16 @@ impl CompareField {
     /// adjusted by the frequency of the more common of the two names too.
     pub fn is_name(self) -> bool {
         matches!(self, CompareField::Surname | CompareField::GivenName)
+    }
+
+    /// Whether a level of a name field is "close" or "fuzzy" (a typo or
+    /// two, weighed by the more common of the two names).
+    pub fn is_close_name_level(self, level: u8) -> bool {
+        match self {
+            CompareField::Surname => matches!(level, 2 | 3),
+            CompareField::GivenName => matches!(level, 2 | 5),
+            _ => false,
+        }
     }
 
     /// Whether the exact level's weight is adjusted by how frequent the
@@ -147,6 +170,22 @@ pub struct Comparison {
     pub shared_phone: Option<u64>,
 }
 
+impl Comparison {
+    /// The comparison with the fields the settings do not compare set to
+    /// "missing" (they weigh nothing).
+    pub fn masked(mut self, fields: &crate::config::Fields) -> Self {
+        for field in CompareField::ALL {
+            if !fields.get(field).compare {
+                self.levels.0[field as usize] = 0;
+                if field == CompareField::Phone {
+                    self.shared_phone = None;
+                }
+            }
+        }
+        self
+    }
+}
+
 /// Which words of the two records were compared as surnames.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum NameAlignment {
@@ -206,10 +245,14 @@ fn person_levels(a: &Prepared, b: &Prepared) -> ([u8; FIELD_COUNT], NameAlignmen
     let mut levels = [0u8; FIELD_COUNT];
     let (surname, given, alignment) = compare_names(a, b);
     levels[CompareField::Surname as usize] = surname;
-    levels[CompareField::GivenName as usize] = given;
+    levels[CompareField::GivenName as usize] = given_level(given, a, b, alignment);
     levels[CompareField::DateOfBirth as usize] = compare_dates(&a.dob, &b.dob);
     levels[CompareField::NationalId as usize] = match (&a.national_id, &b.national_id) {
-        (Some(x), Some(y)) => compare_ids(x, y),
+        (Some(x), Some(y)) => match compare_ids(x, y) {
+            // Two valid numbers of one scheme that differ: two people.
+            3 if a.id_scheme.is_some() && a.id_scheme == b.id_scheme => 4,
+            level => level,
+        },
         _ => 0,
     };
     levels[CompareField::Email as usize] = if a.emails.is_empty() || b.emails.is_empty() {
@@ -323,6 +366,38 @@ fn compare_names(a: &Prepared, b: &Prepared) -> (u8, u8, NameAlignment) {
         }
     }
     best
+}
+
+/// The given-name level from the name comparison's (1 exact, 2 close, 3
+/// fuzzy, 4 different), with two levels of their own when the names were
+/// compared as written: 3 "nickname" (Bill / William, Fatou / Fatoumata)
+/// and 4 "initial" ("J" / "John"); fuzzy becomes 5 and different 6.
+fn given_level(level: u8, a: &Prepared, b: &Prepared, alignment: NameAlignment) -> u8 {
+    if !matches!(level, 3 | 4) {
+        return level;
+    }
+    if alignment == NameAlignment::AsWritten {
+        if sorted_intersect(&a.given_nicknames, &b.given_nicknames) {
+            return 3;
+        }
+        if level == 4 && is_initial_of(a, b) {
+            return 4;
+        }
+    }
+    if level == 3 { 5 } else { 6 }
+}
+
+/// One given name is a single letter, the first letter of the other's.
+fn is_initial_of(a: &Prepared, b: &Prepared) -> bool {
+    let (Some(x), Some(y)) = (a.given.first(), b.given.first()) else {
+        return false;
+    };
+    let (short, long) = if x.text.len() <= y.text.len() {
+        (x, y)
+    } else {
+        (y, x)
+    };
+    short.text.len() == 1 && long.text.as_bytes().first() == short.text.as_bytes().first()
 }
 
 /// Longest guessed full name whose other splits are tried.

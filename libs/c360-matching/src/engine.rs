@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use c360_core::Record;
-use c360_standardise::names::NameVariants;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -11,7 +10,8 @@ use serde::Serialize;
 
 use crate::blocking::{BlockingConfig, BlockingStats, candidate_pairs, unpack_pair};
 use crate::cluster::{ClusterResult, Conflict, Edge, cluster};
-use crate::compare::{Comparison, Levels, PhoneHeat, compare, compare_unless_vetoed};
+use crate::compare::{CompareField, Comparison, Levels, PhoneHeat, compare, compare_unless_vetoed};
+use crate::labels::Label;
 use crate::model::{FieldWeight, Frequencies, FsModel};
 use crate::prepare::{Prepared, Preparer};
 use crate::rules::{Veto, veto};
@@ -43,6 +43,9 @@ pub struct Explanation {
     pub veto: Option<Veto>,
     pub decision: PairDecision,
     pub model_version: String,
+    /// Scored in the household context (same surname and a shared phone or
+    /// address): the shared fields weigh nothing, the prior is the context's.
+    pub household: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -58,6 +61,9 @@ pub enum PairDecision {
 pub struct PairScore {
     pub comparison: Comparison,
     pub log_odds: f64,
+    /// The prior in `log_odds` (the model's, or the household context's):
+    /// `log_odds - prior` is the pair's evidence.
+    pub prior: f64,
     pub veto: Option<Veto>,
 }
 
@@ -102,7 +108,7 @@ impl Matcher {
     /// Blocking keys of a record under the current phone counts.
     pub fn keys(&self, record: &Prepared) -> Vec<u64> {
         let mut keys = Vec::with_capacity(12);
-        crate::blocking::record_keys(record, self.heat(), &mut keys);
+        crate::blocking::record_keys(record, self.heat(), &self.config.blocking, &mut keys);
         keys.sort_unstable();
         keys.dedup();
         keys
@@ -121,11 +127,12 @@ impl Matcher {
     }
 
     pub fn score_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
-        let comparison = compare(pa, pb, self.heat());
-        let log_odds = self.model.score(&comparison, pa, pb, &self.freqs).log_odds;
+        let comparison = compare(pa, pb, self.heat()).masked(&self.config.fields);
+        let score = self.model.score(&comparison, pa, pb, &self.freqs);
         PairScore {
             comparison,
-            log_odds,
+            log_odds: score.log_odds,
+            prior: score.prior,
             veto: veto(&comparison.levels, &self.config.rules),
         }
     }
@@ -137,14 +144,20 @@ impl Matcher {
     /// explaining.
     pub fn screen_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
         match compare_unless_vetoed(pa, pb, self.heat(), &self.config.rules) {
-            Ok(comparison) => PairScore {
-                log_odds: self.model.score(&comparison, pa, pb, &self.freqs).log_odds,
-                comparison,
-                veto: None,
-            },
+            Ok(comparison) => {
+                let comparison = comparison.masked(&self.config.fields);
+                let score = self.model.score(&comparison, pa, pb, &self.freqs);
+                PairScore {
+                    log_odds: score.log_odds,
+                    prior: score.prior,
+                    comparison,
+                    veto: None,
+                }
+            }
             Err(veto) => PairScore {
                 comparison: Comparison::default(),
                 log_odds: f64::NEG_INFINITY,
+                prior: self.model.prior(),
                 veto: Some(veto),
             },
         }
@@ -165,13 +178,14 @@ impl Matcher {
         let score = self.score_prepared(pa, pb);
         Explanation {
             fields: self.model.weights(&score.comparison, pa, pb, &self.freqs),
-            prior: self.model.prior(),
+            prior: score.prior,
             log_odds: score.log_odds,
             probability: 1.0 / (1.0 + (-score.log_odds).exp2()),
             names_swapped: score.comparison.swapped,
             veto: score.veto,
             decision: self.decide(&score),
             model_version: self.model.version(),
+            household: self.model.in_household_context(&score.comparison.levels),
         }
     }
 
@@ -199,7 +213,7 @@ impl Matcher {
     /// fired, or the evidence alone (the score without the prior) is below
     /// `conflict_evidence`.
     pub fn is_conflict(&self, score: &PairScore) -> bool {
-        score.veto.is_some() || score.log_odds - self.model.prior() < self.config.conflict_evidence
+        score.veto.is_some() || score.log_odds - score.prior < self.config.conflict_evidence
     }
 }
 
@@ -234,87 +248,45 @@ pub struct DedupeOutcome {
     pub matcher: Matcher,
 }
 
+/// The score a pair labelled "one person" is linked with (above any
+/// evidence, so it is clustered first).
+const LABELLED_LOG_ODDS: f64 = 64.0;
+
 /// Deduplicates a batch of records.
 pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome, Error> {
+    dedupe_labelled(records, config, &[])
+}
+
+/// Deduplicates a batch of records taught by steward labels (record
+/// indices): the model learns from them ([`FsModel::train_labelled`]), a
+/// pair labelled "one person" is linked and one labelled "two people" is
+/// never in one cluster.
+pub fn dedupe_labelled(
+    records: &[Record],
+    config: &MatchConfig,
+    labels: &[Label],
+) -> Result<DedupeOutcome, Error> {
     config.validate()?;
+    if let Some(l) = labels
+        .iter()
+        .find(|l| l.a as usize >= records.len() || l.b as usize >= records.len() || l.a == l.b)
+    {
+        return Err(Error::Config(format!(
+            "label ({}, {}) does not name two records of the batch",
+            l.a, l.b
+        )));
+    }
     let mut stats = DedupeStats {
         records: records.len(),
         ..DedupeStats::default()
     };
     let started = Instant::now();
-    let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
+    let (variants, nicknames) = config.name_tables()?;
+    let preparer = Preparer::with_tables(&config.default_country, variants, nicknames)?;
     let prepared: Vec<Prepared> = records.par_iter().map(|r| preparer.prepare(r)).collect();
     let freqs = Frequencies::of_records(&prepared);
     stats.prepare_time = started.elapsed();
-
-    let started = Instant::now();
-    let heat = PhoneHeat {
-        counts: &freqs.phone_holders,
-        hot_threshold: config.hot_phone_holders,
-    };
-    let (pairs, blocking) = candidate_pairs(
-        &prepared,
-        heat,
-        BlockingConfig {
-            max_block_size: config.max_block_size,
-            window: config.window,
-        },
-    );
-    stats.blocking = blocking;
-    stats.blocking_time = started.elapsed();
-
-    let started = Instant::now();
-    let u = FsModel::estimate_u(random_pair_levels(&prepared, heat, config));
-    let mut model = FsModel::initial(u);
-    // Compare every candidate pair; vetoed pairs stop at the person-level
-    // fields and take no part in training (they are non-matches by rule).
-    let rules = config.rules;
-    let (pattern_counts, kept, vetoed) = pairs
-        .par_chunks(16_384)
-        .map(|chunk| {
-            let mut counts: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
-            let mut kept = Vec::new();
-            let mut vetoed = 0usize;
-            for &p in chunk {
-                let (a, b) = unpack_pair(p);
-                match compare_unless_vetoed(
-                    &prepared[a as usize],
-                    &prepared[b as usize],
-                    heat,
-                    &rules,
-                ) {
-                    Ok(c) => {
-                        *counts.entry(c.levels.pack()).or_default() += 1;
-                        kept.push(p);
-                    }
-                    Err(_) => vetoed += 1,
-                }
-            }
-            (counts, kept, vetoed)
-        })
-        .reduce(
-            || (rustc_hash::FxHashMap::default(), Vec::new(), 0),
-            |(mut ca, mut ka, va), (cb, mut kb, vb)| {
-                for (k, v) in cb {
-                    *ca.entry(k).or_default() += v;
-                }
-                ka.append(&mut kb);
-                (ca, ka, va + vb)
-            },
-        );
-    drop(pairs);
-    stats.vetoed_pairs = vetoed;
-    let mut patterns: Vec<(Levels, u64)> = pattern_counts
-        .into_iter()
-        .map(|(k, c)| (Levels::unpack(k), c))
-        .collect();
-    patterns.sort_unstable_by_key(|&(l, _)| l.pack());
-    model.train(&patterns, prepared.len() as u64, config.em_max_iterations);
-    stats.em_iterations = model.em_iterations;
-    stats.em_converged = model.em_converged;
-    stats.model_version = model.version();
-    stats.training_time = started.elapsed();
-
+    let (model, kept) = learn(&prepared, &freqs, config, labels, &mut stats);
     let matcher = Matcher {
         config: config.clone(),
         population_floor: 0,
@@ -348,6 +320,21 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
         }
     }
     drop(scored);
+    // A steward's word is final: "one person" links, "two people" never
+    // share a cluster.
+    let mut different = rustc_hash::FxHashSet::default();
+    for label in labels {
+        if label.same {
+            let (a, b) = label.key();
+            edges.push(Edge {
+                a,
+                b,
+                log_odds: LABELLED_LOG_ODDS,
+            });
+        } else {
+            different.insert(label.key());
+        }
+    }
     stats.linked_pairs = edges.len();
     stats.scoring_time = started.elapsed();
 
@@ -362,7 +349,14 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
         edges,
         config.max_cluster_size,
         config.soft_conflict_share,
-        |a, b| matcher.conflict(a, b),
+        |a, b| {
+            let key = if a < b { (a, b) } else { (b, a) };
+            if different.contains(&key) {
+                Conflict::Hard
+            } else {
+                matcher.conflict(a, b)
+            }
+        },
     );
     stats.clusters_from(&assignment, clusters);
     stats.merges_refused_conflict = rejected_by_conflict;
@@ -373,6 +367,111 @@ pub fn dedupe(records: &[Record], config: &MatchConfig) -> Result<DedupeOutcome,
         stats,
         matcher,
     })
+}
+
+/// The model learned from prepared records and steward labels, as a batch
+/// run learns it: the resolver's re-training.
+pub fn learn_model(prepared: &[Prepared], config: &MatchConfig, labels: &[Label]) -> FsModel {
+    let freqs = Frequencies::of_records(prepared);
+    learn(
+        prepared,
+        &freqs,
+        config,
+        labels,
+        &mut DedupeStats::default(),
+    )
+    .0
+}
+
+/// Blocks, compares and trains: the model and the candidate pairs kept
+/// (not vetoed).
+fn learn(
+    prepared: &[Prepared],
+    freqs: &Frequencies,
+    config: &MatchConfig,
+    labels: &[Label],
+    stats: &mut DedupeStats,
+) -> (FsModel, Vec<u64>) {
+    let started = Instant::now();
+    let heat = PhoneHeat {
+        counts: &freqs.phone_holders,
+        hot_threshold: config.hot_phone_holders,
+    };
+    let (pairs, blocking) = candidate_pairs(prepared, heat, BlockingConfig::of(config));
+    stats.blocking = blocking;
+    stats.blocking_time = started.elapsed();
+
+    let started = Instant::now();
+    let u = FsModel::estimate_u(random_pair_levels(prepared, heat, config));
+    let mut model = FsModel::initial(u);
+    model.settings = config.hash();
+    model.term_frequency_off = CompareField::ALL
+        .iter()
+        .filter(|&&f| !config.fields.get(f).term_frequency)
+        .fold(0, |bits, &f| bits | (1 << f as u16));
+    // Compare every candidate pair; vetoed pairs stop at the person-level
+    // fields and take no part in training (they are non-matches by rule).
+    let rules = config.rules;
+    let (pattern_counts, kept, vetoed) = pairs
+        .par_chunks(16_384)
+        .map(|chunk| {
+            let mut counts: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
+            let mut kept = Vec::new();
+            let mut vetoed = 0usize;
+            for &p in chunk {
+                let (a, b) = unpack_pair(p);
+                match compare_unless_vetoed(
+                    &prepared[a as usize],
+                    &prepared[b as usize],
+                    heat,
+                    &rules,
+                ) {
+                    Ok(c) => {
+                        let c = c.masked(&config.fields);
+                        *counts.entry(c.levels.pack()).or_default() += 1;
+                        kept.push(p);
+                    }
+                    Err(_) => vetoed += 1,
+                }
+            }
+            (counts, kept, vetoed)
+        })
+        .reduce(
+            || (rustc_hash::FxHashMap::default(), Vec::new(), 0),
+            |(mut ca, mut ka, va), (cb, mut kb, vb)| {
+                for (k, v) in cb {
+                    *ca.entry(k).or_default() += v;
+                }
+                ka.append(&mut kb);
+                (ca, ka, va + vb)
+            },
+        );
+    drop(pairs);
+    stats.vetoed_pairs = vetoed;
+    let mut patterns: Vec<(Levels, u64)> = pattern_counts
+        .into_iter()
+        .map(|(k, c)| (Levels::unpack(k), c))
+        .collect();
+    patterns.sort_unstable_by_key(|&(l, _)| l.pack());
+    let labelled: Vec<(Levels, bool)> = labels
+        .iter()
+        .map(|l| {
+            let (a, b) = (&prepared[l.a as usize], &prepared[l.b as usize]);
+            (compare(a, b, heat).masked(&config.fields).levels, l.same)
+        })
+        .collect();
+    model.train_labelled(
+        &patterns,
+        &labelled,
+        prepared.len() as u64,
+        config.em_max_iterations,
+        config.label_pseudo_pairs,
+    );
+    stats.em_iterations = model.em_iterations;
+    stats.em_converged = model.em_converged;
+    stats.model_version = model.version();
+    stats.training_time = started.elapsed();
+    (model, kept)
 }
 
 impl DedupeStats {
@@ -412,7 +511,11 @@ fn random_pair_levels<'a>(
         .collect();
     let levels: Vec<Levels> = pairs
         .par_iter()
-        .map(|&(a, b)| compare(&prepared[a], &prepared[b], heat).levels)
+        .map(|&(a, b)| {
+            compare(&prepared[a], &prepared[b], heat)
+                .masked(&config.fields)
+                .levels
+        })
         .collect();
     levels.into_iter()
 }

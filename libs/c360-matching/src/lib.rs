@@ -22,10 +22,13 @@ mod config;
 mod edit;
 mod engine;
 pub mod eval;
+pub mod idscheme;
 mod index;
 mod jaro;
+mod labels;
 mod model;
 mod prepare;
+pub mod profile;
 mod rules;
 
 pub use blocking::{
@@ -35,12 +38,17 @@ pub use cluster::{
     ClusterResult, Conflict, Edge, cluster, groups_conflict, soft_conflicts_allowed,
 };
 pub use compare::{CompareField, Comparison, Levels, NameAlignment, PhoneHeat, compare};
-pub use config::MatchConfig;
+pub use config::{Blocking, FieldUse, Fields, MatchConfig, Names};
 pub use engine::{
     DedupeOutcome, DedupeStats, Explanation, Matcher, PairDecision, PairScore, dedupe,
+    dedupe_labelled, learn_model,
 };
 pub use index::BlockIndex;
-pub use model::{FieldWeight, Frequencies, FsModel, Score, count_patterns};
+pub use labels::Label;
+pub use model::{
+    FieldWeight, Frequencies, FsModel, HouseholdModel, PERSON_FIELDS, Score, count_patterns,
+    in_household,
+};
 pub use prepare::{NameToken, Prepared, Preparer, ValueFlag};
 pub use rules::{Rules, Veto};
 

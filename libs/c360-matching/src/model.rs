@@ -38,6 +38,18 @@ const TRAINING_SESSIONS: &[TrainingSession] = &[
             CompareField::GivenName,
         ],
     },
+    // The same surname and given name: estimates the birth date (its
+    // typos, its disagreement) where no ID is shared.
+    TrainingSession {
+        keep: |l| l.get(CompareField::Surname) == 1 && l.get(CompareField::GivenName) == 1,
+        fixed: &[CompareField::Surname, CompareField::GivenName],
+    },
+    // The same full birth date: estimates the names (their typos,
+    // nicknames, initials, disagreement) where no ID is shared.
+    TrainingSession {
+        keep: |l| l.get(CompareField::DateOfBirth) == 1,
+        fixed: &[CompareField::DateOfBirth],
+    },
 ];
 
 /// Weight of the model's average agreement when estimating a value's
@@ -74,6 +86,234 @@ pub struct FsModel {
     /// EM iterations run and whether it converged.
     pub em_iterations: u32,
     pub em_converged: bool,
+    /// How pairs that share a household are scored, when the data has
+    /// enough of them to learn it (see [`HouseholdModel`]).
+    #[serde(default)]
+    pub household: Option<HouseholdModel>,
+    /// Hash of the settings the model was learned under
+    /// ([`crate::MatchConfig::hash`]): part of [`FsModel::version`].
+    #[serde(default)]
+    pub settings: String,
+    /// Fields whose shared values do not weigh by their frequency (bit =
+    /// field index), from the settings.
+    #[serde(default)]
+    pub term_frequency_off: u16,
+    /// Steward labels the model was taught with ([`FsModel::learn_from_labels`]):
+    /// pairs said to be one person, and two people. Part of the version.
+    #[serde(default)]
+    pub labels: [u32; 2],
+}
+
+/// The household context: two records whose surnames agree and who share
+/// a phone or an address. Household members share exactly those fields, so
+/// summed as independent evidence they make a mother and her daughter, or
+/// twins, look like one person. Inside the context they say only "same
+/// household"; whether the two are one person is told by the person-level
+/// fields ([`PERSON_FIELDS`]). Their m is the overall model's: how one
+/// person's records differ does not depend on who else shares the phone.
+/// Their u is learned by EM from the pairs in the context (it is not the
+/// random pairs' u: among household members a shared birth date is twins,
+/// about one pair in thirty, not one in twenty thousand), and so is the
+/// prior, each apart for pairs that share a phone and pairs that share only
+/// an address (the first are mostly one person or their household, the
+/// second mostly neighbours and namesakes on one street, more of them the
+/// larger the file).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HouseholdModel {
+    /// Share of the context's pairs sharing a phone that are one person.
+    pub lambda: f64,
+    /// Share of the context's pairs sharing only an address that are one
+    /// person.
+    #[serde(default = "half")]
+    pub lambda_address: f64,
+    /// `m[field][level]` and `u[field][level]` for the person-level fields
+    /// (the other fields' rows are unused).
+    pub m: Vec<Vec<f64>>,
+    pub u: Vec<Vec<f64>>,
+    /// `u[field][level]` for pairs sharing only an address (`u` is for
+    /// pairs sharing a phone).
+    #[serde(default)]
+    pub u_address: Vec<Vec<f64>>,
+    /// Candidate pairs in the context it was learned from.
+    pub pairs: u64,
+}
+
+/// The fields that tell one person from another within a household.
+pub const PERSON_FIELDS: [CompareField; 5] = [
+    CompareField::GivenName,
+    CompareField::DateOfBirth,
+    CompareField::Sex,
+    CompareField::NationalId,
+    CompareField::Email,
+];
+
+/// Whether a pair is in the household context: the surnames agree (or are
+/// close) and a phone is shared or the addresses agree.
+pub fn in_household(levels: &Levels) -> bool {
+    matches!(levels.get(CompareField::Surname), 1 | 2)
+        && (levels.get(CompareField::Phone) == 1
+            || matches!(levels.get(CompareField::Address), 1 | 2))
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+/// Whether a household pair shares a phone (else only an address).
+fn shares_phone(levels: &Levels) -> bool {
+    levels.get(CompareField::Phone) == 1
+}
+
+/// Fewest pairs in the household context to learn its model from.
+const MIN_HOUSEHOLD_PAIRS: u64 = 200;
+
+impl HouseholdModel {
+    /// Learns the context's model by EM over its candidate pairs (two latent
+    /// classes: one person, two members of one household), m held at the
+    /// overall model's, u and the two priors free. `None` when the data has
+    /// too few pairs in the context.
+    fn learn(global: &FsModel, patterns: &[(Levels, u64)], max_iterations: u32) -> Option<Self> {
+        let selected: Vec<(Levels, u64)> = patterns
+            .iter()
+            .filter(|(l, _)| in_household(l))
+            .map(|&(l, c)| {
+                let mut only = Levels::default();
+                for f in PERSON_FIELDS {
+                    only.0[f as usize] = l.get(f);
+                }
+                only.0[CompareField::Phone as usize] = l.get(CompareField::Phone);
+                (only, c)
+            })
+            .collect();
+        let pairs: u64 = selected.iter().map(|&(_, c)| c).sum();
+        if pairs < MIN_HOUSEHOLD_PAIRS {
+            return None;
+        }
+        let m = global.m.clone();
+        // Start: the overall u (the weights of a pair outside the context).
+        let u = global.u.clone();
+        let mut model = HouseholdModel {
+            lambda: 0.5,
+            lambda_address: 0.5,
+            m,
+            u_address: u.clone(),
+            u,
+            pairs,
+        };
+        for _ in 0..max_iterations.max(1) * 2 {
+            let empty: Vec<Vec<f64>> = model.u.iter().map(|l| vec![0.0; l.len()]).collect();
+            // [address only, phone shared]
+            let mut u_acc = [empty.clone(), empty];
+            // [address only, phone shared]
+            let mut match_mass = [0.0; 2];
+            let mut total = [0.0; 2];
+            for &(levels, count) in &selected {
+                let odds = model.log_odds(&levels);
+                let p = 1.0 / (1.0 + (-odds).exp2());
+                let wu = (1.0 - p) * count as f64;
+                let kind = usize::from(shares_phone(&levels));
+                match_mass[kind] += p * count as f64;
+                total[kind] += count as f64;
+                for f in PERSON_FIELDS {
+                    let l = usize::from(levels.get(f));
+                    if l > 0 {
+                        u_acc[kind][f as usize][l] += wu;
+                    }
+                }
+            }
+            let mut delta = 0.0f64;
+            for (kind, f) in [0, 1]
+                .into_iter()
+                .flat_map(|k| PERSON_FIELDS.map(|f| (k, f as usize)))
+            {
+                let acc = &mut u_acc[kind][f];
+                // A pseudo-count keeps a level seen in neither class finite.
+                for x in acc.iter_mut().skip(1) {
+                    *x += 0.5;
+                }
+                normalise_with_floor(acc, M_FLOOR);
+                // Sharing a household makes agreement more common and
+                // disagreement rarer between two people, so it can weaken a
+                // level's evidence but never reverse or strengthen it: u
+                // stays between the overall u and m. Without this, a file
+                // with no households (FEBRL) lets EM call its typos the
+                // "other" class and a birth date one digit off weighs -6 bits.
+                for (l, new) in acc.iter_mut().enumerate().skip(1) {
+                    let (m, overall) = (model.m[f][l], global.u[f][l]);
+                    *new = new.clamp(m.min(overall), m.max(overall));
+                }
+                let target = if kind == 1 {
+                    &mut model.u[f]
+                } else {
+                    &mut model.u_address[f]
+                };
+                for (old, new) in target.iter_mut().zip(acc.iter()) {
+                    delta = delta.max((*old - new).abs());
+                    *old = *new;
+                }
+            }
+            let share = |k: usize| {
+                if total[k] > 0.0 {
+                    (match_mass[k] / total[k]).clamp(1e-4, 1.0 - 1e-4)
+                } else {
+                    0.5
+                }
+            };
+            let (address, phone) = (share(0), share(1));
+            delta = delta
+                .max((phone - model.lambda).abs())
+                .max((address - model.lambda_address).abs());
+            model.lambda = phone;
+            model.lambda_address = address;
+            if delta < 1e-6 {
+                break;
+            }
+        }
+        Some(model)
+    }
+
+    /// The context's prior for pairs sharing a phone, log2 odds.
+    pub fn prior(&self) -> f64 {
+        (self.lambda / (1.0 - self.lambda)).log2()
+    }
+
+    /// The context's prior for a pair, log2 odds: sharing a phone or only an
+    /// address.
+    pub fn prior_of(&self, levels: &Levels) -> f64 {
+        let lambda = if shares_phone(levels) {
+            self.lambda
+        } else {
+            self.lambda_address
+        };
+        (lambda / (1.0 - lambda)).log2()
+    }
+
+    /// A person-level field's weight at a level for pairs sharing a phone
+    /// (`phone`) or only an address.
+    pub fn weight(&self, field: CompareField, level: u8, phone: bool) -> f64 {
+        if level == 0 || !PERSON_FIELDS.contains(&field) {
+            return 0.0;
+        }
+        let (f, l) = (field as usize, usize::from(level));
+        let u = match self.u_address.get(f) {
+            Some(u) if !phone => u,
+            _ => &self.u[f],
+        };
+        (self.m[f][l].max(PROBABILITY_FLOOR) / u[l].max(PROBABILITY_FLOOR)).log2()
+    }
+
+    /// A person-level field's weight in a pair of the context.
+    pub fn weight_of(&self, field: CompareField, levels: &Levels) -> f64 {
+        self.weight(field, levels.get(field), shares_phone(levels))
+    }
+
+    fn log_odds(&self, levels: &Levels) -> f64 {
+        self.prior_of(levels)
+            + PERSON_FIELDS
+                .iter()
+                .map(|&f| self.weight_of(f, levels))
+                .sum::<f64>()
+    }
 }
 
 /// A pair's weight, ready for thresholds.
@@ -81,6 +321,8 @@ pub struct FsModel {
 pub struct Score {
     /// log2 odds of a match (prior included).
     pub log_odds: f64,
+    /// The prior it includes: the model's, or the household context's.
+    pub prior: f64,
 }
 
 impl Score {
@@ -116,6 +358,11 @@ pub struct Frequencies {
     pub national_id: FxHashMap<u64, u32>,
     pub email: FxHashMap<u64, u32>,
     pub dob: FxHashMap<u32, u32>,
+    /// Distinct holders of each full birth date (told apart by their
+    /// names, as for phones): one person's 500 records with their birth
+    /// date make it no more common than one record does.
+    pub dob_holders: FxHashMap<u32, u32>,
+    dob_signatures: FxHashMap<(u32, u32), u32>,
 }
 
 /// Who holds a phone, as far as the names tell: the phonetic keys of the
@@ -212,6 +459,13 @@ impl Frequencies {
             }
             *c += count;
         }
+        for ((dob, signature), count) in from.dob_signatures {
+            let c = into.dob_signatures.entry((dob, signature)).or_default();
+            if *c == 0 {
+                *into.dob_holders.entry(dob).or_default() += 1;
+            }
+            *c += count;
+        }
         into
     }
 
@@ -250,6 +504,13 @@ impl Frequencies {
         }
         if let Some(d) = date_key(&p.dob) {
             decrement(&mut self.dob, &d);
+            if let Some(c) = self.dob_signatures.get_mut(&(d, signature)) {
+                *c -= 1;
+                if *c == 0 {
+                    self.dob_signatures.remove(&(d, signature));
+                    decrement(&mut self.dob_holders, &d);
+                }
+            }
         }
     }
 
@@ -284,6 +545,11 @@ impl Frequencies {
         }
         if let Some(d) = date_key(&p.dob) {
             *self.dob.entry(d).or_default() += 1;
+            let c = self.dob_signatures.entry((d, signature)).or_default();
+            *c += 1;
+            if *c == 1 {
+                *self.dob_holders.entry(d).or_default() += 1;
+            }
         }
     }
 
@@ -331,6 +597,10 @@ impl FsModel {
             matches_per_record: 0.0,
             em_iterations: 0,
             em_converged: false,
+            household: None,
+            settings: String::new(),
+            term_frequency_off: 0,
+            labels: [0, 0],
         }
     }
 
@@ -338,13 +608,29 @@ impl FsModel {
     pub fn version(&self) -> String {
         use std::hash::{Hash, Hasher};
         let mut h = rustc_hash::FxHasher::default();
+        let household = self.household.iter().flat_map(|h| {
+            [h.lambda, h.lambda_address]
+                .into_iter()
+                .chain(h.m.iter().flatten().copied())
+                .chain(h.u.iter().flatten().copied())
+                .chain(h.u_address.iter().flatten().copied())
+        });
         for v in std::iter::once(self.matches_per_record)
             .chain(self.m.iter().flatten().copied())
             .chain(self.u.iter().flatten().copied())
+            .chain(household)
         {
             v.to_bits().hash(&mut h);
         }
-        format!("fs-{:012x}", h.finish() & 0xffff_ffff_ffff)
+        if self.labels != [0, 0] {
+            self.labels.hash(&mut h);
+        }
+        let parameters = format!("fs-{:012x}", h.finish() & 0xffff_ffff_ffff);
+        if self.settings.is_empty() {
+            parameters
+        } else {
+            format!("{parameters}.{}", self.settings)
+        }
     }
 
     /// Estimates u from the levels of random pairs.
@@ -385,6 +671,20 @@ impl FsModel {
     /// dominated by neighbours and relatives who share a locality, a phone
     /// or a surname, and the "match" class drifts to describe them.
     pub fn train(&mut self, patterns: &[(Levels, u64)], records: u64, max_iterations: u32) {
+        self.train_labelled(patterns, &[], records, max_iterations, 0.0);
+    }
+
+    /// [`FsModel::train`], with m then taught by steward labels (the levels
+    /// of labelled pairs, see [`FsModel::learn_from_labels`]) before the
+    /// household context and the prior are learned.
+    pub fn train_labelled(
+        &mut self,
+        patterns: &[(Levels, u64)],
+        labelled: &[(Levels, bool)],
+        records: u64,
+        max_iterations: u32,
+        label_pseudo_pairs: f64,
+    ) {
         let mut sums: Vec<Vec<f64>> = self.m.iter().map(|l| vec![0.0; l.len()]).collect();
         let mut sessions_per_field = [0u32; crate::compare::FIELD_COUNT];
         for session in TRAINING_SESSIONS {
@@ -409,10 +709,25 @@ impl FsModel {
             session_model.em(&selected, max_iterations, true);
             self.em_iterations += session_model.em_iterations;
             for field in CompareField::ALL {
-                if session.fixed.contains(&field) {
+                let f = field as usize;
+                // A field is estimated by the first session (the sessions
+                // go from the most match-dominated rule to the least) that
+                // frees it and sees it in enough pairs: averaging in a
+                // later session's estimate let namesakes who share a name
+                // and a town pass for matches with different birth dates
+                // (generated 100k: m of a different birth date 0.31 instead
+                // of about 0.01).
+                let observed: u64 = selected
+                    .iter()
+                    .filter(|(l, _)| l.0[f] > 0)
+                    .map(|&(_, c)| c)
+                    .sum();
+                if session.fixed.contains(&field)
+                    || sessions_per_field[f] > 0
+                    || observed < MIN_SESSION_PAIRS
+                {
                     continue;
                 }
-                let f = field as usize;
                 sessions_per_field[f] += 1;
                 for (sum, m) in sums[f].iter_mut().zip(&session_model.m[f]) {
                     *sum += m;
@@ -425,6 +740,10 @@ impl FsModel {
                 self.m[f] = sum.clone();
             }
         }
+        if !labelled.is_empty() {
+            self.learn_from_labels(labelled, label_pseudo_pairs);
+        }
+        self.household = HouseholdModel::learn(self, patterns, max_iterations);
         self.lambda = 0.01;
         self.em(patterns, max_iterations, false);
         let candidates: f64 = patterns.iter().map(|&(_, c)| c as f64).sum();
@@ -514,7 +833,14 @@ impl FsModel {
         let l = usize::from(level);
         let m = self.m[f][l].max(PROBABILITY_FLOOR);
         let u = self.u[f][l].max(PROBABILITY_FLOOR);
-        let base = (m / u).log2();
+        // A level that EM saw (almost) never among matches is no evidence
+        // for a match, however rare it is among random pairs (an "initial"
+        // level that no pair showed would weigh +8 bits otherwise).
+        let base = if m <= M_FLOOR * 1.000_001 {
+            (m / u).log2().min(0.0)
+        } else {
+            (m / u).log2()
+        };
         match tf {
             Some((count, records)) if level == 1 && field.term_frequency_adjusted() => {
                 let share = smoothed_share(count, records, u);
@@ -525,7 +851,7 @@ impl FsModel {
                 let bounded = adjusted.clamp(base - 8.0, base + 4.0);
                 (bounded, Some(share))
             }
-            Some((count, records)) if matches!(level, 2 | 3) && field.is_name() => {
+            Some((count, records)) if field.is_close_name_level(level) => {
                 // How common the name is against the average exact
                 // agreement: a typo of "Aminata" is a weaker sign than a
                 // typo of a rare name. Bounded tighter than exact agreement:
@@ -549,11 +875,28 @@ impl FsModel {
         b: &crate::Prepared,
         freqs: &Frequencies,
     ) -> Score {
-        let mut log_odds = self.prior();
+        let prior = self.prior_for(&comparison.levels);
+        let mut log_odds = prior;
         for field in CompareField::ALL {
             log_odds += self.weight_in(field, comparison, a, b, freqs).0;
         }
-        Score { log_odds }
+        Score { log_odds, prior }
+    }
+
+    /// The household model when a pair is in its context.
+    fn household_of(&self, levels: &Levels) -> Option<&HouseholdModel> {
+        self.household.as_ref().filter(|_| in_household(levels))
+    }
+
+    /// Whether a pair is scored by the household context's model.
+    pub fn in_household_context(&self, levels: &Levels) -> bool {
+        self.household_of(levels).is_some()
+    }
+
+    /// The prior a pair is scored with: the household context's inside it.
+    pub fn prior_for(&self, levels: &Levels) -> f64 {
+        self.household_of(levels)
+            .map_or_else(|| self.prior(), |h| h.prior_of(levels))
     }
 
     /// A field's weight in a comparison (and the frequency it was adjusted
@@ -566,15 +909,31 @@ impl FsModel {
         b: &crate::Prepared,
         freqs: &Frequencies,
     ) -> (f64, Option<f64>) {
+        let household = self.household_of(&comparison.levels);
+        if let Some(household) = household
+            && PERSON_FIELDS.contains(&field)
+        {
+            return (household.weight_of(field, &comparison.levels), None);
+        }
         if implied(field, &comparison.levels) {
             return (0.0, None);
         }
         let level = comparison.levels.get(field);
-        self.field_weight(
-            field,
-            level,
-            tf_share(field, level, comparison, a, b, freqs),
-        )
+        let tf = if self.term_frequency_off & (1 << field as u16) != 0 {
+            None
+        } else {
+            tf_share(field, level, comparison, a, b, freqs)
+        };
+        let (weight, tf) = self.field_weight(field, level, tf);
+        if household.is_some() {
+            // In the household context, what a household shares (its
+            // surname, phone, address, place) says nothing more; what the two
+            // do not share still counts against one person: two records with
+            // one surname and one street but two phones are two members far
+            // more often than one person.
+            return (weight.min(0.0), None);
+        }
+        (weight, tf)
     }
 
     pub fn prior(&self) -> f64 {
@@ -640,7 +999,7 @@ fn tf_share(
     b: &crate::Prepared,
     freqs: &Frequencies,
 ) -> Option<(f64, f64)> {
-    if matches!(level, 2 | 3) && field.is_name() {
+    if field.is_close_name_level(level) {
         // Two names that are close: a typo of the more common of them is
         // the cautious reading.
         let count = |p: &crate::Prepared, first: bool| {
@@ -692,8 +1051,9 @@ fn tf_share(
             .filter_map(|e| freqs.email.get(&text_key(e)).copied())
             .max()
             .map(|c| freqs.share(Some(c))),
+        // By its holders, like phones.
         CompareField::DateOfBirth => date_key(&a.dob)
-            .and_then(|d| freqs.dob.get(&d))
+            .and_then(|d| freqs.dob_holders.get(&d))
             .map(|&c| freqs.share(Some(c))),
         _ => None,
     }
@@ -792,6 +1152,10 @@ mod tests {
                 matches_per_record: 0.0,
                 em_iterations: 0,
                 em_converged: true,
+                household: None,
+                settings: String::new(),
+                term_frequency_off: 0,
+                labels: [0, 0],
             }
         })
     }
@@ -820,7 +1184,7 @@ mod tests {
                     .iter()
                     .map(|&f| model.field_weight(f, levels.get(f), None).0)
                     .sum::<f64>();
-            let ours = Score { log_odds }.probability();
+            let ours = Score { log_odds, prior: model.prior() }.probability();
             prop_assert!((naive - ours).abs() < 1e-9, "naive {naive} ours {ours}");
         }
 

@@ -2,7 +2,10 @@
 
 use c360_core::{Field, Record};
 use c360_standardise::date::PartialDate;
-use c360_standardise::names::{NameVariants, looks_swapped, phonetic, split_full_name};
+use c360_standardise::names::{
+    NameVariants, Nicknames, is_title_token, looks_swapped, phonetic, split_full_name,
+    without_particles,
+};
 use c360_standardise::phone::Phones;
 use c360_standardise::places::country_code;
 use c360_standardise::sex::{Sex, parse_sex};
@@ -46,9 +49,16 @@ pub struct Prepared {
     /// The names came from one `full_name` split by guesswork (which word
     /// is the surname is not certain): comparisons also try the other splits.
     pub split_guessed: bool,
+    /// Nickname groups of the given name's words and of the words joined
+    /// ([`Nicknames`]), sorted: "Bill" and "William" share one.
+    pub given_nicknames: Vec<u32>,
     pub dob: PartialDate,
     pub sex: Option<Sex>,
     pub national_id: Option<Box<str>>,
+    /// The identity-number scheme the ID is valid in, if any
+    /// ([`crate::idscheme`]): only two valid IDs of one scheme that differ
+    /// are proof of two people.
+    pub id_scheme: Option<u8>,
     /// Subscriber numbers (last eight digits of the E.164 form), sorted,
     /// deduplicated.
     pub phones: Vec<u64>,
@@ -85,6 +95,7 @@ pub struct Preparer {
     /// other supported countries).
     phones: Phones,
     variants: NameVariants,
+    nicknames: Nicknames,
 }
 
 /// Address tokens that carry no information ("rue", "quartier", "pres du").
@@ -122,9 +133,22 @@ const ADDRESS_STOPWORDS: &[&str] = &[
 
 impl Preparer {
     pub fn new(default_country: &str, variants: NameVariants) -> Result<Self, crate::Error> {
+        Self::with_tables(default_country, variants, Nicknames::builtin())
+    }
+
+    /// A preparer with the given spelling-variant and nickname tables.
+    pub fn with_tables(
+        default_country: &str,
+        variants: NameVariants,
+        nicknames: Nicknames,
+    ) -> Result<Self, crate::Error> {
         let phones = Phones::new(default_country)
             .map_err(|e| crate::Error::Config(format!("default country: {e}")))?;
-        Ok(Preparer { phones, variants })
+        Ok(Preparer {
+            phones,
+            variants,
+            nicknames,
+        })
     }
 
     pub fn prepare(&self, record: &Record) -> Prepared {
@@ -178,10 +202,21 @@ impl Preparer {
         };
         match value::date_of_birth(&record.date_of_birth) {
             Ok(dob) => out.dob = dob.unwrap_or_default(),
-            Err(reason) => flag(Field::DateOfBirth, 0, reason),
+            Err(reason) => {
+                flag(Field::DateOfBirth, 0, reason);
+                // Flagged for a client's record, but a well-formed date of a
+                // historical person (born in 1630) still tells people apart;
+                // an impossible or unreadable one is ignored.
+                if reason == Unusable::DateOutOfRange {
+                    out.dob = salvaged_year(&record.date_of_birth);
+                }
+            }
         }
         match value::national_id(&record.national_id) {
-            Ok(id) => out.national_id = id.map(|id| id_core(&id).into()),
+            Ok(id) => {
+                out.id_scheme = id.as_deref().and_then(crate::idscheme::scheme_of);
+                out.national_id = id.map(|id| id_core(&id).into());
+            }
             Err(reason) => flag(Field::NationalId, 0, reason),
         }
         let country = country_code(&record.country);
@@ -211,10 +246,33 @@ impl Preparer {
             (given, surname) = split_full_name(&record.full_name);
             out.split_guessed = true;
         }
+        // A title written as the given name ("Hon. Collier"): the full
+        // name may hold the real one ("Hon. John Collier").
+        if !given.is_empty() && given.iter().all(|t| is_title_token(t)) {
+            given.clear();
+            if !record.full_name.trim().is_empty() {
+                let (from_full, _) = split_full_name(&record.full_name);
+                given = from_full
+                    .into_iter()
+                    .filter(|t| !is_title_token(t) && !surname.contains(t))
+                    .take(1)
+                    .collect();
+            }
+        }
+        without_particles(&mut given);
+        without_particles(&mut surname);
         if looks_swapped(&given, &surname) {
             std::mem::swap(&mut given, &mut surname);
             out.swapped = true;
         }
+        let mut nicknames: Vec<u32> = given
+            .iter()
+            .flat_map(|t| self.nicknames.groups(t).iter().copied())
+            .chain(self.nicknames.groups(&given.concat()).iter().copied())
+            .collect();
+        nicknames.sort_unstable();
+        nicknames.dedup();
+        out.given_nicknames = nicknames;
         out.given_joined = self.joined(&given);
         out.surname_joined = self.joined(&surname);
         out.given = self.name_tokens(given);
@@ -239,6 +297,43 @@ impl Preparer {
     }
 }
 
+/// A birth date out of the range a client's is checked against: whole when it
+/// is a well-formed ISO date from the year 1000 on, else its four-digit year
+/// from 1000 to 2100 at its start or its end as a year-only date; nothing
+/// otherwise. The value stays flagged.
+fn salvaged_year(raw: &str) -> PartialDate {
+    let digits: Vec<&str> = raw
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .collect();
+    // A well-formed ISO date out of the range a client's birth date is
+    // checked against (a historical person born in 1630): whole.
+    if let [y, m, d] = digits.as_slice()
+        && (y.len(), m.len(), d.len()) == (4, 2, 2)
+        && let (Ok(year), Ok(month), Ok(day)) = (y.parse::<u16>(), m.parse::<u8>(), d.parse::<u8>())
+        && (1000..=2100).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+    {
+        return PartialDate {
+            year: Some(year),
+            month: Some(month),
+            day: Some(day),
+        };
+    }
+    let year = [digits.first(), digits.last()]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.len() == 4)
+        .filter_map(|p| p.parse::<u16>().ok())
+        .find(|y| (1000..=2100).contains(y));
+    PartialDate {
+        year,
+        month: None,
+        day: None,
+    }
+}
+
 /// A phone as its subscriber number: the last eight digits of its E.164
 /// form. Those survive the Ivorian 2021 renumbering (which only added a
 /// two-digit prefix) and a wrong guess of the country, so "96 99 12 41"
@@ -258,6 +353,53 @@ fn id_core(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_birth_date_keeps_its_year() {
+        assert_eq!(salvaged_year("1855-86-20").year, Some(1855));
+        assert_eq!(salvaged_year("55/12/1819").year, Some(1819));
+        assert_eq!(salvaged_year("12/99/55").year, None);
+        let old = salvaged_year("1630-08-01");
+        assert_eq!(
+            (old.year, old.month, old.day),
+            (Some(1630), Some(8), Some(1))
+        );
+        let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
+        let p = preparer.prepare(&Record {
+            date_of_birth: "1819-12-55".to_string(),
+            ..Record::default()
+        });
+        assert_eq!(
+            (p.dob.year, p.dob.month, p.rejected_values),
+            (Some(1819), None, 1)
+        );
+    }
+
+    /// A title in the given-name field gives way to the given name of the
+    /// full name; particles go; "Мария Иванова" reads as "Maria Ivanova".
+    #[test]
+    fn titles_particles_and_other_scripts() {
+        let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
+        let p = preparer.prepare(&Record {
+            given_name: "Hon.".to_string(),
+            surname: "Collier".to_string(),
+            full_name: "Hon. John Collier".to_string(),
+            ..Record::default()
+        });
+        assert_eq!(&*p.given_joined, "john");
+        let p = preparer.prepare(&Record {
+            given_name: "Ludwig".to_string(),
+            surname: "van Beethoven".to_string(),
+            ..Record::default()
+        });
+        assert_eq!(&*p.surname_joined, "beethoven");
+        let p = preparer.prepare(&Record {
+            full_name: "Мария Иванова".to_string(),
+            ..Record::default()
+        });
+        assert_eq!(&*p.surname_joined, "ivanova");
+        assert_eq!(p.given[0].key, phonetic("maria").into());
+    }
 
     fn phones_of(raw: &[&str]) -> Vec<u64> {
         let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");

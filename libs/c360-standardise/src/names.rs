@@ -389,6 +389,13 @@ impl NameVariants {
         table
     }
 
+    /// Adds another table's mappings (a deployment's own over the built-in).
+    pub fn extend(&mut self, other: &NameVariants) {
+        for (variant, canonical) in &other.to_canonical {
+            self.to_canonical.insert(variant.clone(), canonical.clone());
+        }
+    }
+
     /// Canonical spelling of a folded token; the token itself when unknown.
     pub fn canonical<'a>(&'a self, token: &'a str) -> &'a str {
         self.to_canonical.get(token).map_or(token, String::as_str)
@@ -513,20 +520,134 @@ pub fn looks_swapped(given: &[String], surname: &[String]) -> bool {
 }
 
 // ---------------------------------------------------------------------------
+// Nicknames and particles
+// ---------------------------------------------------------------------------
+
+/// The built-in nickname groups (`data/nicknames.csv`: English, French and
+/// West-African short and familiar forms).
+pub const BUILTIN_NICKNAMES: &str = include_str!("../data/nicknames.csv");
+
+/// Nickname groups: "Bill" and "William", "Peggy" and "Margaret", "Fatou"
+/// and "Fatoumata". Unlike [`NameVariants`] (one spelling for one name),
+/// a nickname may belong to several names ("Al": Albert, Alfred,
+/// Alexander), so a name maps to the groups it belongs to and two names are
+/// nicknames of each other when they share a group. Matching compares them
+/// at a level of their own, whose weight the model learns.
+#[derive(Debug, Clone, Default)]
+pub struct Nicknames {
+    groups: FxHashMap<String, Vec<u32>>,
+    count: u32,
+}
+
+impl Nicknames {
+    /// The built-in table.
+    pub fn builtin() -> Self {
+        let mut table = Self::default();
+        table
+            .add_text(BUILTIN_NICKNAMES)
+            .expect("the built-in nickname table parses");
+        table
+    }
+
+    /// Parses CSV text, one group per line (`full form,nickname,...`), `#`
+    /// comments and blank lines ignored.
+    pub fn parse(text: &str) -> Result<Self, VariantsError> {
+        let mut table = Self::default();
+        table.add_text(text)?;
+        Ok(table)
+    }
+
+    /// Adds the groups of CSV text (a deployment's own table).
+    pub fn add_text(&mut self, text: &str) -> Result<(), VariantsError> {
+        for (index, raw_line) in text.lines().enumerate() {
+            let line = raw_line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<String> = line.split(',').map(|f| fold(f).replace(' ', "")).collect();
+            if fields.len() < 2 {
+                return Err(VariantsError::TooFewFields { line: index + 1 });
+            }
+            if let Some(empty) = fields.iter().position(String::is_empty) {
+                return Err(VariantsError::EmptyField {
+                    line: index + 1,
+                    field: empty + 1,
+                });
+            }
+            let group = self.count;
+            self.count += 1;
+            for name in fields {
+                let groups = self.groups.entry(name).or_default();
+                if groups.last() != Some(&group) {
+                    groups.push(group);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The groups a folded name (one token, or words joined without
+    /// spaces) belongs to; empty when it is in none.
+    pub fn groups(&self, name: &str) -> &[u32] {
+        self.groups.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether two folded names are nicknames of each other (share a group).
+    pub fn are_nicknames(&self, a: &str, b: &str) -> bool {
+        let (x, y) = (self.groups(a), self.groups(b));
+        a != b && x.iter().any(|g| y.contains(g))
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True when the table has no group.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// Particles of family names ("de", "van", "ould", "ben"): "Ludwig van
+/// Beethoven" and "Ludwig Beethoven", "Mohamed ould Abdallah" and
+/// "Mohamed Abdallah" are the same name. Dropped from a name's words when
+/// other words remain (sorted: checked by a test).
+#[rustfmt::skip]
+pub const PARTICLES: &[&str] = &[
+    "al", "bin", "da", "dal", "de", "del", "della", "den", "der", "des", "di", "do", "dos",
+    "du", "el", "ibn", "la", "le", "ould", "ten", "ter", "van", "von", "zu",
+];
+
+/// Whether a folded token is a name particle.
+pub fn is_particle(token: &str) -> bool {
+    PARTICLES.binary_search(&token).is_ok()
+}
+
+/// Drops particles from a name's folded words when other words remain.
+pub fn without_particles(words: &mut Vec<String>) {
+    if words.iter().any(|w| !is_particle(w)) {
+        words.retain(|w| !is_particle(w));
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Full-name splitting
 // ---------------------------------------------------------------------------
 
 /// Courtesy titles dropped at the start of a name part.
+#[rustfmt::skip]
 const TITLES: &[&str] = &[
-    "dr",
-    "m",
-    "madame",
-    "mademoiselle",
-    "mlle",
-    "mme",
-    "monsieur",
-    "mr",
+    "baron", "baroness", "capt", "captain", "col", "dame", "dr", "hon", "honourable", "lady",
+    "lord", "m", "madame", "mademoiselle", "miss", "mlle", "mme", "monsieur", "mr", "mrs", "ms",
+    "prof", "rev", "reverend", "sir",
 ];
+
+/// Whether a folded token is a courtesy or noble title ("hon", "sir",
+/// "mme"): a given name written as one is no given name ("Hon. Collier").
+pub fn is_title_token(token: &str) -> bool {
+    is_title(token)
+}
 
 /// Markers of a married name ("KOUASSI Aya épouse KONAN"): the marker and what follows
 /// are dropped, the birth name before it is kept.
@@ -935,6 +1056,45 @@ mod tests {
             let (g, s) = split_full_name(full);
             assert_eq!((g, s), (strings(given), strings(surname)), "{full}");
         }
+    }
+
+    #[test]
+    fn nicknames_builtin_and_many_to_many() {
+        let table = Nicknames::builtin();
+        assert!(table.len() > 100);
+        for (a, b) in [
+            ("tom", "thomas"),
+            ("bill", "william"),
+            ("peggy", "margaret"),
+            ("madou", "mamadou"),
+            ("fatou", "fatoumata"),
+            ("al", "albert"),
+            ("al", "alfred"),
+        ] {
+            assert!(table.are_nicknames(a, b), "{a} / {b}");
+            assert!(table.are_nicknames(b, a), "{b} / {a}");
+        }
+        assert!(!table.are_nicknames("albert", "alfred"));
+        assert!(!table.are_nicknames("thomas", "thomas"));
+        assert!(!table.are_nicknames("tom", "unknownname"));
+        let custom = Nicknames::parse("# a deployment's own\nkwabena,kobby\n").unwrap();
+        assert!(custom.are_nicknames("kobby", "kwabena"));
+        assert_eq!(
+            Nicknames::parse("x,y\nlonely").unwrap_err(),
+            VariantsError::TooFewFields { line: 2 }
+        );
+    }
+
+    #[test]
+    fn particles_are_dropped_when_other_words_remain() {
+        assert!(PARTICLES.windows(2).all(|w| w[0] < w[1]));
+        let mut words = strings(&["van", "der", "berg"]);
+        without_particles(&mut words);
+        assert_eq!(words, strings(&["berg"]));
+        let mut alone = strings(&["le"]);
+        without_particles(&mut alone);
+        assert_eq!(alone, strings(&["le"]));
+        assert!(is_title_token("hon") && is_title_token("sir") && !is_title_token("john"));
     }
 
     proptest! {

@@ -128,9 +128,35 @@ impl Folder {
             self.ascii(byte);
         } else if is_combining_mark(part) {
             // accent: dropped
-        } else if !self.special(part) {
+        } else if !self.special(part) && !self.transliterated(part) {
             self.separator();
         }
+    }
+
+    /// A letter of another script (Cyrillic, Greek, Arabic, Chinese...)
+    /// written in Latin letters (`deunicode`): "Мария" → "mariia",
+    /// "Ελένη" → "eleni". Returns false for what has no letters in its
+    /// transliteration (punctuation, symbols): those separate words.
+    fn transliterated(&mut self, c: char) -> bool {
+        if !c.is_alphabetic() {
+            return false;
+        }
+        let Some(latin) = deunicode::deunicode_char(c) else {
+            return false;
+        };
+        if !latin.bytes().any(|b| b.is_ascii_alphanumeric()) {
+            return false;
+        }
+        // Chinese syllables come with a trailing space ("Bei "): each is a
+        // word; other scripts continue the word.
+        for &byte in latin.as_bytes() {
+            if byte.is_ascii_alphanumeric() {
+                self.push_byte(byte.to_ascii_lowercase());
+            } else {
+                self.separator();
+            }
+        }
+        true
     }
 
     /// Apostrophes and letters that Unicode does not decompose to ASCII.
@@ -196,7 +222,8 @@ mod tests {
             ("ﬁfi", "fifi"),
             ("Jean\u{00A0}Marc", "jean marc"),
             ("abc\tdef\nghi", "abc def ghi"),
-            ("Ali محمد", "ali"),
+            ("Ali محمد", "ali mhmd"),
+            ("Мария Иванова", "mariia ivanova"),
             ("x²", "x2"),
             ("Kone123", "kone123"),
             ("--", ""),

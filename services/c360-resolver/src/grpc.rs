@@ -148,7 +148,10 @@ impl ResolverService for ResolverGrpc {
             strict: req.strict,
         };
         let r = blocking(move || resolver.resolve_incoming(incoming, dry_run)).await?;
-        Ok(Response::new(to_response(r, self.resolver.model_version())))
+        Ok(Response::new(to_response(
+            r,
+            &self.resolver.model_version(),
+        )))
     }
 
     type IngestStream = BoxStream<api::IngestResponse>;
@@ -282,7 +285,7 @@ impl ResolverService for ResolverGrpc {
                     let result = match result {
                         Ok(res) => api::ingest_response::Result::Resolved(to_response(
                             res,
-                            resolver.model_version(),
+                            &resolver.model_version(),
                         )),
                         Err(Error::InvalidArgument { field, description }) => {
                             api::ingest_response::Result::Error(api::RecordError {
@@ -352,6 +355,22 @@ impl ResolverService for ResolverGrpc {
             .pop()
             .ok_or_else(|| Status::internal("no disclosure decision"))?;
         Ok(Response::new(crate::disclose::client(&grant, client)))
+    }
+
+    async fn retrain(
+        &self,
+        request: Request<api::RetrainRequest>,
+    ) -> Result<Response<api::RetrainResponse>, Status> {
+        authorize(&request, &[Role::Admin])?;
+        let resolver = self.resolver.clone();
+        let r = blocking(move || resolver.retrain()).await?;
+        Ok(Response::new(api::RetrainResponse {
+            previous_model_version: r.previous_version,
+            model_version: r.version,
+            labelled_same: r.same,
+            labelled_different: r.different,
+            records: r.records,
+        }))
     }
 
     async fn merge(

@@ -28,6 +28,6 @@ pub use golden::{Rule, Survivorship};
 pub use number::{ClientNumber, NumberError};
 pub use persist::Pending;
 pub use resolver::{
-    Explained, Incoming, MAX_LOOKUP, NumberState, Resolution, Resolver, ResolverConfig,
+    Explained, Incoming, MAX_LOOKUP, NumberState, Resolution, Resolver, ResolverConfig, Retrained,
 };
 pub use stored::SPACES;

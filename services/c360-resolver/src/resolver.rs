@@ -24,6 +24,9 @@ use crate::quality::{self, QualityCounts};
 use crate::stored::{self, *};
 use crate::{Error, Result, convert};
 
+mod retrain;
+pub use retrain::Retrained;
+
 /// Client keys the custodian is asked to create ahead of need.
 const KEYS_AHEAD: u64 = 2048;
 
@@ -49,7 +52,13 @@ pub struct ResolverConfig {
 impl Default for ResolverConfig {
     fn default() -> Self {
         ResolverConfig {
-            matching: MatchConfig::default(),
+            // One record at a time against a prior fixed by the population
+            // floor, the resolver links from 0.95 (a batch file, whose prior
+            // is its own, from 0.9).
+            matching: MatchConfig {
+                link_threshold: 0.95,
+                ..MatchConfig::default()
+            },
             max_postings: 160,
             bootstrap_records: 20_000,
             population_floor: 100_000,
@@ -160,7 +169,8 @@ pub struct Resolver {
     indexer: BlindIndexer,
     preparer: Preparer,
     config: ResolverConfig,
-    model_version: String,
+    /// The version of the model deciding now ([`Resolver::retrain`] moves it).
+    model_version: RwLock<String>,
     state: RwLock<State>,
     /// Serialises writers so offsets and decisions follow one order.
     writer: Mutex<()>,
@@ -256,11 +266,12 @@ impl Resolver {
             store.commit(first_writes)?;
         }
         let model_version = c360_matching::FsModel::version(&model);
-        let preparer = Preparer::new(
-            &config.matching.default_country,
-            c360_standardise::names::NameVariants::builtin(),
-        )
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        let (variants, nicknames) = config
+            .matching
+            .name_tables()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let preparer = Preparer::with_tables(&config.matching.default_country, variants, nicknames)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let mut matcher = Matcher::new(config.matching.clone(), model);
         matcher.population_floor = config.population_floor;
         matcher.model.set_population(config.population_floor);
@@ -288,7 +299,7 @@ impl Resolver {
             indexer,
             preparer,
             config,
-            model_version,
+            model_version: RwLock::new(model_version),
             state: RwLock::new(state),
             writer: Mutex::new(()),
             keys_ready_until: std::sync::atomic::AtomicU64::new(0),
@@ -305,8 +316,11 @@ impl Resolver {
         self.store.as_ref()
     }
 
-    pub fn model_version(&self) -> &str {
-        &self.model_version
+    pub fn model_version(&self) -> String {
+        self.model_version
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -727,7 +741,7 @@ impl Resolver {
                     actor: "auto".into(),
                     reason: String::new(),
                     at_ms: now,
-                    model_version: self.model_version.clone(),
+                    model_version: self.model_version(),
                 }],
                 created_ms: now,
             },
@@ -808,7 +822,7 @@ impl Resolver {
                 actor: actor.to_string(),
                 reason: reason.to_string(),
                 at_ms: now,
-                model_version: self.model_version.clone(),
+                model_version: self.model_version(),
             };
             let s = state
                 .clients
@@ -1003,7 +1017,7 @@ impl Resolver {
             actor: actor.to_string(),
             reason: reason.to_string(),
             at_ms: now,
-            model_version: self.model_version.clone(),
+            model_version: self.model_version(),
         };
         if let Some(c) = state.clients.get_mut(&seq) {
             c.members.retain(|id| !record_ids.contains(id));
@@ -1102,7 +1116,7 @@ impl Resolver {
             actor: actor.to_string(),
             reason: reason.to_string(),
             at_ms: now,
-            model_version: self.model_version.clone(),
+            model_version: self.model_version(),
         };
         if let Some(c) = state.clients.get_mut(&seq) {
             c.status = ClientStatus::Erased;
@@ -1504,6 +1518,7 @@ fn explanation_to_api(a: &str, b: &str, e: Explanation) -> api::PairExplanation 
         }
         .to_string(),
         model_version: e.model_version,
+        household_context: e.household,
     }
 }
 

@@ -1332,6 +1332,12 @@ mod resolver_peer {
         ) -> Result<Response<api::GetQualitySummaryResponse>, Status> {
             Err(Status::unimplemented("quality"))
         }
+        async fn retrain(
+            &self,
+            _: Request<api::RetrainRequest>,
+        ) -> Result<Response<api::RetrainResponse>, Status> {
+            Err(Status::unimplemented("retrain"))
+        }
         type WatchEventsStream = Stream<Event>;
         async fn watch_events(
             &self,

@@ -270,6 +270,12 @@ impl ResolverService for FakeResolver {
     ) -> Result<Response<rapi::GetQualitySummaryResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn retrain(
+        &self,
+        _: Request<rapi::RetrainRequest>,
+    ) -> Result<Response<rapi::RetrainResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
     type WatchEventsStream = Stream<rapi::Event>;
     async fn watch_events(
         &self,

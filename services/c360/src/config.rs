@@ -189,6 +189,10 @@ pub struct ResolverSettings {
     pub max_postings: usize,
     /// Per-field survivorship rules of the golden record.
     pub survivorship: c360_resolver::golden::Survivorship,
+    /// Matching settings file (TOML, as `c360 dedupe --settings` reads;
+    /// `c360 settings --dump` prints every key). `link_threshold` and
+    /// `review_threshold` above apply over the file's.
+    pub settings_file: Option<PathBuf>,
 }
 
 impl Default for ResolverSettings {
@@ -201,6 +205,7 @@ impl Default for ResolverSettings {
             review_threshold: d.matching.review_threshold,
             max_postings: d.max_postings,
             survivorship: d.survivorship,
+            settings_file: None,
         }
     }
 }
@@ -213,12 +218,22 @@ impl ResolverSettings {
         {
             bail!("resolver: need 0 <= review_threshold <= link_threshold <= 1");
         }
+        let matching = match &self.settings_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("resolver.settings_file: cannot read {}", path.display())
+                })?;
+                c360_matching::MatchConfig::from_toml(&text)
+                    .with_context(|| format!("resolver.settings_file {}", path.display()))?
+            }
+            None => c360_matching::MatchConfig::default(),
+        };
         let mut c = c360_resolver::ResolverConfig {
             bootstrap_records: self.bootstrap_records,
             population_floor: self.population_floor,
             max_postings: self.max_postings,
             survivorship: self.survivorship.clone(),
-            ..Default::default()
+            matching,
         };
         c.matching.link_threshold = self.link_threshold;
         c.matching.review_threshold = self.review_threshold;

@@ -42,11 +42,116 @@ pub struct Args {
     /// Country for phone numbers written without a country prefix.
     #[arg(long)]
     default_country: Option<String>,
+    /// Matching settings (TOML; `c360 settings --dump` prints every key with
+    /// its default). A mapping's `[matching]` table applies over it.
+    #[arg(long)]
+    settings: Option<PathBuf>,
+    /// Also print the source's profile and the learned weight of every
+    /// level (as `c360 profile`).
+    #[arg(long)]
+    profile: bool,
     /// Treat a record holding a value that cannot be standardised (a birth
     /// date "1950-51-01") as a bad row, instead of keeping it with the value
     /// flagged and ignored for matching, as the resolver does.
     #[arg(long)]
     strict: bool,
+}
+
+/// `c360 profile`: what a source is like, and what the model learns from it.
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    /// CSV file of records.
+    #[arg(long)]
+    input: PathBuf,
+    /// TOML mapping of the CSV columns to canonical fields.
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+    /// Matching settings (TOML).
+    #[arg(long)]
+    settings: Option<PathBuf>,
+}
+
+/// `c360 settings`: the effective matching settings.
+#[derive(Debug, clap::Args)]
+pub struct SettingsArgs {
+    /// Print every key with its value (the defaults, or the file's over them).
+    #[arg(long)]
+    dump: bool,
+    /// A settings file to check and print.
+    #[arg(long)]
+    settings: Option<PathBuf>,
+}
+
+/// The matching settings: the defaults, a settings file over them, then a
+/// mapping's `[matching]` table. Errors name the file and the key.
+pub fn load_settings(
+    settings: Option<&std::path::Path>,
+    mapping: Option<&Mapping>,
+) -> anyhow::Result<MatchConfig> {
+    let mut config = match settings {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            MatchConfig::from_toml(&text).with_context(|| format!("{}", path.display()))?
+        }
+        None => MatchConfig::default(),
+    };
+    if let Some(table) = mapping.and_then(Mapping::matching) {
+        config = config.with_overrides(table)?;
+    }
+    Ok(config)
+}
+
+pub fn settings(args: SettingsArgs) -> anyhow::Result<()> {
+    let config = load_settings(args.settings.as_deref(), None)?;
+    if args.dump {
+        println!("# c360 matching settings ({})", config.hash());
+        print!("{}", config.to_toml());
+    } else {
+        println!("settings valid ({})", config.hash());
+    }
+    Ok(())
+}
+
+/// The settings and the records of a file, bad rows skipped (their count
+/// returned), for the commands that only learn from it.
+pub(super) fn settings_and_records(
+    input: &PathBuf,
+    mapping: Option<&std::path::Path>,
+    settings: Option<&std::path::Path>,
+) -> anyhow::Result<(MatchConfig, Vec<Record>, usize)> {
+    let mapping = mapping.map(Mapping::from_path).transpose()?;
+    let config = load_settings(settings, mapping.as_ref())?;
+    config.validate()?;
+    let preparer = Preparer::new(&config.default_country, NameVariants::builtin())?;
+    let input = Input {
+        path: input,
+        mapping: mapping.as_ref(),
+        on_error: OnError::Skip,
+        strict: false,
+        preparer: &preparer,
+    };
+    let (records, bad_rows, _) = read_records(&input)?;
+    Ok((config, records, bad_rows))
+}
+
+pub fn profile(args: ProfileArgs) -> anyhow::Result<()> {
+    let (config, records, bad_rows) = settings_and_records(
+        &args.input,
+        args.mapping.as_deref(),
+        args.settings.as_deref(),
+    )?;
+    let outcome = dedupe(&records, &config)?;
+    if bad_rows > 0 {
+        println!("bad rows skipped {bad_rows}");
+    }
+    print_profile(&records, &outcome);
+    Ok(())
+}
+
+fn print_profile(records: &[Record], outcome: &c360_matching::DedupeOutcome) {
+    let profile = c360_matching::profile::profile(records, &outcome.matcher.records);
+    print!("{}", profile.render(Some(&outcome.matcher.model)));
 }
 
 /// How many bad rows are printed one by one before only counting.
@@ -59,10 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .as_deref()
         .map(Mapping::from_path)
         .transpose()?;
-    let mut config = MatchConfig::default();
-    if let Some(table) = mapping.as_ref().and_then(Mapping::matching) {
-        config = config.with_overrides(table)?;
-    }
+    let mut config = load_settings(args.settings.as_deref(), mapping.as_ref())?;
     if let Some(country) = args.default_country {
         config.default_country = country;
     }
@@ -84,6 +186,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     write_output(&args.output, &records, &outcome.assignment)?;
     if let Some(path) = &args.pairs {
         write_pairs(path, &records, &outcome)?;
+    }
+    if args.profile {
+        print_profile(&records, &outcome);
     }
     let s = &outcome.stats;
     eprintln!(
@@ -132,11 +237,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The input file and how to read it.
 struct Input<'a> {
-    path: &'a PathBuf,
-    mapping: Option<&'a Mapping>,
-    on_error: OnError,
-    strict: bool,
-    preparer: &'a Preparer,
+    pub path: &'a PathBuf,
+    pub mapping: Option<&'a Mapping>,
+    pub on_error: OnError,
+    pub strict: bool,
+    pub preparer: &'a Preparer,
 }
 
 /// The records, the count of bad rows, and the flags of the values kept
@@ -207,7 +312,11 @@ fn read_records(input: &Input<'_>) -> anyhow::Result<(Vec<Record>, usize, Qualit
     Ok((records, bad_rows, quality))
 }
 
-fn write_output(path: &PathBuf, records: &[Record], assignment: &[u32]) -> anyhow::Result<()> {
+pub(super) fn write_output(
+    path: &PathBuf,
+    records: &[Record],
+    assignment: &[u32],
+) -> anyhow::Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file));
     out.write_record(["record_id", "client_id"])?;
@@ -251,8 +360,5 @@ fn write_pairs(
 }
 
 fn blocking_config(config: &MatchConfig) -> c360_matching::BlockingConfig {
-    c360_matching::BlockingConfig {
-        max_block_size: config.max_block_size,
-        window: config.window,
-    }
+    c360_matching::BlockingConfig::of(config)
 }

@@ -10,6 +10,7 @@ mod quickstart;
 pub(crate) mod remote;
 mod search;
 mod token;
+mod train;
 mod vault;
 
 /// c360: one stable client number per person, from messy records.
@@ -28,6 +29,17 @@ enum Command {
     Dedupe(dedupe::Args),
     /// Compare a predicted clustering with the truth.
     Eval(eval::Args),
+    /// Profile a CSV source: fill rates, formats, unusable values, and the
+    /// weights the matching model learns from it.
+    Profile(dedupe::ProfileArgs),
+    /// The matching settings: check a file, or print every key (`--dump`).
+    Settings(dedupe::SettingsArgs),
+    /// Deduplicate a CSV file with a model taught by steward labels (a file
+    /// of labelled pairs): the model version with and without them.
+    Train(train::TrainArgs),
+    /// Re-estimate a running resolver's model from its records and every
+    /// steward decision (admin).
+    Retrain(train::RetrainArgs),
     /// Generate realistic microfinance records with their truth (seeded).
     Gen(gen_cmd::Args),
     /// Serve the gRPC services on embedded storage.
@@ -75,6 +87,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quickstart(args) => quickstart::run(args),
         Command::Dedupe(args) => dedupe::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Profile(args) => dedupe::profile(args),
+        Command::Settings(args) => dedupe::settings(args),
+        Command::Train(args) => train::train(args),
+        Command::Retrain(args) => train::retrain(args),
         Command::Gen(args) => gen_cmd::run(args),
         Command::Serve(args) => crate::serve::command(args),
         Command::Ingest(args) => remote::ingest(args),

@@ -1,0 +1,114 @@
+//! Clustering without a size cap: a person with many records is one
+//! client, and a record that looks like two people does not glue them.
+
+use c360_core::Record;
+use c360_datagen::{GenConfig, generate};
+use c360_matching::{MatchConfig, dedupe};
+
+/// Generated records of other people, so the model has a population to
+/// learn from.
+fn background(n: usize) -> Vec<Record> {
+    generate(&GenConfig {
+        records: n,
+        seed: 11,
+    })
+    .map(|g| g.record)
+    .collect()
+}
+
+fn person(i: usize, given: &str, surname: &str, dob: &str, id: &str, phone: &str) -> Record {
+    Record {
+        record_id: format!("P{i}"),
+        source_system: "loan_origination".to_string(),
+        given_name: given.to_string(),
+        surname: surname.to_string(),
+        date_of_birth: dob.to_string(),
+        national_id: id.to_string(),
+        phones: vec![phone.to_string()],
+        locality: "Bouaké".to_string(),
+        ..Record::default()
+    }
+}
+
+/// Twelve years of three-month loan cycles and then some: 500 records of
+/// one woman, written with the usual noise (a typo in a name, the ID or the
+/// phone missing, the birth date with day and month swapped), are one client.
+#[test]
+fn a_person_with_500_records_is_one_client() {
+    let mut records = background(3_000);
+    let start = records.len();
+    for i in 0..500 {
+        let given = match i % 7 {
+            0 => "Amenan",
+            1 => "Amenane",
+            _ => "Amenan",
+        };
+        let surname = if i % 11 == 0 { "Kouadjo" } else { "Kouadio" };
+        let dob = if i % 13 == 0 {
+            "07/04/1983"
+        } else {
+            "04/07/1983"
+        };
+        let id = if i % 3 == 0 { "" } else { "C0054781236" };
+        let phone = if i % 5 == 0 { "" } else { "07 48 12 36 59" };
+        records.push(person(start + i, given, surname, dob, id, phone));
+    }
+    let outcome = dedupe(&records, &MatchConfig::default()).expect("valid config");
+    let clients: std::collections::BTreeSet<u32> =
+        outcome.assignment[start..].iter().copied().collect();
+    assert_eq!(
+        clients.len(),
+        1,
+        "the 500 records went to {} clients",
+        clients.len()
+    );
+    assert!(outcome.stats.largest_cluster >= 500);
+    assert_eq!(outcome.stats.merges_refused_size, 0);
+}
+
+/// Two brothers, ten records each, with their own birth dates and no ID (so
+/// no rule tells them apart, only the evidence); a record with the family
+/// phone, the surname and a given name between theirs looks like both. The
+/// bridge may join one of them, never both.
+#[test]
+fn a_weak_bridge_does_not_glue_two_people() {
+    let mut records = background(3_000);
+    let start = records.len();
+    for i in 0..10 {
+        records.push(person(
+            start + i,
+            "Yao",
+            "Konan",
+            "12/03/1980",
+            "",
+            "07 07 12 34 56",
+        ));
+    }
+    for i in 10..20 {
+        records.push(person(
+            start + i,
+            "Yves",
+            "Konan",
+            "30/10/1984",
+            "",
+            "07 07 12 34 56",
+        ));
+    }
+    // The bridge: family phone, surname, a given name close to both, no
+    // birth date, no ID.
+    records.push(person(start + 20, "Yvo", "Konan", "", "", "07 07 12 34 56"));
+    let outcome = dedupe(&records, &MatchConfig::default()).expect("valid config");
+    let a = outcome.assignment[start];
+    let b = outcome.assignment[start + 10];
+    assert!(
+        outcome.assignment[start..start + 10]
+            .iter()
+            .all(|&c| c == a)
+    );
+    assert!(
+        outcome.assignment[start + 10..start + 20]
+            .iter()
+            .all(|&c| c == b)
+    );
+    assert_ne!(a, b, "the bridge glued two people");
+}
