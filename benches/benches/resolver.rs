@@ -173,6 +173,7 @@ fn restart(dir: &std::path::Path, keyring: &str, services: &str) {
             ),
             ..ResolverConfig::default()
         },
+        c360::bootstrap::DEFAULT_RECORDS,
         kek,
         custodian,
     )

@@ -17,7 +17,14 @@ use c360_storage::MemoryStore;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use c360_resolver::convert::from_core as to_proto;
+/// The first model of a new resolver: `records` generated records, as the
+/// `c360` binary trains it.
+fn first_model(
+    records: usize,
+    config: &ResolverConfig,
+) -> impl FnOnce() -> anyhow::Result<c360_matching::FsModel> + '_ {
+    move || c360::bootstrap::first_model(records, &config.matching)
+}
 
 /// A fresh key-encryption key for one test's resolvers.
 fn test_kek() -> Arc<LocalKeyring> {
@@ -34,19 +41,14 @@ fn generated_records(records: usize, seed: u64) -> Vec<c360_core::Record> {
 fn incremental_clusters(records: &[c360_core::Record], order: &[usize]) -> Vec<(String, String)> {
     let kek = test_kek();
     let store = Arc::new(MemoryStore::new(c360_resolver::SPACES));
-    let resolver = Resolver::open(
-        store,
-        kek,
-        ResolverConfig {
-            bootstrap_records: 3_000,
-            // Batch sets its prior from the records it has; so does this
-            // resolver here (a served one assumes at least 100,000).
-            population_floor: 0,
-            ..ResolverConfig::default()
-        },
-    )
-    .unwrap();
-    let batch: Vec<_> = order.iter().map(|&i| to_proto(&records[i])).collect();
+    let config = ResolverConfig {
+        // Batch sets its prior from the records it has; so does this
+        // resolver here (a served one assumes at least 100,000).
+        population_floor: 0,
+        ..ResolverConfig::default()
+    };
+    let resolver = Resolver::open(store, kek, config.clone(), first_model(3_000, &config)).unwrap();
+    let batch: Vec<_> = order.iter().map(|&i| records[i].clone()).collect();
     let results = resolver.resolve_many(batch).unwrap();
     order
         .iter()
@@ -54,7 +56,7 @@ fn incremental_clusters(records: &[c360_core::Record], order: &[usize]) -> Vec<(
         .map(|(&i, r)| {
             let r = r.unwrap();
             let number = r.client.unwrap().to_string();
-            let current = resolver.get_client(&number).unwrap().client_number;
+            let current = resolver.get_client(&number).unwrap().number.to_string();
             (records[i].record_id.clone(), current)
         })
         .collect()
@@ -129,22 +131,29 @@ fn a_restart_decides_like_the_resolver_that_wrote_the_store() {
     let kek = test_kek();
     let store = Arc::new(MemoryStore::new(c360_resolver::SPACES));
     let config = ResolverConfig {
-        bootstrap_records: 3_000,
         population_floor: 0,
         ..ResolverConfig::default()
     };
-    let open = || Resolver::open(store.clone(), kek.clone(), config.clone()).unwrap();
+    let open = || {
+        Resolver::open(
+            store.clone(),
+            kek.clone(),
+            config.clone(),
+            first_model(3_000, &config),
+        )
+        .unwrap()
+    };
     let writer = open();
     let written = writer
-        .resolve_many(stored.iter().map(to_proto).collect())
+        .resolve_many(stored.iter().cloned().collect())
         .unwrap();
     assert!(written.iter().all(Result::is_ok));
     let reopened = open();
     assert_eq!(reopened.counts(), writer.counts());
     let mut matched = 0;
     for probe in probes {
-        let before = writer.resolve(to_proto(probe), true).unwrap();
-        let after = reopened.resolve(to_proto(probe), true).unwrap();
+        let before = writer.resolve(probe.clone(), true).unwrap();
+        let after = reopened.resolve(probe.clone(), true).unwrap();
         assert_eq!(after.decision, before.decision);
         assert_eq!(after.client, before.client);
         assert!((after.confidence - before.confidence).abs() < 1e-9);
@@ -155,13 +164,10 @@ fn a_restart_decides_like_the_resolver_that_wrote_the_store() {
         // one that scores the same).
         assert_eq!(after.candidates.len(), before.candidates.len());
         for (a, b) in after.candidates.iter().zip(&before.candidates) {
-            assert_eq!(
-                (&a.client_number, &a.excluded_by),
-                (&b.client_number, &b.excluded_by)
-            );
+            assert_eq!((&a.client, &a.excluded_by), (&b.client, &b.excluded_by));
             assert!((a.probability - b.probability).abs() < 1e-9);
         }
-        matched += usize::from(before.decision == c360_proto::resolver::v1::Decision::Matched);
+        matched += usize::from(before.decision == c360_resolver::Decision::Matched);
     }
     assert!(
         matched > 50,
@@ -218,20 +224,23 @@ fn a_failed_flush_is_never_acknowledged_and_stops_writes() {
         inner: MemoryStore::new(c360_resolver::SPACES),
         fail_flush: false.into(),
     });
-    let config = ResolverConfig {
-        bootstrap_records: 2_000,
-        ..ResolverConfig::default()
-    };
-    let resolver = Resolver::open(store.clone(), kek.clone(), config.clone()).unwrap();
+    let config = ResolverConfig::default();
+    let resolver = Resolver::open(
+        store.clone(),
+        kek.clone(),
+        config.clone(),
+        first_model(2_000, &config),
+    )
+    .unwrap();
     let stored = resolver
-        .resolve_many(records[..200].iter().map(to_proto).collect())
+        .resolve_many(records[..200].iter().cloned().collect())
         .unwrap();
     let acknowledged = stored[0].as_ref().unwrap().client.unwrap().to_string();
 
     store
         .fail_flush
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let failed = resolver.resolve_many(records[200..250].iter().map(to_proto).collect());
+    let failed = resolver.resolve_many(records[200..250].iter().cloned().collect());
     assert!(
         matches!(failed, Err(c360_resolver::Error::Poisoned)),
         "{failed:?}"
@@ -240,7 +249,7 @@ fn a_failed_flush_is_never_acknowledged_and_stops_writes() {
     store
         .fail_flush
         .store(false, std::sync::atomic::Ordering::SeqCst);
-    let again = resolver.resolve(to_proto(&records[250]), false);
+    let again = resolver.resolve(records[250].clone(), false);
     assert!(
         matches!(again, Err(c360_resolver::Error::Poisoned)),
         "{again:?}"
@@ -254,10 +263,20 @@ fn a_failed_flush_is_never_acknowledged_and_stops_writes() {
 
     // A restart serves what the store holds, acknowledged writes included,
     // and accepts writes again.
-    let reopened = Resolver::open(store.clone(), kek, config).unwrap();
+    let reopened = Resolver::open(
+        store.clone(),
+        kek,
+        config.clone(),
+        first_model(2_000, &config),
+    )
+    .unwrap();
     assert_eq!(
-        reopened.get_client(&acknowledged).unwrap().client_number,
+        reopened
+            .get_client(&acknowledged)
+            .unwrap()
+            .number
+            .to_string(),
         acknowledged
     );
-    assert!(reopened.resolve(to_proto(&records[250]), false).is_ok());
+    assert!(reopened.resolve(records[250].clone(), false).is_ok());
 }

@@ -1,6 +1,8 @@
-use tonic::Code;
+use c360_rpc::{ErrorKind, ServiceError};
 
-/// Errors of the resolver. A small closed set, mapped once to gRPC codes.
+/// Errors of the resolver: a small closed set; its kinds map to gRPC codes
+/// in `c360_rpc::status` (the edge converts). Messages name fields, numbers
+/// and record ids, never personal values.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input: the field named and what is wrong (never its value).
@@ -42,30 +44,23 @@ impl Error {
             "caller {caller} may not write records of source system {source_system:?}"
         ))
     }
-
-    pub fn code(&self) -> Code {
-        match self {
-            Error::InvalidArgument { .. } => Code::InvalidArgument,
-            Error::NotFound(_) => Code::NotFound,
-            Error::PermissionDenied(_) => Code::PermissionDenied,
-            Error::FailedPrecondition(_) => Code::FailedPrecondition,
-            // The key custodian (the vault) could not be reached.
-            Error::Poisoned | Error::Crypto(c360_crypto::Error::Custody(_)) => Code::Unavailable,
-            Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => Code::Internal,
-        }
-    }
 }
 
-impl From<Error> for tonic::Status {
-    fn from(err: Error) -> Self {
-        use tonic_types::{ErrorDetails, StatusExt};
-        match &err {
+impl ServiceError for Error {
+    fn kind(&self) -> ErrorKind<'_> {
+        match self {
             Error::InvalidArgument { field, description } => {
-                let details =
-                    ErrorDetails::with_bad_request_violation(field.clone(), description.clone());
-                tonic::Status::with_error_details(Code::InvalidArgument, err.to_string(), details)
+                ErrorKind::InvalidArgument { field, description }
             }
-            _ => tonic::Status::new(err.code(), err.to_string()),
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::PermissionDenied(_) => ErrorKind::PermissionDenied,
+            Error::FailedPrecondition(_) => ErrorKind::FailedPrecondition,
+            // A write refused until restart, or the key custodian (the
+            // vault) not answering: retry later.
+            Error::Poisoned | Error::Crypto(c360_crypto::Error::Custody(_)) => {
+                ErrorKind::Unavailable
+            }
+            Error::Storage(_) | Error::Crypto(_) | Error::Internal(_) => ErrorKind::Internal,
         }
     }
 }

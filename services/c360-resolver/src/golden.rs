@@ -15,10 +15,8 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use c360_core::Field;
+use c360_core::{Field, Record};
 use c360_matching::ValueFlag;
-use c360_proto::common::v1 as pb;
-use c360_proto::resolver::v1 as api;
 use c360_standardise::text::{fold, strip_bidi_controls};
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +79,28 @@ impl Default for Survivorship {
     }
 }
 
-type Getter = fn(&pb::Record) -> &str;
+/// One field of the golden record: its value, the record it was taken
+/// from and the survivorship rule that chose it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GoldenValue {
+    pub field: &'static str,
+    pub value: String,
+    pub record_id: String,
+    pub rule: &'static str,
+}
+
+impl std::fmt::Debug for GoldenValue {
+    /// The field, record and rule; never the value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoldenValue")
+            .field("field", &self.field)
+            .field("record_id", &self.record_id)
+            .field("rule", &self.rule)
+            .finish_non_exhaustive()
+    }
+}
+
+type Getter = fn(&Record) -> &str;
 
 const FIELDS: &[(Field, Getter)] = &[
     (Field::GivenName, |r| &r.given_name),
@@ -100,7 +119,7 @@ const FIELDS: &[(Field, Getter)] = &[
 
 /// One member record: its id, its values, when it was last updated and the
 /// flags of its unusable values.
-pub type Member<'a> = (&'a str, &'a pb::Record, i64, &'a [ValueFlag]);
+pub type Member<'a> = (&'a str, &'a Record, i64, &'a [ValueFlag]);
 
 fn flagged(flags: &[ValueFlag], field: Field, index: usize) -> bool {
     flags
@@ -115,7 +134,7 @@ fn shown(value: &str) -> String {
 
 struct Candidate<'a> {
     record_id: &'a str,
-    record: &'a pb::Record,
+    record: &'a Record,
     updated_ms: i64,
     key: String,
 }
@@ -123,7 +142,7 @@ struct Candidate<'a> {
 pub fn golden_record<'a>(
     members: impl Iterator<Item = Member<'a>>,
     rules: &Survivorship,
-) -> Vec<api::FieldValue> {
+) -> Vec<GoldenValue> {
     let members: Vec<Member<'a>> = members.collect();
     let trust = |source: &str| {
         rules
@@ -178,11 +197,11 @@ pub fn golden_record<'a>(
                 .find(|&&rule| by(rule, best, other) == Ordering::Less)
                 .map_or("first_record", |r| r.name()),
         };
-        out.push(api::FieldValue {
-            field: field.name().to_string(),
+        out.push(GoldenValue {
+            field: field.name(),
             value: shown(get(best.record)),
             record_id: best.record_id.to_string(),
-            rule: rule.to_string(),
+            rule,
         });
     }
     let mut by_recency = members.clone();
@@ -191,9 +210,9 @@ pub fn golden_record<'a>(
         let mut seen = Vec::new();
         for &(id, r, _, flags) in &by_recency {
             let values = if field == Field::Phone {
-                &r.phone
+                &r.phones
             } else {
-                &r.email
+                &r.emails
             };
             for (index, v) in values.iter().enumerate() {
                 if flagged(flags, field, index) {
@@ -207,11 +226,11 @@ pub fn golden_record<'a>(
                     continue;
                 }
                 seen.push(key);
-                out.push(api::FieldValue {
-                    field: field.name().to_string(),
+                out.push(GoldenValue {
+                    field: field.name(),
                     value: shown(v),
                     record_id: id.to_string(),
-                    rule: "all_values_most_recent_first".to_string(),
+                    rule: "all_values_most_recent_first",
                 });
             }
         }
@@ -223,16 +242,16 @@ pub fn golden_record<'a>(
 mod tests {
     use super::*;
 
-    fn rec(source: &str, surname: &str, address: &str) -> pb::Record {
-        pb::Record {
+    fn rec(source: &str, surname: &str, address: &str) -> Record {
+        Record {
             source_system: source.into(),
             surname: surname.into(),
             address: address.into(),
-            ..pb::Record::default()
+            ..Record::default()
         }
     }
 
-    fn value<'a>(golden: &'a [api::FieldValue], field: &str) -> &'a api::FieldValue {
+    fn value<'a>(golden: &'a [GoldenValue], field: &str) -> &'a GoldenValue {
         golden.iter().find(|f| f.field == field).unwrap()
     }
 
@@ -286,14 +305,14 @@ mod tests {
             reason,
         };
         // The most trusted and most recent record holds the bad values.
-        let bad = pb::Record {
+        let bad = Record {
             source_system: "core_banking".into(),
             surname: "Tra\u{202E}oré".into(),
             date_of_birth: "1950-51-01".into(),
             national_id: "Zanzibarine!!".into(),
-            phone: vec!["+999 Zanzibarine".into(), "0707123456".into()],
-            email: vec!["x@".into()],
-            ..pb::Record::default()
+            phones: vec!["+999 Zanzibarine".into(), "0707123456".into()],
+            emails: vec!["x@".into()],
+            ..Record::default()
         };
         let bad_flags = [
             flag(Field::DateOfBirth, 0, Unusable::ImpossibleDate),
@@ -301,10 +320,10 @@ mod tests {
             flag(Field::Phone, 0, Unusable::InvalidPhone),
             flag(Field::Email, 0, Unusable::InvalidEmail),
         ];
-        let good = pb::Record {
+        let good = Record {
             source_system: "agent_app".into(),
             date_of_birth: "12/03/1985".into(),
-            ..pb::Record::default()
+            ..Record::default()
         };
         let members: Vec<Member<'_>> = vec![("r1", &bad, 2, &bad_flags), ("r2", &good, 1, &[])];
         let g = golden_record(members.into_iter(), &Survivorship::default());

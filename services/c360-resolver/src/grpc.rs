@@ -19,7 +19,14 @@ use c360_rpc::{Caller, PeerChannel, Role, authorize, authorize_only};
 use crate::quality::QualityCounts;
 use c360_rpc::Disclosure;
 
+use crate::convert;
 use crate::{Error, Incoming, NumberState, Pending, Resolution, Resolver};
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        c360_rpc::status_of(&err)
+    }
+}
 
 /// Records resolved together in one durable commit during `Ingest`.
 const INGEST_BATCH: usize = 512;
@@ -68,19 +75,6 @@ impl ResolverGrpc {
 
     pub fn into_server(self) -> api::resolver_service_server::ResolverServiceServer<Self> {
         api::resolver_service_server::ResolverServiceServer::new(self)
-    }
-}
-
-fn to_response(r: Resolution, model_version: &str) -> api::ResolveResponse {
-    api::ResolveResponse {
-        flags: crate::convert::flags_to_proto(&r.flags),
-        client_number: r.client.map(|c| c.to_string()).unwrap_or_default(),
-        decision: r.decision as i32,
-        confidence: r.confidence,
-        candidates: r.candidates,
-        record_id: r.record_id,
-        updated: r.updated,
-        model_version: model_version.to_string(),
     }
 }
 
@@ -144,11 +138,11 @@ impl ResolverService for ResolverGrpc {
         let resolver = self.resolver.clone();
         let dry_run = req.dry_run;
         let incoming = Incoming {
-            record,
+            record: convert::to_core(&record),
             strict: req.strict,
         };
         let r = blocking(move || resolver.resolve_incoming(incoming, dry_run)).await?;
-        Ok(Response::new(to_response(
+        Ok(Response::new(convert::resolution_to_proto(
             r,
             &self.resolver.model_version(),
         )))
@@ -191,7 +185,7 @@ impl ResolverService for ResolverGrpc {
                             return;
                         };
                         let incoming = Incoming {
-                            record: req.record.unwrap_or_default(),
+                            record: convert::to_core(&req.record.unwrap_or_default()),
                             strict: req.strict,
                         };
                         Read::Record(Box::new(incoming), room)
@@ -283,10 +277,9 @@ impl ResolverService for ResolverGrpc {
                 };
                 for result in results {
                     let result = match result {
-                        Ok(res) => api::ingest_response::Result::Resolved(to_response(
-                            res,
-                            &resolver.model_version(),
-                        )),
+                        Ok(res) => api::ingest_response::Result::Resolved(
+                            convert::resolution_to_proto(res, &resolver.model_version()),
+                        ),
                         Err(Error::InvalidArgument { field, description }) => {
                             api::ingest_response::Result::Error(api::RecordError {
                                 field,
@@ -342,6 +335,7 @@ impl ResolverService for ResolverGrpc {
         let resolver = self.resolver.clone();
         let number = req.client_number;
         let client = blocking(move || resolver.get_client(&number)).await?;
+        let client = convert::client_to_proto(&client);
         let grant = self
             .disclosure
             .grants(
@@ -430,10 +424,14 @@ impl ResolverService for ResolverGrpc {
         let resolver = self.resolver.clone();
         let (tasks, total_open) = blocking(move || resolver.review_tasks(after, size)).await?;
         let next_page_token = if tasks.len() == size {
-            tasks.last().map(|t| t.task_id.clone()).unwrap_or_default()
+            tasks
+                .last()
+                .map(|t| t.task_id.to_string())
+                .unwrap_or_default()
         } else {
             String::new()
         };
+        let tasks = tasks.iter().map(convert::review_task_to_proto).collect();
         Ok(Response::new(api::ListReviewTasksResponse {
             tasks,
             next_page_token,
@@ -499,10 +497,7 @@ impl ResolverService for ResolverGrpc {
                 );
             }
         };
-        Ok(Response::new(api::ExplainResponse {
-            pairs: explained.pairs,
-            flagged_records: explained.flagged_records,
-        }))
+        Ok(Response::new(convert::explained_to_proto(&explained)))
     }
 
     async fn get_quality_summary(
@@ -512,7 +507,7 @@ impl ResolverService for ResolverGrpc {
         // Counts only: no personal value, no record id.
         let _caller = authorize(&request, &[Role::Steward, Role::Compliance, Role::Service])?;
         let source = request.into_inner().source_system;
-        if source.len() > crate::convert::MAX_FIELD_BYTES {
+        if source.len() > crate::MAX_FIELD_BYTES {
             return Err(Error::invalid("source_system", "is too long").into());
         }
         let resolver = self.resolver.clone();

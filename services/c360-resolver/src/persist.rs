@@ -18,9 +18,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
-use c360_proto::resolver::v1 as api;
 use c360_storage::{Batch, EventLog, Store};
-use prost::Message;
 
 use crate::{Error, Result};
 
@@ -29,11 +27,12 @@ use crate::{Error, Result};
 /// one's apply and flush, few enough to bound the memory held.
 const QUEUE: usize = 2;
 
-/// One write: the store operations and the events, in order.
+/// One write: the store operations and the events (as the event log
+/// stores them), in order.
 pub(crate) struct Job {
     pub seq: u64,
     pub batch: Batch,
-    pub events: Vec<api::Event>,
+    pub events: Vec<Vec<u8>>,
 }
 
 /// A write handed to the persister; wait for it before acknowledging.
@@ -206,8 +205,8 @@ fn apply(store: &dyn Store, events: &EventLog, job: Job) -> Result<c360_storage:
         ..
     } = job;
     let mut guard = events.append_guard();
-    for e in &list {
-        guard.append(&mut batch, e.encode_to_vec());
+    for payload in list {
+        guard.append(&mut batch, payload);
     }
     Ok(guard.apply(store, batch)?)
 }

@@ -199,7 +199,7 @@ impl Default for ResolverSettings {
     fn default() -> Self {
         let d = c360_resolver::ResolverConfig::default();
         ResolverSettings {
-            bootstrap_records: d.bootstrap_records,
+            bootstrap_records: crate::bootstrap::DEFAULT_RECORDS,
             population_floor: d.population_floor,
             link_threshold: d.matching.link_threshold,
             review_threshold: d.matching.review_threshold,
@@ -229,7 +229,6 @@ impl ResolverSettings {
             None => c360_matching::MatchConfig::default(),
         };
         let mut c = c360_resolver::ResolverConfig {
-            bootstrap_records: self.bootstrap_records,
             population_floor: self.population_floor,
             max_postings: self.max_postings,
             survivorship: self.survivorship.clone(),

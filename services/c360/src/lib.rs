@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 pub mod auth;
+pub mod bootstrap;
 pub mod cmd;
 pub mod config;
 pub mod deadline;

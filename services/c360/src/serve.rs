@@ -77,18 +77,23 @@ pub fn load_keyring(data_dir: &Path) -> anyhow::Result<LocalKeyring> {
     LocalKeyring::from_file(&path).with_context(|| format!("key-encryption key {}", path.display()))
 }
 
-/// Opens the resolver on its sled store under `data_dir`.
+/// Opens the resolver on its sled store under `data_dir`; a new store
+/// starts with a model learned from `bootstrap_records` generated records.
 pub fn open_resolver(
     data_dir: &Path,
     config: c360_resolver::ResolverConfig,
+    bootstrap_records: usize,
     kek: Arc<dyn KekProvider>,
     custodian: Option<Arc<dyn KeyCustodian>>,
 ) -> anyhow::Result<Arc<Resolver>> {
     let dir = data_dir.join("resolver");
     let store = SledStore::open(&dir, c360_resolver::SPACES)
         .with_context(|| format!("cannot open the store in {}", dir.display()))?;
-    let resolver = Resolver::open_with_custodian(Arc::new(store), kek, config, custodian)
-        .context("cannot open the resolver")?;
+    let matching = config.matching.clone();
+    let first_model = || crate::bootstrap::first_model(bootstrap_records, &matching);
+    let resolver =
+        Resolver::open_with_custodian(Arc::new(store), kek, config, custodian, first_model)
+            .context("cannot open the resolver")?;
     Ok(Arc::new(resolver))
 }
 
@@ -252,9 +257,12 @@ impl Platform {
             let mut backoff = Duration::from_millis(500);
             let r = loop {
                 let rc = config.resolver.to_resolver_config()?;
+                let bootstrap = config.resolver.bootstrap_records;
                 let (k, c) = (kek.clone(), custodian.clone());
                 let dir = data_dir.clone();
-                match tokio::task::spawn_blocking(move || open_resolver(&dir, rc, k, c)).await? {
+                match tokio::task::spawn_blocking(move || open_resolver(&dir, rc, bootstrap, k, c))
+                    .await?
+                {
                     Ok(r) => break r,
                     Err(e) if remote_custody && custody_failed(&e) => {
                         tracing::warn!(error = %format!("{e:#}"), "the vault holding the resolver's keys is not reachable yet; retrying");
