@@ -9,7 +9,6 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use c360_proto::resolver::v1 as resolver;
 use c360_standardise::address::is_address_stopword;
 use c360_standardise::date::parse_date;
 use c360_standardise::email::normalise_email;
@@ -54,7 +53,7 @@ impl fmt::Debug for ClientDoc {
     }
 }
 
-fn push_distinct(list: &mut Vec<String>, value: &str) {
+pub(crate) fn push_distinct(list: &mut Vec<String>, value: &str) {
     let value = value.trim();
     if !value.is_empty() && !list.iter().any(|v| v == value) {
         list.push(value.to_string());
@@ -62,51 +61,6 @@ fn push_distinct(list: &mut Vec<String>, value: &str) {
 }
 
 impl ClientDoc {
-    /// The document of a client from the resolver's `GetClient` answer.
-    pub fn from_get_client(client: &resolver::GetClientResponse) -> ClientDoc {
-        let mut doc = ClientDoc {
-            client_number: client.client_number.clone(),
-            ..ClientDoc::default()
-        };
-        for v in &client.golden {
-            let value = v.value.trim().to_string();
-            match v.field.as_str() {
-                "given_name" => doc.given_name = value,
-                "middle_name" => doc.middle_name = value,
-                "surname" => doc.surname = value,
-                "full_name" => doc.full_name = value,
-                "date_of_birth" => doc.date_of_birth = value,
-                "national_id" => push_distinct(&mut doc.national_ids, &value),
-                "phone" => push_distinct(&mut doc.phones, &value),
-                "email" => push_distinct(&mut doc.emails, &value),
-                "address" => doc.address = value,
-                "locality" => doc.locality = value,
-                "region" => doc.region = value,
-                "country" => doc.country = value,
-                _ => {}
-            }
-        }
-        for member in &client.records {
-            push_distinct(&mut doc.source_systems, &member.source_system);
-            let Some(r) = &member.record else { continue };
-            let name = [&r.given_name, &r.middle_name, &r.surname, &r.full_name]
-                .iter()
-                .filter(|s| !s.trim().is_empty())
-                .map(|s| s.trim())
-                .collect::<Vec<_>>()
-                .join(" ");
-            push_distinct(&mut doc.other_names, &name);
-            push_distinct(&mut doc.national_ids, &r.national_id);
-            for p in &r.phone {
-                push_distinct(&mut doc.phones, p);
-            }
-            for e in &r.email {
-                push_distinct(&mut doc.emails, e);
-            }
-        }
-        doc
-    }
-
     fn has_name(&self) -> bool {
         [&self.given_name, &self.surname, &self.full_name]
             .iter()

@@ -1,7 +1,8 @@
-use tonic::Code;
+use c360_rpc::{ErrorKind, ServiceError};
 
-/// Errors of the search service. A small closed set, mapped once to gRPC
-/// codes. Messages name fields and files, never personal values.
+/// Errors of the search service: a small closed set; its kinds map to gRPC
+/// codes in `c360_rpc::status` (the edge converts). Messages name fields
+/// and files, never personal values.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad input: the field named and what is wrong (never its value).
@@ -34,16 +35,22 @@ impl Error {
             description: description.into(),
         }
     }
+}
 
-    pub fn code(&self) -> Code {
+impl ServiceError for Error {
+    fn kind(&self) -> ErrorKind<'_> {
         match self {
-            Error::InvalidArgument { .. } => Code::InvalidArgument,
-            Error::Unavailable(_) => Code::Unavailable,
+            Error::InvalidArgument { field, description } => {
+                ErrorKind::InvalidArgument { field, description }
+            }
+            Error::Unavailable(_) | Error::Crypto(c360_crypto::Error::Custody(_)) => {
+                ErrorKind::Unavailable
+            }
             Error::Index(_)
             | Error::SchemaChanged
             | Error::Crypto(_)
             | Error::Io(_)
-            | Error::Internal(_) => Code::Internal,
+            | Error::Internal(_) => ErrorKind::Internal,
         }
     }
 }
@@ -53,16 +60,5 @@ impl From<tantivy::TantivyError> for Error {
         // Tantivy errors name files, segments and schema fields, never
         // indexed values.
         Error::Index(e.to_string())
-    }
-}
-
-impl From<Error> for tonic::Status {
-    fn from(err: Error) -> Self {
-        match &err {
-            Error::InvalidArgument { field, description } => {
-                c360_rpc::invalid_argument(field, description.clone())
-            }
-            _ => tonic::Status::new(err.code(), err.to_string()),
-        }
     }
 }

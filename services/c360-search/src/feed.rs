@@ -11,9 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
-use c360_proto::resolver::v1::{Event, EventType, GetClientRequest};
-use c360_rpc::{FeedHandler, PeerChannel};
+use c360_proto::resolver::v1::{Event, EventType};
+use c360_rpc::FeedHandler;
 
 use crate::index::Op;
 use crate::{ClientDoc, Error, Result, Search};
@@ -29,78 +28,12 @@ pub enum Fetched {
     Gone,
 }
 
-/// Where golden records come from: the resolver in production; tests plug
-/// in their own.
+/// Where golden records come from: the port search owns to the resolver
+/// (over gRPC: [`crate::peers::ResolverGolden`]); tests plug in their own.
 pub trait GoldenSource: Send + Sync + 'static {
     /// The current state of each number, in order. An error leaves the
     /// batch unapplied (the follower retries it).
     fn fetch(&self, numbers: &[String]) -> Result<Vec<Fetched>>;
-}
-
-/// Golden records from the resolver's `GetClient`.
-#[derive(Debug, Clone)]
-pub struct ResolverGolden {
-    client: ResolverServiceClient<PeerChannel>,
-}
-
-/// Concurrent `GetClient` calls per batch.
-const FETCH_CONCURRENCY: usize = 16;
-
-impl ResolverGolden {
-    pub fn new(client: ResolverServiceClient<PeerChannel>) -> Self {
-        ResolverGolden { client }
-    }
-}
-
-impl GoldenSource for ResolverGolden {
-    fn fetch(&self, numbers: &[String]) -> Result<Vec<Fetched>> {
-        // The follower applies batches on tokio's blocking pool.
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| Error::Internal("golden records fetched outside a runtime".into()))?;
-        handle.block_on(async {
-            let mut out = Vec::with_capacity(numbers.len());
-            for chunk in numbers.chunks(FETCH_CONCURRENCY) {
-                let mut tasks = tokio::task::JoinSet::new();
-                for (i, number) in chunk.iter().enumerate() {
-                    let mut client = self.client.clone();
-                    let number = number.clone();
-                    tasks.spawn(async move {
-                        let request = GetClientRequest {
-                            client_number: number.clone(),
-                            purpose: "indexing".into(),
-                        };
-                        (i, number, client.get_client(request).await)
-                    });
-                }
-                let mut results: Vec<Option<Fetched>> = vec![None; chunk.len()];
-                while let Some(joined) = tasks.join_next().await {
-                    let (i, number, answer) =
-                        joined.map_err(|e| Error::Internal(format!("fetch task: {e}")))?;
-                    let fetched = match answer {
-                        Ok(response) => {
-                            let client = response.into_inner();
-                            let doc = ClientDoc::from_get_client(&client);
-                            if client.client_number == number {
-                                Fetched::Current(doc)
-                            } else {
-                                Fetched::Moved(doc)
-                            }
-                        }
-                        Err(status) if status.code() == tonic::Code::NotFound => Fetched::Gone,
-                        Err(status) => {
-                            return Err(Error::Unavailable(format!(
-                                "GetClient: {}",
-                                status.code()
-                            )));
-                        }
-                    };
-                    results[i] = Some(fetched);
-                }
-                out.extend(results.into_iter().map(|r| r.unwrap_or(Fetched::Gone)));
-            }
-            Ok(out)
-        })
-    }
 }
 
 /// The source when no resolver peer is configured: every batch fails.

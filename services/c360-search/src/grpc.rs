@@ -10,7 +10,7 @@ use c360_rpc::{Access, Disclosure, Grant, PeerChannel, Role, authorize};
 use tonic::{Request, Response, Status};
 
 use crate::doc::display_name;
-use crate::{Filters, Hit, Search, SearchRequest};
+use crate::{Error, Filters, Hit, Search, SearchRequest};
 
 /// Longest purpose accepted.
 const MAX_PURPOSE_BYTES: usize = 64;
@@ -90,6 +90,12 @@ impl SearchGrpc {
 
     pub fn into_server(self) -> SearchServiceServer<Self> {
         SearchServiceServer::new(self)
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        c360_rpc::status_of(&err)
     }
 }
 

@@ -5,7 +5,11 @@
 //!   the direct indexing API ([`Search::upsert`], [`Search::delete`],
 //!   [`Search::commit`]), [`Search::reset`], and the feed handler that
 //!   keeps the index current from the resolver's event feed.
-//! - [`grpc`] is the thin tonic edge (`c360.search.v1.SearchService`).
+//! - [`grpc`] is the thin tonic edge (`c360.search.v1.SearchService`);
+//!   [`feed`] turns the resolver's events into index operations, fetching
+//!   golden records through the [`GoldenSource`] port, which [`peers`]
+//!   implements over the resolver's gRPC client. Errors say their
+//!   `c360_rpc::ErrorKind`; the edge converts them.
 //! - Analysis reuses `c360-standardise` (folding, name variants, phonetic
 //!   keys, phones to E.164) so that search and matching agree; see [`doc`].
 //! - Index files are encrypted on disk ([`crypt_dir`]) under an index data
@@ -40,6 +44,7 @@ pub mod evidence;
 pub mod feed;
 pub mod grpc;
 mod index;
+pub mod peers;
 pub mod query;
 
 #[cfg(any(test, feature = "testing"))]
@@ -57,9 +62,10 @@ use serde::{Deserialize, Serialize};
 
 pub use doc::{Analyzer, ClientDoc};
 pub use error::{Error, Result};
-pub use feed::{Fetched, GoldenSource, ResolverGolden};
+pub use feed::{Fetched, GoldenSource};
 pub use grpc::SearchGrpc;
 pub use index::{Hit, HitPerson, IndexStats};
+pub use peers::{ResolverGolden, client_doc};
 pub use query::{Filters, SearchRequest};
 
 use crate::index::{Engine, Op};
@@ -104,10 +110,29 @@ impl Default for SearchConfig {
 }
 
 /// The services search calls.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SearchPeers {
-    /// Source of golden records for the feed handler (`GetClient`).
-    pub resolver: Option<ResolverServiceClient<c360_rpc::PeerChannel>>,
+    /// Source of golden records for the feed handler: the port search owns
+    /// to the resolver ([`peers::ResolverGolden`] over gRPC).
+    pub resolver: Option<Arc<dyn GoldenSource>>,
+}
+
+impl SearchPeers {
+    /// The resolver reached through its gRPC client (in process or remote).
+    pub fn over_grpc(resolver: Option<ResolverServiceClient<c360_rpc::PeerChannel>>) -> Self {
+        SearchPeers {
+            resolver: resolver
+                .map(|client| Arc::new(ResolverGolden::new(client)) as Arc<dyn GoldenSource>),
+        }
+    }
+}
+
+impl std::fmt::Debug for SearchPeers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchPeers")
+            .field("resolver", &self.resolver.is_some())
+            .finish()
+    }
 }
 
 /// The search service (domain). Cheap to clone; all clones share the index.
@@ -268,10 +293,10 @@ impl Search {
     }
 
     /// The event-feed handler, fetching golden records from the resolver
-    /// peer (`GetClient`).
+    /// peer (its [`GoldenSource`] port).
     pub fn feed_handler(&self) -> Arc<dyn c360_rpc::FeedHandler> {
         let source: Arc<dyn GoldenSource> = match &self.inner.peers.resolver {
-            Some(client) => Arc::new(ResolverGolden::new(client.clone())),
+            Some(source) => source.clone(),
             None => Arc::new(feed::NoResolver),
         };
         self.feed_handler_with(source)

@@ -1393,9 +1393,7 @@ mod resolver_peer {
             tmp.path(),
             config,
             kek.clone(),
-            SearchPeers {
-                resolver: Some(client.clone()),
-            },
+            SearchPeers::over_grpc(Some(client.clone())),
         )
         .unwrap();
         let (mut progress, task) = follow_feed(client, search.feed_handler(), "search");

@@ -302,9 +302,7 @@ impl Platform {
         let search = if services.contains(&ServiceKind::Search) {
             let dir = data_dir.join("search");
             let (c, k) = (config.search.clone(), kek.clone());
-            let peers = SearchPeers {
-                resolver: resolver_client(Peer::Search),
-            };
+            let peers = SearchPeers::over_grpc(resolver_client(Peer::Search));
             let s = tokio::task::spawn_blocking(move || Search::open(&dir, c, k, peers))
                 .await?
                 .context("cannot open the search index")?;
