@@ -62,7 +62,7 @@ fn main() {
         // before it seals a value for a client).
         let resolver = MemoryResolver::new();
         let real_vault = c360_vault::Vault::open(
-            &dir.join("vault"),
+            &c360_storage::StorageConfig::sled(&dir),
             c360_vault::VaultConfig::default(),
             kek.clone(),
             c360_vault::VaultPeers::over_grpc(Some(resolver.client())),
@@ -76,7 +76,7 @@ fn main() {
             vault: Some(vault.clone()),
             resolver: Some(resolver.client()),
         };
-        let channels = Channels::open(&dir.join("channels"), ChannelsConfig::default(), kek, peers).expect("open");
+        let channels = Channels::open(&c360_storage::StorageConfig::sled(&dir), ChannelsConfig::default(), kek, peers).expect("open");
 
         // 1. Load clients through the feed, 512 events per durable batch.
         let started = Instant::now();
@@ -259,7 +259,7 @@ fn main() {
         // 4. Restart: reopen the store.
         let started = Instant::now();
         let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-        let reopened = Channels::open(&dir.join("channels"), ChannelsConfig::default(), kek, ChannelsPeers::default()).expect("reopen");
+        let reopened = Channels::open(&c360_storage::StorageConfig::sled(&dir), ChannelsConfig::default(), kek, ChannelsPeers::default()).expect("reopen");
         println!(
             "restart: {:.1} s for {} clients",
             started.elapsed().as_secs_f64(),

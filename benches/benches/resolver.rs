@@ -154,7 +154,7 @@ fn restart(dir: &std::path::Path, keyring: &str, services: &str) {
     // With the vault as custodian, its keys are fetched in one batch.
     let vault = services.contains("vault").then(|| {
         c360_vault::Vault::open(
-            &dir.join("vault"),
+            &c360_storage::StorageConfig::sled(dir),
             Default::default(),
             kek.clone(),
             Default::default(),
@@ -165,7 +165,7 @@ fn restart(dir: &std::path::Path, keyring: &str, services: &str) {
         .as_ref()
         .map(|v| Arc::new(v.custodian()) as Arc<dyn c360_crypto::KeyCustodian>);
     let reopened = open_resolver(
-        dir,
+        &c360_storage::StorageConfig::sled(dir),
         ResolverConfig {
             max_postings: env_usize(
                 "C360_BENCH_MAX_POSTINGS",

@@ -41,8 +41,13 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("c360-bench-vault-{}", std::process::id()));
     let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
     let kek: Arc<dyn KekProvider> = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-    let vault =
-        Vault::open(&dir, VaultConfig::default(), kek, VaultPeers::default()).expect("open");
+    let vault = Vault::open(
+        &c360_storage::StorageConfig::sled(&dir),
+        VaultConfig::default(),
+        kek,
+        VaultPeers::default(),
+    )
+    .expect("open");
 
     // 1. Encrypt + decrypt, one thread.
     // Fields per Encrypt/Decrypt call: each Decrypt writes one durable

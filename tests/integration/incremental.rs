@@ -144,9 +144,7 @@ fn a_restart_decides_like_the_resolver_that_wrote_the_store() {
         .unwrap()
     };
     let writer = open();
-    let written = writer
-        .resolve_many(stored.iter().cloned().collect())
-        .unwrap();
+    let written = writer.resolve_many(stored.to_vec()).unwrap();
     assert!(written.iter().all(Result::is_ok));
     let reopened = open();
     assert_eq!(reopened.counts(), writer.counts());
@@ -232,15 +230,13 @@ fn a_failed_flush_is_never_acknowledged_and_stops_writes() {
         first_model(2_000, &config),
     )
     .unwrap();
-    let stored = resolver
-        .resolve_many(records[..200].iter().cloned().collect())
-        .unwrap();
+    let stored = resolver.resolve_many(records[..200].to_vec()).unwrap();
     let acknowledged = stored[0].as_ref().unwrap().client.unwrap().to_string();
 
     store
         .fail_flush
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let failed = resolver.resolve_many(records[200..250].iter().cloned().collect());
+    let failed = resolver.resolve_many(records[200..250].to_vec());
     assert!(
         matches!(failed, Err(c360_resolver::Error::Poisoned)),
         "{failed:?}"

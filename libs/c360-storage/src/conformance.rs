@@ -1,12 +1,20 @@
 //! The behaviour every engine must have: one suite, run on every engine, and
-//! a proptest comparing the engines with a naive model.
+//! a proptest comparing the engines with a naive model. Public (feature
+//! `conformance`) so that another engine's crate runs the same checks:
+//! [`check_engine`] with a factory of empty stores, or the
+//! [`store_conformance!`](crate::store_conformance) macro, which makes it a
+//! test.
+
+// A test suite: a failed expectation panics.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::thread;
 
 use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 
-use crate::{Batch, Error, MemoryStore, SledStore, Store};
+use crate::{Batch, Error, Store};
 
 /// The keyspaces the suite expects the store under test to have (empty).
 pub const SPACES: &[&str] = &["alpha", "beta"];
@@ -452,19 +460,63 @@ fn batches() -> impl Strategy<Value = Vec<(Vec<ModelOp>, Vec<Query>)>> {
     )
 }
 
-proptest! {
-    #[test]
-    fn memory_store_matches_model(batches in batches()) {
-        check_against_model(&MemoryStore::new(SPACES), &batches);
+/// Runs the whole suite, then `model_cases` random histories compared with
+/// a naive model, each on a new empty store from `open_empty` (opened with
+/// the keyspaces [`SPACES`]). Panics on the first difference.
+pub fn check_engine(open_empty: &dyn Fn() -> Box<dyn Store>, model_cases: u32) {
+    conformance(open_empty().as_ref());
+    let mut runner = TestRunner::new(ProptestConfig::with_cases(model_cases));
+    let outcome = runner.run(&batches(), |batches| {
+        check_against_model(open_empty().as_ref(), &batches);
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("the engine differs from the model: {e}");
     }
 }
 
-proptest! {
-    // Each case opens a sled database and flushes on every commit: few cases.
-    #![proptest_config(ProptestConfig::with_cases(24))]
-    #[test]
-    fn sled_store_matches_model(batches in batches()) {
-        let dir = tempfile::tempdir().unwrap();
-        check_against_model(&SledStore::open(dir.path(), SPACES).unwrap(), &batches);
+/// A test running [`check_engine`] on stores made by `$open_empty` (an
+/// expression giving an empty store opened with
+/// [`conformance::SPACES`](SPACES)), with `$cases` random histories.
+#[macro_export]
+macro_rules! store_conformance {
+    ($name:ident, $open_empty:expr, $cases:expr) => {
+        #[test]
+        fn $name() {
+            $crate::conformance::check_engine(
+                &|| -> Box<dyn $crate::Store> { Box::new($open_empty) },
+                $cases,
+            );
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MemoryStore, SledStore};
+
+    proptest! {
+        #[test]
+        fn memory_store_matches_model(batches in batches()) {
+            check_against_model(&MemoryStore::new(SPACES), &batches);
+        }
     }
+
+    proptest! {
+        // Each case opens a sled database and flushes on every commit: few cases.
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn sled_store_matches_model(batches in batches()) {
+            let dir = tempfile::tempdir().unwrap();
+            check_against_model(&SledStore::open(dir.path(), SPACES).unwrap(), &batches);
+        }
+    }
+
+    // The suite as another engine's crate runs it.
+    crate::store_conformance!(
+        memory_store_through_the_public_suite,
+        MemoryStore::new(SPACES),
+        16
+    );
 }

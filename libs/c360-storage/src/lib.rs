@@ -5,7 +5,15 @@
 //!
 //! - [`SledStore`]: embedded, one sled tree per keyspace in one directory;
 //! - [`MemoryStore`]: a `BTreeMap` per keyspace behind one `RwLock`, the twin
-//!   used by tests. Both pass the same conformance suite.
+//!   used by tests. Both pass the same conformance suite (`conformance`,
+//!   public with the feature of that name so another engine's crate runs it
+//!   too: `check_engine` or the `store_conformance!` macro).
+//!
+//! The engine is chosen in one place: a service names what it stores
+//! ([`ServiceStorage`]) and [`open`] gives it a [`Store`] as the process's
+//! [`StorageConfig`] says. [`scan_all`] reads a keyspace whole, page by
+//! page; an [`Overlay`] is a write that reads its own effects before it
+//! commits.
 //!
 //! A PostgreSQL-compatible engine is planned, and the trait is deliberately
 //! shaped so it can be added without touching the services:
@@ -59,16 +67,20 @@
 mod batch;
 mod event_log;
 mod memory;
+mod open;
+mod overlay;
 mod sled_store;
 
-#[cfg(test)]
-mod conformance;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 #[cfg(test)]
 mod crash_tests;
 
 pub use batch::{Batch, BatchOp};
 pub use event_log::{AppendGuard, EventLog, HeadWatch, Ticket};
 pub use memory::MemoryStore;
+pub use open::{ServiceStorage, StorageConfig, open};
+pub use overlay::{Overlay, scan_all};
 pub use sled_store::SledStore;
 
 /// Result of every storage operation.

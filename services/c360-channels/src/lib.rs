@@ -22,13 +22,13 @@
 //! form, a blind-index tag (HMAC under an index key wrapped by the KEK, to
 //! spot a phone shared by several clients) and a mask.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use c360_crypto::KekProvider;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
-use c360_storage::{SledStore, Store};
+use c360_storage::{ServiceStorage, StorageConfig, Store};
 use serde::{Deserialize, Serialize};
 
 pub mod decide;
@@ -51,6 +51,12 @@ pub use grpc::ChannelsGrpc;
 pub use model::Channel;
 pub use policy::Policy;
 pub use registry::SPACES;
+
+/// What the channels service stores, for `c360_storage::open`.
+pub const STORAGE: ServiceStorage = ServiceStorage {
+    name: "channels",
+    spaces: SPACES,
+};
 
 /// Configuration of the channels service (`[channels]` in the server's
 /// file). The contact rules themselves are in the policy file.
@@ -111,17 +117,15 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// Opens (or creates) the registry in `dir` (this service's own
-    /// directory, a sled store).
+    /// Opens (or creates) the registry's store as `storage` says
+    /// (`c360_storage::open`).
     pub fn open(
-        dir: &Path,
+        storage: &StorageConfig,
         config: ChannelsConfig,
         kek: Arc<dyn KekProvider>,
         peers: ChannelsPeers,
     ) -> Result<Channels> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Config(format!("data directory {}: {e}", dir.display())))?;
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir, SPACES)?);
+        let store = c360_storage::open(storage, &STORAGE)?;
         Self::open_store(store, config, kek, peers)
     }
 

@@ -962,7 +962,7 @@ async fn every_acknowledged_write_survives_a_reopen_and_nothing_is_in_clear() {
     };
     let open = || {
         Channels::open(
-            dir.path(),
+            &c360_storage::StorageConfig::sled(dir.path()),
             ChannelsConfig::default(),
             Arc::new(LocalKeyring::from_text(&keyring).unwrap()),
             peers(),

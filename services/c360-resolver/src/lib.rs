@@ -41,5 +41,5 @@ pub use golden::{Rule, Survivorship};
 pub use number::{ClientNumber, NumberError};
 pub use persist::Pending;
 pub use resolver::{Resolver, ResolverConfig, Retrained};
-pub use stored::{Lineage, LineageKind, SPACES};
+pub use stored::{Lineage, LineageKind, SPACES, STORAGE};
 pub use validate::{MAX_FIELD_BYTES, MAX_VALUES, validate};

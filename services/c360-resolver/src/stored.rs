@@ -3,6 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What the resolver stores, for `c360_storage::open`.
+pub const STORAGE: c360_storage::ServiceStorage = c360_storage::ServiceStorage {
+    name: "resolver",
+    spaces: SPACES,
+};
+
 /// Keyspaces of the resolver's store.
 pub const SPACES: &[&str] = &[RECORDS, CLIENTS, KEYS, REVIEWS, CONSTRAINTS, META, EVENTS];
 pub const RECORDS: &str = "records";

@@ -37,8 +37,8 @@ pub use peers::ResolverPeer;
 pub use vault::{
     AccessQuery, AccessRecord, CheckInput, CheckOutcome, ConsentInput, ConsentsView, EraseOutcome,
     ExportFormat, FeedChange, FeedEvent, FieldRef, FieldResult, LegalHold, MAX_TARGETS,
-    PROFILE_RECORD, Plain, ReadGrant, ReadOutcome, Resolver, RotateOutcome, Vault, VaultCustodian,
-    VaultPeers, VerifyReport,
+    PROFILE_RECORD, Plain, ReadGrant, ReadOutcome, Resolver, RotateOutcome, STORAGE, Vault,
+    VaultCustodian, VaultPeers, VerifyReport,
 };
 
 impl Vault {

@@ -47,15 +47,16 @@ fn kek() -> Arc<dyn KekProvider> {
 /// background job finishes, which can lag the drop of the previous handle
 /// by a moment: a lock error is retried (bounded), anything else fails.
 fn open_sled(path: &Path, kek: Arc<dyn KekProvider>) -> crate::Result<Vault> {
+    let storage = c360_storage::StorageConfig::sled(path);
     for _ in 0..200 {
-        match Vault::open(path, VaultConfig::default(), kek.clone(), registry()) {
+        match Vault::open(&storage, VaultConfig::default(), kek.clone(), registry()) {
             Err(crate::Error::Storage(e)) if e.to_string().contains("lock") => {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             other => return other,
         }
     }
-    Vault::open(path, VaultConfig::default(), kek, registry())
+    Vault::open(&storage, VaultConfig::default(), kek, registry())
 }
 
 /// Numbers the test resolver says were never issued.

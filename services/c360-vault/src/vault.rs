@@ -48,7 +48,7 @@
 //! keyed hashes, the ledger and the access log hold numbers, field names,
 //! purposes and references.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,7 +61,7 @@ use c360_crypto::{
     BlindIndexer, DataKey, DataKeyCache, FieldContext, KekProvider, WrappedKey, envelope_key,
 };
 use c360_rpc::{Caller, Role};
-use c360_storage::{Batch, SledStore, Store};
+use c360_storage::{Batch, Overlay, ServiceStorage, StorageConfig, Store, scan_all};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
@@ -117,6 +117,12 @@ const ACCESS_IDX: &str = "access_idx";
 const HOLDS: &str = "holds";
 const ERASED: &str = "erased";
 const META: &str = "meta";
+
+/// What the vault stores, for `c360_storage::open`.
+pub const STORAGE: ServiceStorage = ServiceStorage {
+    name: "vault",
+    spaces: SPACES,
+};
 
 pub(crate) const SPACES: &[&str] = &[
     LEDGER,
@@ -240,17 +246,17 @@ impl fmt::Debug for Vault {
 }
 
 impl Vault {
-    /// Opens (creating if needed) the vault in `dir` (a sled store).
+    /// Opens (creating if needed) the vault's store as `storage` says
+    /// (`c360_storage::open`).
     pub fn open(
-        dir: &Path,
+        storage: &StorageConfig,
         config: VaultConfig,
         kek: Arc<dyn KekProvider>,
         peers: VaultPeers,
     ) -> Result<Vault> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
-        let store: Arc<dyn Store> = Arc::new(SledStore::open(dir, SPACES)?);
-        Self::with_store(dir, store, config, kek, peers)
+        let store = c360_storage::open(storage, &STORAGE)?;
+        let dir = storage.dir_of(&STORAGE).unwrap_or_default();
+        Self::with_store(&dir, store, config, kek, peers)
     }
 
     /// The vault on any store (tests use `MemoryStore`).
@@ -339,20 +345,17 @@ impl Vault {
     fn write<T>(&self, f: impl FnOnce(&mut PendingWrite<'_>) -> Result<T>) -> Result<T> {
         let mut heads = self.lock();
         let mut tx = PendingWrite {
-            store: self.inner.store.as_ref(),
-            batch: Batch::new(),
-            overlay: BTreeMap::new(),
+            changes: Overlay::new(self.inner.store.as_ref()),
             heads: *heads,
             invalidate: Vec::new(),
         };
         let out = f(&mut tx)?;
         let PendingWrite {
-            batch,
+            changes,
             heads: new_heads,
             invalidate,
-            ..
         } = tx;
-        self.inner.store.commit(batch)?;
+        self.inner.store.commit(changes.into_batch())?;
         *heads = new_heads;
         self.inner
             .feed_offset

@@ -19,7 +19,7 @@ use c360_resolver::Resolver;
 use c360_resolver::grpc::ResolverGrpc;
 use c360_rpc::{Caller, Peer, PeerChannel, Role};
 use c360_search::{Search, SearchPeers};
-use c360_storage::SledStore;
+use c360_storage::StorageConfig;
 use c360_vault::{RemoteCustodian, Vault, VaultPeers};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -77,23 +77,26 @@ pub fn load_keyring(data_dir: &Path) -> anyhow::Result<LocalKeyring> {
     LocalKeyring::from_file(&path).with_context(|| format!("key-encryption key {}", path.display()))
 }
 
-/// Opens the resolver on its sled store under `data_dir`; a new store
+/// Opens the resolver on its store (`c360_storage::open`); a new store
 /// starts with a model learned from `bootstrap_records` generated records.
 pub fn open_resolver(
-    data_dir: &Path,
+    storage: &StorageConfig,
     config: c360_resolver::ResolverConfig,
     bootstrap_records: usize,
     kek: Arc<dyn KekProvider>,
     custodian: Option<Arc<dyn KeyCustodian>>,
 ) -> anyhow::Result<Arc<Resolver>> {
-    let dir = data_dir.join("resolver");
-    let store = SledStore::open(&dir, c360_resolver::SPACES)
-        .with_context(|| format!("cannot open the store in {}", dir.display()))?;
+    let store =
+        c360_storage::open(storage, &c360_resolver::STORAGE).with_context(|| {
+            match storage.dir_of(&c360_resolver::STORAGE) {
+                Some(dir) => format!("cannot open the store in {}", dir.display()),
+                None => "cannot open the resolver's store".to_string(),
+            }
+        })?;
     let matching = config.matching.clone();
     let first_model = || crate::bootstrap::first_model(bootstrap_records, &matching);
-    let resolver =
-        Resolver::open_with_custodian(Arc::new(store), kek, config, custodian, first_model)
-            .context("cannot open the resolver")?;
+    let resolver = Resolver::open_with_custodian(store, kek, config, custodian, first_model)
+        .context("cannot open the resolver")?;
     Ok(Arc::new(resolver))
 }
 
@@ -175,6 +178,9 @@ impl Platform {
         let services = config.services()?;
         let data_dir = config.server.data_dir.clone();
         crate::private::create_dir(&data_dir)?;
+        // Where and in which engine every service keeps its state (search
+        // keeps its index files in `<data_dir>/search`).
+        let storage = StorageConfig::sled(&data_dir);
         let (tokens, created_admin_token) = TokenStore::open(
             &data_dir,
             config
@@ -228,10 +234,10 @@ impl Platform {
         };
 
         let vault = if services.contains(&ServiceKind::Vault) {
-            let dir = data_dir.join("vault");
             let (c, k) = (config.vault.clone(), kek.clone());
             let peers = VaultPeers::over_grpc(resolver_client(Peer::Vault));
-            let v = tokio::task::spawn_blocking(move || Vault::open(&dir, c, k, peers))
+            let storage = storage.clone();
+            let v = tokio::task::spawn_blocking(move || Vault::open(&storage, c, k, peers))
                 .await?
                 .context("cannot open the vault")?;
             Some(v)
@@ -259,9 +265,11 @@ impl Platform {
                 let rc = config.resolver.to_resolver_config()?;
                 let bootstrap = config.resolver.bootstrap_records;
                 let (k, c) = (kek.clone(), custodian.clone());
-                let dir = data_dir.clone();
-                match tokio::task::spawn_blocking(move || open_resolver(&dir, rc, bootstrap, k, c))
-                    .await?
+                let storage = storage.clone();
+                match tokio::task::spawn_blocking(move || {
+                    open_resolver(&storage, rc, bootstrap, k, c)
+                })
+                .await?
                 {
                     Ok(r) => break r,
                     Err(e) if remote_custody && custody_failed(&e) => {
@@ -312,15 +320,15 @@ impl Platform {
         };
 
         let channels = if services.contains(&ServiceKind::Channels) {
-            let dir = data_dir.join("channels");
             let (c, k) = (config.channels.clone(), kek.clone());
+            let storage = storage.clone();
             let peers = ChannelsPeers {
                 vault: vault_peer.clone().map(|c| {
                     VaultServiceClient::new(c360_rpc::as_caller(c, Caller::peer(Peer::Channels)))
                 }),
                 resolver: resolver_client(Peer::Channels),
             };
-            let ch = tokio::task::spawn_blocking(move || Channels::open(&dir, c, k, peers))
+            let ch = tokio::task::spawn_blocking(move || Channels::open(&storage, c, k, peers))
                 .await?
                 .context("cannot open the channels service")?;
             Some(ch)

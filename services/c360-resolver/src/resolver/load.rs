@@ -7,7 +7,7 @@ use std::sync::Arc;
 use c360_core::Record;
 use c360_crypto::{DataKey, FieldContext, WrappedKey};
 use c360_matching::{Prepared, ValueFlag};
-use c360_storage::Store;
+use c360_storage::scan_all;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{Resolver, Slot, State, pair, state_owns_key};
@@ -36,13 +36,13 @@ impl Resolver {
         // The three keyspaces are read (one scan each) at the same time,
         // and decoded on every core.
         let read_clients = || -> Result<Vec<ClientState>> {
-            scan_all(self.store.as_ref(), CLIENTS)?
+            scan_all(self.store.as_ref(), CLIENTS, b"")?
                 .par_iter()
                 .map(|(_, v)| stored::decode(v, "client"))
                 .collect()
         };
         let read_keys = || -> Result<FxHashMap<String, Arc<DataKey>>> {
-            scan_all(self.store.as_ref(), KEYS)?
+            scan_all(self.store.as_ref(), KEYS, b"")?
                 .par_iter()
                 .map(|(k, v)| -> Result<_> {
                     let key_id = String::from_utf8_lossy(k).into_owned();
@@ -53,7 +53,7 @@ impl Resolver {
                 .collect()
         };
         let read_records = || -> Result<Vec<StoredRecord>> {
-            scan_all(self.store.as_ref(), RECORDS)?
+            scan_all(self.store.as_ref(), RECORDS, b"")?
                 .par_iter()
                 .map(|(_, v)| stored::decode_record(v))
                 .collect()
@@ -130,7 +130,7 @@ impl Resolver {
             .collect();
         state.load_slots(slots);
         lap(&mut phases, "index built");
-        for (k, _) in scan_all(self.store.as_ref(), CONSTRAINTS)? {
+        for (k, _) in scan_all(self.store.as_ref(), CONSTRAINTS, b"")? {
             let text = String::from_utf8_lossy(&k).into_owned();
             let Some((a, b)) = text.split_once('|') else {
                 continue;
@@ -139,7 +139,7 @@ impl Resolver {
                 state.cannot_link.insert(pair(x, y));
             }
         }
-        for (_, v) in scan_all(self.store.as_ref(), REVIEWS)? {
+        for (_, v) in scan_all(self.store.as_ref(), REVIEWS, b"")? {
             let r: StoredReview = stored::decode(&v, "review")?;
             state.reviews.insert(r.task_id, r);
         }
@@ -152,20 +152,6 @@ impl Resolver {
             "resolver loaded"
         );
         Ok(())
-    }
-}
-
-fn scan_all(store: &dyn Store, space: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut out = Vec::new();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let page = store.scan_prefix(space, b"", after.as_deref(), 4096)?;
-        let done = page.len() < 4096;
-        after = page.last().map(|(k, _)| k.clone());
-        out.extend(page);
-        if done {
-            return Ok(out);
-        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! One write: a batch plus an overlay so that the write reads its own
-//! effects (read-your-writes), and the ledger append.
+//! One write: its changes over the store (read-your-writes, through
+//! `c360_storage::Overlay`), the heads it moves, and the ledger append.
 
 use super::*;
 
@@ -13,12 +13,10 @@ pub(super) struct Heads {
     pub(super) feed_offset: u64,
 }
 
-/// One write: a batch plus an overlay so that the write reads its own
-/// effects.
+/// One write: its changes laid over the store, so that the write reads its
+/// own effects (`c360_storage::Overlay`), and the heads it moves.
 pub(super) struct PendingWrite<'a> {
-    pub(super) store: &'a dyn Store,
-    pub(super) batch: Batch,
-    pub(super) overlay: BTreeMap<(String, Vec<u8>), Option<Vec<u8>>>,
+    pub(super) changes: Overlay<'a>,
     pub(super) heads: Heads,
     /// Data keys to drop from the cache once committed.
     pub(super) invalidate: Vec<String>,
@@ -26,38 +24,21 @@ pub(super) struct PendingWrite<'a> {
 
 impl Reads for PendingWrite<'_> {
     fn get(&self, space: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(v) = self.overlay.get(&(space.to_string(), key.to_vec())) {
-            return Ok(v.clone());
-        }
-        Ok(self.store.get(space, key)?)
+        Ok(self.changes.get(space, key)?)
     }
 
     fn scan(&self, space: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
-            scan_all(self.store, space, prefix)?.into_iter().collect();
-        let start = (space.to_string(), prefix.to_vec());
-        for ((s, k), v) in self.overlay.range(start..) {
-            if s != space || !k.starts_with(prefix) {
-                break;
-            }
-            match v {
-                Some(v) => merged.insert(k.clone(), v.clone()),
-                None => merged.remove(k),
-            };
-        }
-        Ok(merged.into_iter().collect())
+        Ok(self.changes.scan(space, prefix)?)
     }
 }
 
 impl PendingWrite<'_> {
     pub(super) fn put(&mut self, space: &str, key: Vec<u8>, value: Vec<u8>) {
-        self.batch.put(space, key.clone(), value.clone());
-        self.overlay.insert((space.to_string(), key), Some(value));
+        self.changes.put(space, key, value);
     }
 
     pub(super) fn delete(&mut self, space: &str, key: Vec<u8>) {
-        self.batch.delete(space, key.clone());
-        self.overlay.insert((space.to_string(), key), None);
+        self.changes.delete(space, key);
     }
 
     /// Appends a ledger entry, indexed under its client and related clients.

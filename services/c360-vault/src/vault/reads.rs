@@ -11,23 +11,6 @@ pub(super) trait Reads {
     fn scan(&self, space: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
 }
 
-pub(super) fn scan_all(
-    store: &dyn Store,
-    space: &str,
-    prefix: &[u8],
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    loop {
-        let after = out.last().map(|(k, _)| k.clone());
-        let page = store.scan_prefix(space, prefix, after.as_deref(), PAGE)?;
-        let done = page.len() < PAGE;
-        out.extend(page);
-        if done {
-            return Ok(out);
-        }
-    }
-}
-
 pub(super) struct StoreReads<'a>(pub(super) &'a dyn Store);
 
 impl Reads for StoreReads<'_> {
@@ -36,7 +19,7 @@ impl Reads for StoreReads<'_> {
     }
 
     fn scan(&self, space: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        scan_all(self.0, space, prefix)
+        Ok(scan_all(self.0, space, prefix)?)
     }
 }
 
