@@ -72,10 +72,7 @@ fn main() {
             real_vault.grpc(),
             c360_rpc::Caller::new("bench", c360_rpc::Role::Service),
         ));
-        let peers = ChannelsPeers {
-            vault: Some(vault.clone()),
-            resolver: Some(resolver.client()),
-        };
+        let peers = ChannelsPeers::over_grpc(Some(vault.clone()), Some(resolver.client()));
         let channels = Channels::open(&c360_storage::StorageConfig::sled(&dir), ChannelsConfig::default(), kek, peers).expect("open");
 
         // 1. Load clients through the feed, 512 events per durable batch.

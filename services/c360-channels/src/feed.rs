@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::ports::ToSeal;
 use c360_proto::resolver::v1::{self as resolver, Event, EventType, GetClientResponse};
-use c360_proto::vault::v1 as vault;
 
 use crate::model::{Channel, Profile, Tag};
 use crate::registry;
@@ -95,7 +95,7 @@ impl ChannelsFeed {
         }
         // 2. Normalise their values; seal those the client does not have.
         let mut records: HashMap<String, FeedRecord> = HashMap::new();
-        let mut to_seal: Vec<vault::PlainField> = Vec::new();
+        let mut to_seal: Vec<ToSeal> = Vec::new();
         let mut seal_slots: Vec<(String, usize)> = Vec::new();
         let mut seen: HashSet<(String, Channel, Tag)> = HashSet::new();
         for e in events {
@@ -156,12 +156,10 @@ impl ChannelsFeed {
                 let new = if !known && first_in_batch {
                     let id = service.registry.reserve_point_id();
                     seal_slots.push((e.record_id.clone(), points.len()));
-                    to_seal.push(vault::PlainField {
-                        r#ref: Some(vault::FieldRef {
-                            client_number: e.client_number.clone(),
-                            record_id: id.clone(),
-                            field: registry::field_name(channel),
-                        }),
+                    to_seal.push(ToSeal {
+                        client_number: e.client_number.clone(),
+                        record_id: id.clone(),
+                        field: registry::field_name(channel),
                         value: n.canonical.clone(),
                     });
                     Some((id, Vec::new(), e.client_number.clone()))

@@ -13,9 +13,11 @@
 //! - `registry`: client states in memory, persisted in one durable batch
 //!   per write; `feed`: follows the resolver's event feed (merges, splits,
 //!   erasures) with the offset in the same batch.
-//! - `service` + [`grpc`]: gathers inputs (consent from the vault's
-//!   `CheckConsents`, values sealed by the vault's `Encrypt`) and the thin
-//!   tonic adapter with role checks.
+//! - `service` + [`grpc`]: gathers inputs (consent answers and sealed
+//!   values from the vault through [`ports::VaultPort`], which
+//!   [`peers::VaultOverGrpc`] implements over the vault's `CheckConsents`,
+//!   `RecordConsent` and `Encrypt`) and the thin tonic adapter with role
+//!   checks.
 //!
 //! Contact point values are never stored in clear: the vault seals them
 //! (bound to client, point id and field); the registry keeps the sealed
@@ -36,7 +38,9 @@ mod error;
 mod feed;
 pub mod grpc;
 pub mod model;
+pub mod peers;
 pub mod policy;
+pub mod ports;
 mod registry;
 pub mod sector;
 mod service;
@@ -50,6 +54,7 @@ pub use feed::ChannelsFeed;
 pub use grpc::ChannelsGrpc;
 pub use model::Channel;
 pub use policy::Policy;
+pub use ports::VaultPort;
 pub use registry::SPACES;
 
 /// What the channels service stores, for `c360_storage::open`.
@@ -100,13 +105,37 @@ impl Default for ChannelsConfig {
 }
 
 /// The peers the channels service calls (in process or remote).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ChannelsPeers {
-    /// Consent checks, opt-out withdrawals, sealing of values. Without it
-    /// every decision defers and every write of a value fails.
-    pub vault: Option<VaultServiceClient<c360_rpc::PeerChannel>>,
+    /// Consent checks, opt-out withdrawals, sealing of values (the port
+    /// channels owns; [`peers::VaultOverGrpc`] over gRPC). Without it every
+    /// decision defers and every write of a value fails.
+    pub vault: Option<Arc<dyn VaultPort>>,
     /// GetClient for the feed handler (records' phones and e-mails).
     pub resolver: Option<ResolverServiceClient<c360_rpc::PeerChannel>>,
+}
+
+impl ChannelsPeers {
+    /// The vault and the resolver through their gRPC clients (in process or
+    /// remote).
+    pub fn over_grpc(
+        vault: Option<VaultServiceClient<c360_rpc::PeerChannel>>,
+        resolver: Option<ResolverServiceClient<c360_rpc::PeerChannel>>,
+    ) -> Self {
+        ChannelsPeers {
+            vault: vault.map(|c| Arc::new(peers::VaultOverGrpc::new(c)) as Arc<dyn VaultPort>),
+            resolver,
+        }
+    }
+}
+
+impl std::fmt::Debug for ChannelsPeers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelsPeers")
+            .field("vault", &self.vault.is_some())
+            .field("resolver", &self.resolver.is_some())
+            .finish()
+    }
 }
 
 /// The channels service: open it, serve [`Channels::grpc`], and follow the

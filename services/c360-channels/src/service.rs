@@ -1,19 +1,20 @@
 //! The channels domain: registry writes, the decision with its inputs
 //! gathered (consent from the vault), contact recording, sectors. Knows the
-//! vault and resolver only through their generated clients.
+//! vault through its port ([`VaultPort`]: consent, withdrawals, sealing);
+//! the feed handler still reads the resolver through its generated client.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use c360_proto::vault::v1 as vault;
-use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::PeerChannel;
 use c360_standardise::phone::Phones;
 
 use crate::decide::{self, Ask, Consent, Decision, Verdict};
 use crate::model::{Channel, ClientState, ContactPoint, Outcome, PointStatus, Preferences, Touch};
 use crate::policy::{Policy, PurposeKind, Scope};
+use crate::ports::{ConsentCheck, ToSeal, VaultPort, Withdrawal};
 use crate::registry::{self, Registry};
 use crate::sector::{self, Sector, SectorInfo};
 use crate::value;
@@ -23,7 +24,7 @@ pub struct Service {
     pub(crate) registry: Registry,
     pub(crate) config: ChannelsConfig,
     pub(crate) phones: Phones,
-    pub(crate) vault: Option<VaultServiceClient<PeerChannel>>,
+    pub(crate) vault: Option<Arc<dyn VaultPort>>,
     pub(crate) resolver: Option<
         c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient<PeerChannel>,
     >,
@@ -132,9 +133,9 @@ impl Service {
         self.registry.policy()
     }
 
-    fn vault(&self) -> Result<VaultServiceClient<PeerChannel>> {
+    fn vault(&self) -> Result<&dyn VaultPort> {
         self.vault
-            .clone()
+            .as_deref()
             .ok_or_else(|| Error::Unavailable("the vault is not configured".into()))
     }
 
@@ -143,26 +144,21 @@ impl Service {
     }
 
     /// Seals values through the vault (one call).
-    pub async fn seal(&self, fields: Vec<vault::PlainField>) -> Result<Vec<Vec<u8>>> {
-        if fields.is_empty() {
+    pub async fn seal(&self, values: Vec<ToSeal>) -> Result<Vec<Vec<u8>>> {
+        if values.is_empty() {
             return Ok(Vec::new());
         }
-        let n = fields.len();
-        let mut client = self.vault()?;
-        let call = client.encrypt(vault::EncryptRequest { fields });
-        let resp = tokio::time::timeout(self.vault_timeout(), call)
+        let n = values.len();
+        let call = self.vault()?.seal(values);
+        let ciphertexts = tokio::time::timeout(self.vault_timeout(), call)
             .await
-            .map_err(|_| Error::Unavailable("the vault did not answer in time".into()))?
-            .map_err(|s| {
-                Error::Unavailable(format!("vault encrypt: {}: {}", s.code(), s.message()))
-            })?
-            .into_inner();
-        if resp.ciphertexts.len() != n {
+            .map_err(|_| Error::Unavailable("the vault did not answer in time".into()))??;
+        if ciphertexts.len() != n {
             return Err(Error::Internal(
                 "vault returned a wrong number of ciphertexts".into(),
             ));
         }
-        Ok(resp.ciphertexts)
+        Ok(ciphertexts)
     }
 
     /// Runs a registry write (a durable commit) on the blocking pool.
@@ -199,12 +195,10 @@ impl Service {
         } else {
             let id = self.registry.reserve_point_id();
             let sealed = self
-                .seal(vec![vault::PlainField {
-                    r#ref: Some(vault::FieldRef {
-                        client_number: survivor.clone(),
-                        record_id: id.clone(),
-                        field: registry::field_name(channel),
-                    }),
+                .seal(vec![ToSeal {
+                    client_number: survivor.clone(),
+                    record_id: id.clone(),
+                    field: registry::field_name(channel),
                     value: n.canonical.clone(),
                 }])
                 .await?
@@ -371,38 +365,32 @@ impl Service {
                 })
                 .collect::<Vec<_>>()
         };
-        let Some(mut client) = self.vault.clone() else {
+        let Some(vault) = self.vault.as_deref() else {
             return unavailable("vault not configured");
         };
-        let request = vault::CheckConsentsRequest {
-            checks: checks
-                .iter()
-                .map(|(n, p, c, at)| vault::CheckConsentRequest {
-                    client_number: n.clone(),
-                    purpose: p.clone(),
-                    channel: c.as_str().to_string(),
-                    at_unix_ms: *at,
-                })
-                .collect(),
-        };
-        let response = match tokio::time::timeout(
-            self.vault_timeout(),
-            client.check_consents(request),
-        )
-        .await
-        {
-            Err(_) => return unavailable("vault timed out"),
-            Ok(Err(status)) => {
-                tracing::warn!(code = %status.code(), "consent check failed; deciding closed");
-                return unavailable("vault error");
-            }
-            Ok(Ok(r)) => r.into_inner(),
-        };
-        if response.results.len() != checks.len() {
+        let questions = checks
+            .iter()
+            .map(|(n, p, c, at)| ConsentCheck {
+                client_number: n.clone(),
+                purpose: p.clone(),
+                channel: *c,
+                at_ms: *at,
+            })
+            .collect();
+        let answers =
+            match tokio::time::timeout(self.vault_timeout(), vault.check_consents(questions)).await
+            {
+                Err(_) => return unavailable("vault timed out"),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "consent check failed; deciding closed");
+                    return unavailable("vault error");
+                }
+                Ok(Ok(answers)) => answers,
+            };
+        if answers.len() != checks.len() {
             return unavailable("vault answered a wrong number of checks");
         }
-        response
-            .results
+        answers
             .into_iter()
             .map(|r| {
                 if r.allowed {
@@ -597,14 +585,12 @@ impl Service {
                     .map(|(n, _)| n.clone())
                     .collect(),
             };
-            let mut client = self.vault()?;
+            let vault = self.vault()?;
             for p in purposes {
-                let request = vault::RecordConsentRequest {
+                let withdrawal = Withdrawal {
                     client_number: opt_out_number.clone(),
                     purpose: p,
                     channel: channel_name.clone(),
-                    decision: vault::ConsentDecision::Withdrawn as i32,
-                    lawful_basis: vault::LawfulBasis::Consent as i32,
                     evidence_ref: format!(
                         "c360-channels:inbound:{}:{}:{at}",
                         channel.as_str(),
@@ -614,23 +600,14 @@ impl Service {
                             &keyword
                         }
                     ),
-                    source_system: "c360-channels".to_string(),
-                    notice_version: String::new(),
-                    captured_at_unix_ms: at,
-                    expires_at_unix_ms: 0,
+                    captured_at_ms: at,
                     record_ids: opt_out_records.clone(),
                 };
-                let entry =
-                    tokio::time::timeout(self.vault_timeout(), client.record_consent(request))
-                        .await
-                        .map_err(|_| {
-                            Error::Unavailable("the vault did not answer in time; retry".into())
-                        })?
-                        .map_err(|s| {
-                            Error::Unavailable(format!("vault record consent: {}; retry", s.code()))
-                        })?
-                        .into_inner()
-                        .entry;
+                let entry = tokio::time::timeout(self.vault_timeout(), vault.withdraw(withdrawal))
+                    .await
+                    .map_err(|_| {
+                        Error::Unavailable("the vault did not answer in time; retry".into())
+                    })??;
                 withdrawals.extend(entry);
             }
         }

@@ -1,9 +1,9 @@
-//! Stand-ins for the peers, for tests and benchmarks only: a consent and
-//! sealing service backed by a map ([`MemoryVault`]) and a resolver that
-//! answers `GetClient` from a map ([`MemoryResolver`]). They are not the
-//! vault or the resolver: they speak just enough of their gRPC contracts,
-//! routed by method path so that new methods in those contracts do not
-//! break them (they answer UNIMPLEMENTED).
+//! Stand-ins for the peers, for tests and benchmarks only: the vault port
+//! answered from memory ([`MemoryVault`]), and a resolver that answers
+//! `GetClient` and `LookupNumbers` from a map ([`MemoryResolver`]; the feed
+//! handler and the vault still call the resolver through its gRPC client,
+//! so it speaks just enough of that contract, routed by method path, other
+//! methods UNIMPLEMENTED).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -13,10 +13,11 @@ use std::task::{Context, Poll};
 use c360_proto::resolver::v1 as resolver;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_proto::vault::v1 as vault;
-use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{Caller, PeerChannel, Role, in_process};
 use tonic::Status;
 use tonic::body::Body;
+
+use crate::ports::{ConsentAnswer, ConsentCheck, PortFuture, ToSeal, VaultPort, Withdrawal};
 use tonic::codegen::{BoxFuture, http};
 
 type Handler =
@@ -94,8 +95,8 @@ struct VaultState {
     checks: u64,
 }
 
-/// A consent ledger and sealer in memory, speaking the vault's contract
-/// for CheckConsent(s), RecordConsent, Encrypt and Decrypt.
+/// A consent ledger and sealer in memory: the [`VaultPort`] channels owns,
+/// answered from a list of entries.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryVault {
     state: Arc<Mutex<VaultState>>,
@@ -199,100 +200,59 @@ impl MemoryVault {
         }
     }
 
-    fn available(&self) -> Result<(), Status> {
+    fn available(&self) -> crate::Result<()> {
         if self.lock().unavailable {
-            Err(Status::unavailable("test vault down"))
+            Err(crate::Error::Unavailable("test vault down".into()))
         } else {
             Ok(())
         }
     }
+}
 
-    pub fn routes(&self) -> Routes {
-        let mut map: HashMap<&'static str, Handler> = HashMap::new();
-        let v = self.clone();
-        map.insert(
-            "/c360.vault.v1.VaultService/CheckConsent",
-            unary(move |r: vault::CheckConsentRequest| {
-                v.available()?;
-                v.lock().checks += 1;
-                Ok(v.check(&r))
-            }),
-        );
-        let v = self.clone();
-        map.insert(
-            "/c360.vault.v1.VaultService/CheckConsents",
-            unary(move |r: vault::CheckConsentsRequest| {
-                v.available()?;
-                v.lock().checks += r.checks.len() as u64;
-                Ok(vault::CheckConsentsResponse {
-                    results: r.checks.iter().map(|c| v.check(c)).collect(),
+/// The port itself, no gRPC: checks, withdrawals and a reversible seal.
+impl VaultPort for MemoryVault {
+    fn check_consents(&self, checks: Vec<ConsentCheck>) -> PortFuture<'_, Vec<ConsentAnswer>> {
+        let answer = self.available().map(|()| {
+            self.lock().checks += checks.len() as u64;
+            checks
+                .iter()
+                .map(|c| {
+                    let r = self.check(&vault::CheckConsentRequest {
+                        client_number: c.client_number.clone(),
+                        purpose: c.purpose.clone(),
+                        channel: c.channel.as_str().to_string(),
+                        at_unix_ms: c.at_ms,
+                    });
+                    ConsentAnswer {
+                        allowed: r.allowed,
+                        deciding_entry: r.deciding_entry,
+                        reason: r.reason,
+                    }
                 })
-            }),
-        );
-        let v = self.clone();
-        map.insert(
-            "/c360.vault.v1.VaultService/RecordConsent",
-            unary(move |r: vault::RecordConsentRequest| {
-                v.available()?;
-                Ok(vault::RecordConsentResponse {
-                    entry: Some(v.record(r)),
-                })
-            }),
-        );
-        let v = self.clone();
-        map.insert(
-            "/c360.vault.v1.VaultService/Encrypt",
-            unary(move |r: vault::EncryptRequest| {
-                v.available()?;
-                Ok(vault::EncryptResponse {
-                    ciphertexts: r
-                        .fields
-                        .iter()
-                        .map(|f| {
-                            let mut out = SEAL_PREFIX.to_vec();
-                            out.extend(f.value.bytes().map(|b| b ^ 0x5a));
-                            out
-                        })
-                        .collect(),
-                })
-            }),
-        );
-        let v = self.clone();
-        map.insert(
-            "/c360.vault.v1.VaultService/Decrypt",
-            unary(move |r: vault::DecryptRequest| {
-                v.available()?;
-                Ok(vault::DecryptResponse {
-                    results: r
-                        .fields
-                        .iter()
-                        .map(|f| {
-                            let result = match f.ciphertext.strip_prefix(SEAL_PREFIX) {
-                                Some(body) => vault::decrypt_result::Result::Value(
-                                    String::from_utf8_lossy(
-                                        &body.iter().map(|b| b ^ 0x5a).collect::<Vec<u8>>(),
-                                    )
-                                    .into_owned(),
-                                ),
-                                None => vault::decrypt_result::Result::Error("tampered".into()),
-                            };
-                            vault::DecryptResult {
-                                result: Some(result),
-                            }
-                        })
-                        .collect(),
-                })
-            }),
-        );
-        Routes { map: Arc::new(map) }
+                .collect()
+        });
+        Box::pin(std::future::ready(answer))
     }
 
-    /// A client of this vault, in process, as the channels service.
-    pub fn client(&self) -> VaultServiceClient<PeerChannel> {
-        VaultServiceClient::new(in_process(
-            self.routes(),
-            Caller::new("channels", Role::Service),
-        ))
+    fn seal(&self, values: Vec<ToSeal>) -> PortFuture<'_, Vec<Vec<u8>>> {
+        let sealed = self.available().map(|()| {
+            values
+                .iter()
+                .map(|v| {
+                    let mut out = SEAL_PREFIX.to_vec();
+                    out.extend(v.value.bytes().map(|b| b ^ 0x5a));
+                    out
+                })
+                .collect()
+        });
+        Box::pin(std::future::ready(sealed))
+    }
+
+    fn withdraw(&self, w: Withdrawal) -> PortFuture<'_, Option<vault::ConsentEntry>> {
+        let entry = self
+            .available()
+            .map(|()| Some(self.record(crate::peers::withdrawal_request(w))));
+        Box::pin(std::future::ready(entry))
     }
 }
 

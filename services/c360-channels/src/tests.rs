@@ -39,7 +39,7 @@ fn world() -> World {
     let vault = MemoryVault::new();
     let resolver = MemoryResolver::new();
     let peers = ChannelsPeers {
-        vault: Some(vault.client()),
+        vault: Some(Arc::new(vault.clone())),
         resolver: Some(resolver.client()),
     };
     let store = Arc::new(MemoryStore::new(crate::SPACES));
@@ -957,7 +957,7 @@ async fn every_acknowledged_write_survives_a_reopen_and_nothing_is_in_clear() {
         },
     );
     let peers = || ChannelsPeers {
-        vault: Some(vault.client()),
+        vault: Some(Arc::new(vault.clone())),
         resolver: Some(resolver.client()),
     };
     let open = || {

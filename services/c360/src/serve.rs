@@ -322,12 +322,12 @@ impl Platform {
         let channels = if services.contains(&ServiceKind::Channels) {
             let (c, k) = (config.channels.clone(), kek.clone());
             let storage = storage.clone();
-            let peers = ChannelsPeers {
-                vault: vault_peer.clone().map(|c| {
+            let peers = ChannelsPeers::over_grpc(
+                vault_peer.clone().map(|c| {
                     VaultServiceClient::new(c360_rpc::as_caller(c, Caller::peer(Peer::Channels)))
                 }),
-                resolver: resolver_client(Peer::Channels),
-            };
+                resolver_client(Peer::Channels),
+            );
             let ch = tokio::task::spawn_blocking(move || Channels::open(&storage, c, k, peers))
                 .await?
                 .context("cannot open the channels service")?;
