@@ -343,6 +343,18 @@ impl Resolver {
             events: events.iter().map(convert::encode_event).collect(),
         })
     }
+
+    /// [`Resolver::commit`], then waits until the write is durable, the
+    /// state released meanwhile (readers are not held while it flushes).
+    fn commit_and_wait(
+        &self,
+        mut state: std::sync::RwLockWriteGuard<'_, State>,
+        tx: Tx,
+    ) -> Result<()> {
+        let pending = self.commit(&mut state, tx)?;
+        drop(state);
+        self.wait(pending)
+    }
 }
 
 fn parse_number(text: &str, field: &str) -> Result<ClientNumber> {

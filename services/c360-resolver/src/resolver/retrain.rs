@@ -63,9 +63,7 @@ impl Resolver {
         tx.batch
             .put(META, META_MODEL.to_vec(), stored::encode(&model));
         state.matcher.model = model;
-        let pending = self.commit(&mut state, tx)?;
-        drop(state);
-        self.wait(pending)?;
+        self.commit_and_wait(state, tx)?;
         *self
             .model_version
             .write()

@@ -53,9 +53,7 @@ impl Resolver {
         let mut tx = Tx::default();
         let (survivor, absorbed) =
             self.merge_clients(&mut state, &mut tx, &seqs, actor, reason, stored::now_ms())?;
-        let pending = self.commit(&mut state, tx)?;
-        drop(state);
-        self.wait(pending)?;
+        self.commit_and_wait(state, tx)?;
         Ok((
             ClientNumber::from_sequence(survivor),
             absorbed
@@ -151,9 +149,7 @@ impl Resolver {
         e.related_clients = vec![ClientNumber::from_sequence(new)];
         e.record_ids = record_ids.to_vec();
         tx.events.push(e);
-        let pending = self.commit(&mut state, tx)?;
-        drop(state);
-        self.wait(pending)?;
+        self.commit_and_wait(state, tx)?;
         Ok((
             ClientNumber::from_sequence(seq),
             ClientNumber::from_sequence(new),
@@ -245,9 +241,7 @@ impl Resolver {
             .collect();
         e.record_ids = client.members.clone();
         tx.events.push(e);
-        let pending = self.commit(&mut state, tx)?;
-        drop(state);
-        self.wait(pending)?;
+        self.commit_and_wait(state, tx)?;
         Ok((
             ClientNumber::from_sequence(seq),
             client
@@ -317,9 +311,7 @@ impl Resolver {
         tx.batch
             .put(REVIEWS, key_of(id).to_vec(), stored::encode(&review));
         state.reviews.insert(id, review);
-        let pending = self.commit(&mut state, tx)?;
-        drop(state);
-        self.wait(pending)?;
+        self.commit_and_wait(state, tx)?;
         Ok(ClientNumber::from_sequence(result))
     }
 }
