@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod cmd;
 pub mod config;
 pub mod deadline;
+pub mod in_process;
 pub mod methods;
 pub mod metrics;
 pub mod private;

@@ -310,7 +310,13 @@ impl Platform {
         let search = if services.contains(&ServiceKind::Search) {
             let dir = data_dir.join("search");
             let (c, k) = (config.search.clone(), kek.clone());
-            let peers = SearchPeers::over_grpc(resolver_client(Peer::Search));
+            // The resolver's domain when it runs here, else its gRPC client.
+            let peers = match &resolver {
+                Some(r) => SearchPeers {
+                    resolver: Some(Arc::new(crate::in_process::ResolverGolden(r.clone()))),
+                },
+                None => SearchPeers::over_grpc(resolver_client(Peer::Search)),
+            };
             let s = tokio::task::spawn_blocking(move || Search::open(&dir, c, k, peers))
                 .await?
                 .context("cannot open the search index")?;
