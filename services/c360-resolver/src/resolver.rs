@@ -37,6 +37,8 @@ pub use retrain::Retrained;
 /// Client keys the custodian is asked to create ahead of need.
 const KEYS_AHEAD: u64 = 2048;
 
+/// Settings of the resolver (the first model is not one: it is passed to
+/// [`Resolver::open`]).
 #[derive(Clone, Debug)]
 pub struct ResolverConfig {
     pub matching: MatchConfig,
