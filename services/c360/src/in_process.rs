@@ -37,3 +37,65 @@ impl GoldenSource for ResolverGolden {
             .collect()
     }
 }
+
+/// The vault's resolver port, answered by the resolver's domain in this
+/// process once it is open (the vault opens first: it holds the keys the
+/// resolver reads its records with). Until then an erasure is not
+/// confirmed, and the vault retries it, as with a peer that is not up.
+/// Whether numbers were issued is still asked through the resolver's
+/// gRPC client (`c360_rpc::IssuedNumbers`).
+#[derive(Debug, Clone)]
+pub struct ResolverForVault {
+    resolver: Arc<std::sync::OnceLock<Arc<Resolver>>>,
+    grpc: c360_vault::ResolverPeer,
+}
+
+impl ResolverForVault {
+    pub fn new(grpc: c360_vault::ResolverPeer) -> Self {
+        ResolverForVault {
+            resolver: Arc::default(),
+            grpc,
+        }
+    }
+
+    /// The resolver, once open.
+    pub fn bind(&self, resolver: Arc<Resolver>) {
+        // Bound once; a second open resolver is never made.
+        let _bound = self.resolver.set(resolver);
+    }
+}
+
+impl c360_vault::Resolver for ResolverForVault {
+    fn erase<'a>(
+        &'a self,
+        number: &'a str,
+        reason: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        let bound = self.resolver.get().cloned();
+        let (number, reason) = (number.to_string(), reason.to_string());
+        Box::pin(async move {
+            let Some(resolver) = bound else {
+                return false;
+            };
+            // The actor the resolver records, as when the vault calls it
+            // over gRPC as its peer identity.
+            let actor = c360_rpc::Caller::peer(c360_rpc::Peer::Vault).id;
+            let erased =
+                tokio::task::spawn_blocking(move || resolver.erase(&number, &actor, &reason)).await;
+            match erased {
+                Ok(Ok(_)) => true,
+                // Unknown to the resolver (a vault-only number) or already
+                // erased there: nothing left to do.
+                Ok(Err(e)) => matches!(
+                    e.kind(),
+                    c360_rpc::ErrorKind::NotFound | c360_rpc::ErrorKind::FailedPrecondition
+                ),
+                Err(_) => false,
+            }
+        })
+    }
+
+    fn issued_numbers(&self) -> c360_rpc::IssuedNumbers {
+        c360_vault::Resolver::issued_numbers(&self.grpc)
+    }
+}

@@ -233,9 +233,22 @@ impl Platform {
             )
         };
 
+        // With the resolver in this process, the vault's resolver port is
+        // its domain, bound once it is open; else its gRPC client.
+        let resolver_for_vault = match resolver_client(Peer::Vault) {
+            Some(client) if services.contains(&ServiceKind::Resolver) => Some(
+                crate::in_process::ResolverForVault::new(c360_vault::ResolverPeer::new(client)),
+            ),
+            _ => None,
+        };
         let vault = if services.contains(&ServiceKind::Vault) {
             let (c, k) = (config.vault.clone(), kek.clone());
-            let peers = VaultPeers::over_grpc(resolver_client(Peer::Vault));
+            let peers = match &resolver_for_vault {
+                Some(port) => VaultPeers {
+                    resolver: Some(Arc::new(port.clone())),
+                },
+                None => VaultPeers::over_grpc(resolver_client(Peer::Vault)),
+            };
             let storage = storage.clone();
             let v = tokio::task::spawn_blocking(move || Vault::open(&storage, c, k, peers))
                 .await?
@@ -282,6 +295,9 @@ impl Platform {
             };
             let probe = r.clone();
             metrics.watch_review_queue(move || probe.open_reviews() as i64);
+            if let Some(port) = &resolver_for_vault {
+                port.bind(r.clone());
+            }
             late_resolver.bind(c360_rpc::in_process(
                 limited!(ResolverGrpc::new(r.clone()).into_server(), config),
                 unnamed_peer(),
