@@ -148,6 +148,9 @@ fn a_restart_decides_like_the_resolver_that_wrote_the_store() {
     assert!(written.iter().all(Result::is_ok));
     let reopened = open();
     assert_eq!(reopened.counts(), writer.counts());
+    // The stored model reads back bit for bit: explanations and lineage
+    // name one model version across a restart.
+    assert_eq!(reopened.model_version(), writer.model_version());
     let mut matched = 0;
     for probe in probes {
         let before = writer.resolve(probe.clone(), true).unwrap();
