@@ -66,6 +66,9 @@ enum KeyKind {
     DobInitial,
     NameAddressYear,
     NameYear,
+    Postcode,
+    EmailPrefix,
+    NamesAlone,
 }
 
 /// A part of a blocking key.
@@ -88,7 +91,12 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
         | ((kind as u64) << KIND_SHIFT);
     if matches!(
         kind,
-        KeyKind::AddressLocality | KeyKind::NameAddressYear | KeyKind::NameYear
+        KeyKind::AddressLocality
+            | KeyKind::NameAddressYear
+            | KeyKind::NameYear
+            | KeyKind::Postcode
+            | KeyKind::EmailPrefix
+            | KeyKind::NamesAlone
     ) {
         hash | DROP_WHEN_OVERSIZED
     } else {
@@ -142,15 +150,18 @@ impl crate::config::Blocking {
             k if k == KeyKind::NameYear as u8 => self.name_year,
             k if k == KeyKind::SurnameLocality as u8 => self.surname_locality,
             k if k == KeyKind::AddressLocality as u8 => self.address_locality,
+            k if k == KeyKind::Postcode as u8 => self.postcode,
+            k if k == KeyKind::EmailPrefix as u8 => self.email_prefix,
+            k if k == KeyKind::NamesAlone as u8 => self.names_alone,
             _ => true,
         }
     }
 }
 
-/// Where a key's kind is kept in the key (bits 56 to 59), so that keys can
+/// Where a key's kind is kept in the key (bits 56 to 60), so that keys can
 /// be switched off by kind after they are built.
 const KIND_SHIFT: u32 = 56;
-const KIND_MASK: u8 = 0x0f;
+const KIND_MASK: u8 = 0x1f;
 
 fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     if let Some(id) = &p.national_id {
@@ -175,6 +186,12 @@ fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     }
     for email in &p.emails {
         out.push(key_hash(KeyKind::Email, &[Part::Text(email)]));
+        if let Some(prefix) = email_prefix(email) {
+            out.push(key_hash(KeyKind::EmailPrefix, &[Part::Text(&prefix)]));
+        }
+    }
+    if !p.postcode.is_empty() {
+        out.push(key_hash(KeyKind::Postcode, &[Part::Text(&p.postcode)]));
     }
     let given = p.given.first().map(|t| &*t.key);
     let surname = p.surname.first().map(|t| &*t.key);
@@ -182,6 +199,13 @@ fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     if let (Some(g), Some(s)) = (given, surname) {
         // Sorted so that a swapped given name and surname give the same key.
         let (lo, hi) = if g <= s { (g, s) } else { (s, g) };
+        // The names alone: a record with no birth year, locality or address
+        // word in common with its twin record still meets it when the name
+        // is rare (a common name's block is dropped).
+        out.push(key_hash(
+            KeyKind::NamesAlone,
+            &[Part::Text(lo), Part::Text(hi)],
+        ));
         if let Some(year) = p.dob.year {
             out.push(key_hash(
                 KeyKind::NamesYear,
@@ -277,6 +301,21 @@ fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
         }
     }
 }
+
+/// The first six letters of an e-mail's local part (digits and dots left
+/// out), when it has at least four: "harley.rose50@sawyer-lin.orng" meets
+/// "harley.rose50@sawyer-lin.org", a mistyped domain.
+fn email_prefix(email: &str) -> Option<String> {
+    let local = email.split('@').next()?;
+    let letters: String = local
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .take(EMAIL_PREFIX_LETTERS)
+        .collect();
+    (letters.chars().count() >= 4).then_some(letters)
+}
+
+const EMAIL_PREFIX_LETTERS: usize = 6;
 
 /// The words of the address longest first (street or landmark names).
 fn address_words(p: &Prepared) -> Vec<&str> {
