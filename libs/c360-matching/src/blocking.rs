@@ -491,4 +491,59 @@ mod tests {
         ];
         assert!(pairs(&records).is_empty());
     }
+
+    fn with(mut p: Record, postcode: &str, email: &str) -> Prepared {
+        p.postcode = postcode.to_string();
+        if !email.is_empty() {
+            p.emails = vec![email.to_string()];
+        }
+        let preparer = Preparer::new("GB", NameVariants::builtin()).unwrap();
+        preparer.prepare(&p)
+    }
+
+    fn named(given: &str, surname: &str, dob: &str) -> Record {
+        Record {
+            given_name: given.to_string(),
+            surname: surname.to_string(),
+            date_of_birth: dob.to_string(),
+            ..Record::default()
+        }
+    }
+
+    /// Records that share no birth year, locality or address word still
+    /// meet by their names alone, by a postcode or by the start of an
+    /// e-mail address (a mistyped domain); a name held by more records
+    /// than a block may hold pairs nobody through that key.
+    #[test]
+    fn names_alone_a_postcode_or_an_email_prefix_pair_records() {
+        let records = [
+            with(named("Flora", "Bernard", "1845"), "", ""),
+            with(named("Flora", "Bernard", ""), "", ""),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        let records = [
+            with(named("Charles", "Benazech", "1767"), "SW1A 2AD", ""),
+            with(named("", "Benatzech", ""), "SW1A 2AD", ""),
+            with(named("", "Benatzech", ""), "SW1A 2AE", ""),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        let records = [
+            with(
+                named("Hraley", "Rose", "2001"),
+                "",
+                "harley.rose50@sawyer-lin.orng",
+            ),
+            with(
+                named("Harley", "Ros", "2000"),
+                "",
+                "harley.rose50@sawyer-lin.org",
+            ),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        // One name in 41 records of 41 different years: no key pairs them.
+        let crowd: Vec<Prepared> = (0..41)
+            .map(|i| with(named("John", "Smith", &(1900 + i).to_string()), "", ""))
+            .collect();
+        assert!(pairs(&crowd).is_empty());
+    }
 }

@@ -1510,6 +1510,56 @@ mod holder_tests {
         );
     }
 
+    /// A name matched crosswise ("KABORE ADJARATOU" written given name
+    /// first) weighs by the more common reading of the shared value, in
+    /// either record and either field: "adjaratou" written once as a
+    /// surname is a common given name, not a rare surname.
+    #[test]
+    fn a_crossed_name_weighs_by_its_more_common_reading() {
+        use crate::compare::{CompareField, Comparison, Levels, NameAlignment};
+        let mut freqs = Frequencies::default();
+        for i in 0..50 {
+            freqs.add(&record("Adjaratou", &format!("Surname{i}"), ""));
+        }
+        for i in 0..50 {
+            freqs.add(&record(&format!("Given{i}"), "Kabore", ""));
+        }
+        freqs.add(&record("Kabore", "Adjaratou", ""));
+        let mut levels = [0u8; crate::compare::FIELD_COUNT];
+        levels[CompareField::Surname as usize] = 1;
+        levels[CompareField::GivenName as usize] = 1;
+        let crossed = Comparison {
+            levels: Levels(levels),
+            alignment: NameAlignment::Crossed,
+            swapped: true,
+            ..Comparison::default()
+        };
+        let (swapped, written) = (
+            record("Kabore", "Adjaratou", ""),
+            record("Adjaratou", "Kabore", ""),
+        );
+        for (a, b) in [(&swapped, &written), (&written, &swapped)] {
+            let surname =
+                super::tf_share(CompareField::Surname, 1, &crossed, a, b, &freqs).unwrap();
+            // The shared value, counted in both fields: 50 of 101 records.
+            assert_eq!(surname, (50.0, 101.0));
+        }
+        let as_written = Comparison {
+            levels: Levels(levels),
+            ..Comparison::default()
+        };
+        // As written, a surname is counted among surnames only.
+        let own = super::tf_share(
+            CompareField::Surname,
+            1,
+            &as_written,
+            &swapped,
+            &swapped,
+            &freqs,
+        );
+        assert_eq!(own, Some((1.0, 101.0)));
+    }
+
     /// A close given name weighs by the more common of the two names, the
     /// same whichever record comes first: a typo of "Aminata" says less than
     /// a typo of "Bibata", within bounds.
