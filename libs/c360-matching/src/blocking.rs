@@ -66,6 +66,9 @@ enum KeyKind {
     DobInitial,
     NameAddressYear,
     NameYear,
+    Postcode,
+    EmailPrefix,
+    NamesAlone,
 }
 
 /// A part of a blocking key.
@@ -88,7 +91,12 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
         | ((kind as u64) << KIND_SHIFT);
     if matches!(
         kind,
-        KeyKind::AddressLocality | KeyKind::NameAddressYear | KeyKind::NameYear
+        KeyKind::AddressLocality
+            | KeyKind::NameAddressYear
+            | KeyKind::NameYear
+            | KeyKind::Postcode
+            | KeyKind::EmailPrefix
+            | KeyKind::NamesAlone
     ) {
         hash | DROP_WHEN_OVERSIZED
     } else {
@@ -142,15 +150,18 @@ impl crate::config::Blocking {
             k if k == KeyKind::NameYear as u8 => self.name_year,
             k if k == KeyKind::SurnameLocality as u8 => self.surname_locality,
             k if k == KeyKind::AddressLocality as u8 => self.address_locality,
+            k if k == KeyKind::Postcode as u8 => self.postcode,
+            k if k == KeyKind::EmailPrefix as u8 => self.email_prefix,
+            k if k == KeyKind::NamesAlone as u8 => self.names_alone,
             _ => true,
         }
     }
 }
 
-/// Where a key's kind is kept in the key (bits 56 to 59), so that keys can
+/// Where a key's kind is kept in the key (bits 56 to 60), so that keys can
 /// be switched off by kind after they are built.
 const KIND_SHIFT: u32 = 56;
-const KIND_MASK: u8 = 0x0f;
+const KIND_MASK: u8 = 0x1f;
 
 fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     if let Some(id) = &p.national_id {
@@ -175,6 +186,12 @@ fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     }
     for email in &p.emails {
         out.push(key_hash(KeyKind::Email, &[Part::Text(email)]));
+        if let Some(prefix) = email_prefix(email) {
+            out.push(key_hash(KeyKind::EmailPrefix, &[Part::Text(&prefix)]));
+        }
+    }
+    if !p.postcode.is_empty() {
+        out.push(key_hash(KeyKind::Postcode, &[Part::Text(&p.postcode)]));
     }
     let given = p.given.first().map(|t| &*t.key);
     let surname = p.surname.first().map(|t| &*t.key);
@@ -182,6 +199,13 @@ fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
     if let (Some(g), Some(s)) = (given, surname) {
         // Sorted so that a swapped given name and surname give the same key.
         let (lo, hi) = if g <= s { (g, s) } else { (s, g) };
+        // The names alone: a record with no birth year, locality or address
+        // word in common with its twin record still meets it when the name
+        // is rare (a common name's block is dropped).
+        out.push(key_hash(
+            KeyKind::NamesAlone,
+            &[Part::Text(lo), Part::Text(hi)],
+        ));
         if let Some(year) = p.dob.year {
             out.push(key_hash(
                 KeyKind::NamesYear,
@@ -277,6 +301,21 @@ fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
         }
     }
 }
+
+/// The first six letters of an e-mail's local part (digits and dots left
+/// out), when it has at least four: "harley.rose50@sawyer-lin.orng" meets
+/// "harley.rose50@sawyer-lin.org", a mistyped domain.
+fn email_prefix(email: &str) -> Option<String> {
+    let local = email.split('@').next()?;
+    let letters: String = local
+        .chars()
+        .filter(|c| c.is_alphabetic())
+        .take(EMAIL_PREFIX_LETTERS)
+        .collect();
+    (letters.chars().count() >= 4).then_some(letters)
+}
+
+const EMAIL_PREFIX_LETTERS: usize = 6;
 
 /// The words of the address longest first (street or landmark names).
 fn address_words(p: &Prepared) -> Vec<&str> {
@@ -451,5 +490,60 @@ mod tests {
             record("Serge", "Kouassi", "19990520", ""),
         ];
         assert!(pairs(&records).is_empty());
+    }
+
+    fn with(mut p: Record, postcode: &str, email: &str) -> Prepared {
+        p.postcode = postcode.to_string();
+        if !email.is_empty() {
+            p.emails = vec![email.to_string()];
+        }
+        let preparer = Preparer::new("GB", NameVariants::builtin()).unwrap();
+        preparer.prepare(&p)
+    }
+
+    fn named(given: &str, surname: &str, dob: &str) -> Record {
+        Record {
+            given_name: given.to_string(),
+            surname: surname.to_string(),
+            date_of_birth: dob.to_string(),
+            ..Record::default()
+        }
+    }
+
+    /// Records that share no birth year, locality or address word still
+    /// meet by their names alone, by a postcode or by the start of an
+    /// e-mail address (a mistyped domain); a name held by more records
+    /// than a block may hold pairs nobody through that key.
+    #[test]
+    fn names_alone_a_postcode_or_an_email_prefix_pair_records() {
+        let records = [
+            with(named("Flora", "Bernard", "1845"), "", ""),
+            with(named("Flora", "Bernard", ""), "", ""),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        let records = [
+            with(named("Charles", "Benazech", "1767"), "SW1A 2AD", ""),
+            with(named("", "Benatzech", ""), "SW1A 2AD", ""),
+            with(named("", "Benatzech", ""), "SW1A 2AE", ""),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        let records = [
+            with(
+                named("Hraley", "Rose", "2001"),
+                "",
+                "harley.rose50@sawyer-lin.orng",
+            ),
+            with(
+                named("Harley", "Ros", "2000"),
+                "",
+                "harley.rose50@sawyer-lin.org",
+            ),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        // One name in 41 records of 41 different years: no key pairs them.
+        let crowd: Vec<Prepared> = (0..41)
+            .map(|i| with(named("John", "Smith", &(1900 + i).to_string()), "", ""))
+            .collect();
+        assert!(pairs(&crowd).is_empty());
     }
 }

@@ -146,6 +146,14 @@ pub struct Blocking {
     pub surname_locality: bool,
     /// An address word with the locality.
     pub address_locality: bool,
+    /// The postcode alone (blocks of a postcode shared by many dropped).
+    pub postcode: bool,
+    /// The first letters of an e-mail's local part: a typo in the rest of
+    /// the address or in its domain leaves them intact.
+    pub email_prefix: bool,
+    /// Both names' sounds alone, for records that share no birth year,
+    /// locality or address word (blocks of common names dropped).
+    pub names_alone: bool,
 }
 
 impl Default for Blocking {
@@ -160,6 +168,9 @@ impl Default for Blocking {
             name_year: true,
             surname_locality: true,
             address_locality: true,
+            postcode: true,
+            email_prefix: true,
+            names_alone: true,
         }
     }
 }

@@ -1016,23 +1016,26 @@ fn tf_share(
     if level != 1 {
         return None;
     }
-    let (surname, given) = aligned_names(a, comparison.alignment, true);
-    let (surname, given): (&str, &str) = (&surname, &given);
     // A value the counts do not hold (a split that no record was written
     // with) weighs as the field's average, not as a rare value.
     match field {
-        CompareField::Surname => freqs.surname.get(surname).map(|&c| freqs.share(Some(c))),
-        // Given the shared surname, how common is this given name with it.
-        CompareField::GivenName if comparison.levels.get(CompareField::Surname) == 1 => {
-            let with_surname = freqs.full_name.get(&full_name_key(surname, given));
-            match (with_surname, freqs.surname.get(surname)) {
-                (Some(&both), Some(&holders)) => {
-                    Some((f64::from(both.max(1)), f64::from(holders.max(both).max(1))))
-                }
-                _ => freqs.given.get(given).map(|&c| freqs.share(Some(c))),
+        CompareField::Surname | CompareField::GivenName => {
+            // Each record's names as the comparison aligned them, and the
+            // more common reading of the two: a pair matched crosswise or
+            // through a re-split full name holds the shared name in the
+            // other field of one of its records ("Aissata Diarra" written
+            // as one full name meets "Jara Aïchata": counted only as a
+            // surname, "aissata" was unknown and weighed as a rare name).
+            let share = |p: &crate::Prepared, first: bool| {
+                let (surname, given) = aligned_names(p, comparison.alignment, first);
+                name_share(field, comparison, &surname, &given, freqs)
+            };
+            let (x, y) = (share(a, true), share(b, false));
+            match (x, y) {
+                (Some(x), Some(y)) => Some(if x.0 / x.1 >= y.0 / y.1 { x } else { y }),
+                (x, y) => x.or(y),
             }
         }
-        CompareField::GivenName => freqs.given.get(given).map(|&c| freqs.share(Some(c))),
         CompareField::Phone => comparison
             .shared_phone
             // By its holders, not its records: one person's ten records
@@ -1056,6 +1059,54 @@ fn tf_share(
             .and_then(|d| freqs.dob_holders.get(&d))
             .map(|&c| freqs.share(Some(c))),
         _ => None,
+    }
+}
+
+/// How common one record's shared name is (exact level): a surname among
+/// all records, a given name among the holders of the shared surname.
+fn name_share(
+    field: CompareField,
+    comparison: &Comparison,
+    surname: &str,
+    given: &str,
+    freqs: &Frequencies,
+) -> Option<(f64, f64)> {
+    // Matched crosswise or through a re-split, a name's field is a guess
+    // ("KABORE ADJARATOU" with the given name first): it is counted in
+    // both fields and the more common count holds.
+    let either = comparison.alignment != crate::NameAlignment::AsWritten;
+    let count = |own: &FxHashMap<Box<str>, u32>, other: &FxHashMap<Box<str>, u32>, v: &str| {
+        let c = own.get(v).copied();
+        if either {
+            c.max(other.get(v).copied())
+        } else {
+            c
+        }
+    };
+    let given_share = || count(&freqs.given, &freqs.surname, given).map(|c| freqs.share(Some(c)));
+    match field {
+        CompareField::Surname => {
+            count(&freqs.surname, &freqs.given, surname).map(|c| freqs.share(Some(c)))
+        }
+        // Given the shared surname, how common is this given name with it.
+        CompareField::GivenName if comparison.levels.get(CompareField::Surname) == 1 => {
+            let with_surname = freqs.full_name.get(&full_name_key(surname, given));
+            match (with_surname, freqs.surname.get(surname)) {
+                (Some(&both), Some(&holders)) if !either => {
+                    Some((f64::from(both.max(1)), f64::from(holders.max(both).max(1))))
+                }
+                (Some(&both), Some(&holders)) => {
+                    let within = (f64::from(both.max(1)), f64::from(holders.max(both).max(1)));
+                    // The more common of the two readings.
+                    Some(match given_share() {
+                        Some(g) if g.0 / g.1 > within.0 / within.1 => g,
+                        _ => within,
+                    })
+                }
+                _ => given_share(),
+            }
+        }
+        _ => given_share(),
     }
 }
 
@@ -1457,6 +1508,56 @@ mod holder_tests {
             share(&record("Serge", "Gnahore", ""), &given_only),
             (11.0, 120.0)
         );
+    }
+
+    /// A name matched crosswise ("KABORE ADJARATOU" written given name
+    /// first) weighs by the more common reading of the shared value, in
+    /// either record and either field: "adjaratou" written once as a
+    /// surname is a common given name, not a rare surname.
+    #[test]
+    fn a_crossed_name_weighs_by_its_more_common_reading() {
+        use crate::compare::{CompareField, Comparison, Levels, NameAlignment};
+        let mut freqs = Frequencies::default();
+        for i in 0..50 {
+            freqs.add(&record("Adjaratou", &format!("Surname{i}"), ""));
+        }
+        for i in 0..50 {
+            freqs.add(&record(&format!("Given{i}"), "Kabore", ""));
+        }
+        freqs.add(&record("Kabore", "Adjaratou", ""));
+        let mut levels = [0u8; crate::compare::FIELD_COUNT];
+        levels[CompareField::Surname as usize] = 1;
+        levels[CompareField::GivenName as usize] = 1;
+        let crossed = Comparison {
+            levels: Levels(levels),
+            alignment: NameAlignment::Crossed,
+            swapped: true,
+            ..Comparison::default()
+        };
+        let (swapped, written) = (
+            record("Kabore", "Adjaratou", ""),
+            record("Adjaratou", "Kabore", ""),
+        );
+        for (a, b) in [(&swapped, &written), (&written, &swapped)] {
+            let surname =
+                super::tf_share(CompareField::Surname, 1, &crossed, a, b, &freqs).unwrap();
+            // The shared value, counted in both fields: 50 of 101 records.
+            assert_eq!(surname, (50.0, 101.0));
+        }
+        let as_written = Comparison {
+            levels: Levels(levels),
+            ..Comparison::default()
+        };
+        // As written, a surname is counted among surnames only.
+        let own = super::tf_share(
+            CompareField::Surname,
+            1,
+            &as_written,
+            &swapped,
+            &swapped,
+            &freqs,
+        );
+        assert_eq!(own, Some((1.0, 101.0)));
     }
 
     /// A close given name weighs by the more common of the two names, the
