@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::blocking::{BlockingConfig, BlockingStats, candidate_pairs, unpack_pair};
 use crate::cluster::{ClusterResult, Conflict, Edge, cluster};
-use crate::compare::{CompareField, Comparison, Levels, PhoneHeat, compare, compare_unless_vetoed};
+use crate::compare::{CompareField, Comparison, Levels, PhoneHeat, compare, compare_unless};
 use crate::labels::Label;
 use crate::model::{FieldWeight, Frequencies, FsModel};
 use crate::prepare::{Prepared, Preparer};
@@ -143,7 +143,9 @@ impl Matcher {
     /// deciding, where a vetoed pair's score is never used; not for
     /// explaining.
     pub fn screen_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
-        match compare_unless_vetoed(pa, pb, self.heat(), &self.config.rules) {
+        match compare_unless(pa, pb, self.heat(), |l| {
+            crate::rules::veto(l, &self.config.rules)
+        }) {
             Ok(comparison) => {
                 let comparison = comparison.masked(&self.config.fields);
                 let score = self.model.score(&comparison, pa, pb, &self.freqs);
@@ -420,12 +422,9 @@ fn learn(
             let mut vetoed = 0usize;
             for &p in chunk {
                 let (a, b) = unpack_pair(p);
-                match compare_unless_vetoed(
-                    &prepared[a as usize],
-                    &prepared[b as usize],
-                    heat,
-                    &rules,
-                ) {
+                match compare_unless(&prepared[a as usize], &prepared[b as usize], heat, |l| {
+                    crate::rules::veto(l, &rules)
+                }) {
                     Ok(c) => {
                         let c = c.masked(&config.fields);
                         *counts.entry(c.levels.pack()).or_default() += 1;
