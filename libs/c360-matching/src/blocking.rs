@@ -81,7 +81,12 @@ enum Part<'a> {
 /// The top bit of a key marks kinds whose oversized blocks are dropped
 /// rather than paired by sorted neighbourhood: a landmark word shared by
 /// hundreds of addresses ("marche", "pharmacie") says nothing.
-const DROP_WHEN_OVERSIZED: u64 = 1 << 63;
+pub(crate) const DROP_WHEN_OVERSIZED: u64 = 1 << 63;
+
+/// Whether a key is of a kind whose oversized blocks are dropped.
+pub(crate) fn dropped_when_oversized(key: u64) -> bool {
+    key & DROP_WHEN_OVERSIZED != 0
+}
 
 fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
     let mut h = FxHasher::default();

@@ -52,7 +52,9 @@ impl State {
         config: &ResolverConfig,
     ) -> (Resolution, Vec<u64>, Option<u32>) {
         let keys = self.matcher.keys(prepared);
-        let candidates = self.index.candidates(&keys, config.max_postings);
+        let candidates =
+            self.index
+                .candidates(&keys, config.max_postings, config.matching.max_block_size);
         // Scoring is most of the work of a decision: spread it over the
         // cores when there is enough of it (the scores, and so the
         // decision, do not depend on how it is spread).
