@@ -413,7 +413,7 @@ fn block_pairs(
     config: BlockingConfig,
     out: &mut Vec<u64>,
 ) {
-    if block.len() > config.max_block_size && block[0].0 & DROP_WHEN_OVERSIZED != 0 {
+    if block.len() > config.max_block_size && dropped_when_oversized(block[0].0) {
         return;
     }
     if block.len() <= config.max_block_size {
