@@ -9,6 +9,9 @@
 //! - [`follow_feed`]: follows the resolver's event feed from a checkpoint,
 //!   reconnecting after failures, so that vault, search and channels follow
 //!   identity (merges, splits, erasures).
+//! - [`IssuedNumbers`]: was a client number issued? asked of the resolver
+//!   through the [`NumberIssuer`] port (its gRPC client, or its domain in
+//!   one process).
 //! - [`Disclosure`]: what an outside caller may see of a client's personal
 //!   values, as the vault's policy decides (and logs).
 //! - [`invalid_argument`]: the one way to say "bad input" (INVALID_ARGUMENT
@@ -27,7 +30,7 @@ pub use auth::{Caller, Peer, Role, Sources, authorize, authorize_only, with_call
 pub use disclosure::{Access, Disclosure, Grant};
 pub use error::{ErrorKind, ServiceError, status, status_of};
 pub use feed::{FeedHandler, FeedProgress, Follower, follow_feed};
-pub use issued::IssuedNumbers;
+pub use issued::{IssuedNumbers, Lookup, LookupError, LookupFuture, NumberIssuer, NumberStatus};
 pub use peer::{
     BoxError, HeaderHook, LatePeer, PeerChannel, PeerError, as_caller, in_process, remote,
 };

@@ -54,7 +54,7 @@ pub struct ChannelsGrpc {
 
 impl ChannelsGrpc {
     pub(crate) fn new(service: Arc<Service>) -> Self {
-        let issued = IssuedNumbers::new(service.resolver.clone());
+        let issued = IssuedNumbers::over_grpc(service.resolver.clone());
         ChannelsGrpc { service, issued }
     }
 

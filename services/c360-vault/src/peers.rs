@@ -50,7 +50,7 @@ impl Resolver for ResolverPeer {
     }
 
     fn issued_numbers(&self) -> IssuedNumbers {
-        IssuedNumbers::new(Some(self.client.clone()))
+        IssuedNumbers::over_grpc(Some(self.client.clone()))
     }
 }
 

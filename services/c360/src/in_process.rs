@@ -2,10 +2,13 @@
 //! this process: no gRPC in between (across processes the service's own
 //! gRPC implementation of the port is used).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use c360_resolver::Resolver;
-use c360_rpc::ServiceError;
+use c360_resolver::{NumberState, Resolver};
+use c360_rpc::{
+    ErrorKind, IssuedNumbers, Lookup, LookupError, LookupFuture, NumberIssuer, NumberStatus,
+    ServiceError,
+};
 use c360_search::{Fetched, GoldenSource};
 
 /// Search's golden records read from the resolver's domain. What search
@@ -28,7 +31,7 @@ impl GoldenSource for ResolverGolden {
                         Fetched::Moved(doc)
                     })
                 }
-                Err(e) if e.kind() == c360_rpc::ErrorKind::NotFound => Ok(Fetched::Gone),
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(Fetched::Gone),
                 Err(e) => Err(c360_search::Error::Unavailable(format!(
                     "GetClient: {}",
                     c360_rpc::status_of(&e).code()
@@ -38,32 +41,80 @@ impl GoldenSource for ResolverGolden {
     }
 }
 
-/// The vault's resolver port, answered by the resolver's domain in this
-/// process once it is open (the vault opens first: it holds the keys the
-/// resolver reads its records with). Until then an erasure is not
-/// confirmed, and the vault retries it, as with a peer that is not up.
-/// Whether numbers were issued is still asked through the resolver's
-/// gRPC client (`c360_rpc::IssuedNumbers`).
-#[derive(Debug, Clone)]
-pub struct ResolverForVault {
-    resolver: Arc<std::sync::OnceLock<Arc<Resolver>>>,
-    grpc: c360_vault::ResolverPeer,
-}
+/// The resolver's domain in this process, bound once it is open (the
+/// vault opens first: it holds the keys the resolver reads its records
+/// with). Cheap to clone; every clone sees the binding.
+#[derive(Debug, Clone, Default)]
+pub struct LocalResolver(Arc<OnceLock<Arc<Resolver>>>);
 
-impl ResolverForVault {
-    pub fn new(grpc: c360_vault::ResolverPeer) -> Self {
-        ResolverForVault {
-            resolver: Arc::default(),
-            grpc,
-        }
+impl LocalResolver {
+    /// Already open.
+    pub fn open(resolver: Arc<Resolver>) -> Self {
+        let local = LocalResolver::default();
+        local.bind(resolver);
+        local
     }
 
-    /// The resolver, once open.
+    /// Binds the resolver, once open.
     pub fn bind(&self, resolver: Arc<Resolver>) {
         // Bound once; a second open resolver is never made.
-        let _bound = self.resolver.set(resolver);
+        let _bound = self.0.set(resolver);
+    }
+
+    fn get(&self) -> Option<Arc<Resolver>> {
+        self.0.get().cloned()
+    }
+
+    /// "Was this number issued?" answered by the resolver's domain.
+    pub fn issued_numbers(&self) -> IssuedNumbers {
+        IssuedNumbers::new(Some(Arc::new(self.clone())))
     }
 }
+
+/// The issuer of client numbers is the resolver's domain: what its
+/// `LookupNumbers` answers, with a malformed number said as such and any
+/// other failure as unavailable (as over gRPC).
+impl NumberIssuer for LocalResolver {
+    fn lookup(&self, numbers: Vec<String>) -> LookupFuture<'_> {
+        let bound = self.get();
+        Box::pin(async move {
+            let Some(resolver) = bound else {
+                return Err(LookupError::Unavailable(
+                    "the resolver is not open yet".to_string(),
+                ));
+            };
+            let looked = tokio::task::spawn_blocking(move || resolver.lookup_numbers(&numbers))
+                .await
+                .map_err(|e| LookupError::Unavailable(format!("task failed: {e}")))?;
+            match looked {
+                Ok((states, feed_offset)) => Ok(Lookup {
+                    statuses: states
+                        .iter()
+                        .map(|s| match s {
+                            NumberState::Unknown => NumberStatus::Unknown,
+                            NumberState::Active(_) => NumberStatus::Active,
+                            NumberState::Erased => NumberStatus::Erased,
+                        })
+                        .collect(),
+                    feed_offset,
+                }),
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidArgument { .. }) => {
+                    Err(LookupError::Malformed)
+                }
+                Err(e) => Err(LookupError::Unavailable(
+                    c360_rpc::status_of(&e).message().to_string(),
+                )),
+            }
+        })
+    }
+}
+
+/// The vault's resolver port, answered by the resolver's domain in this
+/// process once it is open. Until then an erasure is not confirmed, and
+/// the vault retries it, as with a peer that is not up; and no number can
+/// be confirmed as issued (writes naming one are refused as UNAVAILABLE).
+#[derive(Debug, Clone, Default)]
+pub struct ResolverForVault(pub LocalResolver);
 
 impl c360_vault::Resolver for ResolverForVault {
     fn erase<'a>(
@@ -71,7 +122,7 @@ impl c360_vault::Resolver for ResolverForVault {
         number: &'a str,
         reason: &'a str,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
-        let bound = self.resolver.get().cloned();
+        let bound = self.0.get();
         let (number, reason) = (number.to_string(), reason.to_string());
         Box::pin(async move {
             let Some(resolver) = bound else {
@@ -88,14 +139,14 @@ impl c360_vault::Resolver for ResolverForVault {
                 // erased there: nothing left to do.
                 Ok(Err(e)) => matches!(
                     e.kind(),
-                    c360_rpc::ErrorKind::NotFound | c360_rpc::ErrorKind::FailedPrecondition
+                    ErrorKind::NotFound | ErrorKind::FailedPrecondition
                 ),
                 Err(_) => false,
             }
         })
     }
 
-    fn issued_numbers(&self) -> c360_rpc::IssuedNumbers {
-        c360_vault::Resolver::issued_numbers(&self.grpc)
+    fn issued_numbers(&self) -> IssuedNumbers {
+        self.0.issued_numbers()
     }
 }

@@ -235,12 +235,12 @@ impl Platform {
 
         // With the resolver in this process, the vault's resolver port is
         // its domain, bound once it is open; else its gRPC client.
-        let resolver_for_vault = match resolver_client(Peer::Vault) {
-            Some(client) if services.contains(&ServiceKind::Resolver) => Some(
-                crate::in_process::ResolverForVault::new(c360_vault::ResolverPeer::new(client)),
-            ),
-            _ => None,
-        };
+        let local_resolver = services
+            .contains(&ServiceKind::Resolver)
+            .then(crate::in_process::LocalResolver::default);
+        let resolver_for_vault = local_resolver
+            .clone()
+            .map(crate::in_process::ResolverForVault);
         let vault = if services.contains(&ServiceKind::Vault) {
             let (c, k) = (config.vault.clone(), kek.clone());
             let peers = match &resolver_for_vault {
@@ -295,8 +295,8 @@ impl Platform {
             };
             let probe = r.clone();
             metrics.watch_review_queue(move || probe.open_reviews() as i64);
-            if let Some(port) = &resolver_for_vault {
-                port.bind(r.clone());
+            if let Some(local) = &local_resolver {
+                local.bind(r.clone());
             }
             late_resolver.bind(c360_rpc::in_process(
                 limited!(ResolverGrpc::new(r.clone()).into_server(), config),
