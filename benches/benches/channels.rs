@@ -2,8 +2,9 @@
 //! latency at a fixed request rate, including the consent check.
 //!
 //! The consent check goes to the real vault (`c360_vault::Vault` on sled,
-//! co-located as in `c360 serve --services all`: its generated server
-//! called in process), which also seals every contact point value.
+//! its generated server called in process through channels' gRPC vault
+//! port; `c360 serve --services all` now calls the vault's domain instead,
+//! `c360::in_process`), which also seals every contact point value.
 //! (Earlier runs used an in-process stand-in; the numbers said so.) The
 //! figures include the encoded round trip to it and the vault's own
 //! ledger lookup.
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use c360_benches::peak_rss_mib;
+use c360_channels::peers::VaultOverGrpc;
 use c360_channels::testing::MemoryResolver;
 use c360_channels::{Channels, ChannelsConfig, ChannelsPeers};
 use c360_crypto::LocalKeyring;
@@ -33,6 +35,24 @@ use c360_proto::resolver::v1 as res;
 use c360_proto::vault::v1 as va;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{Caller, Role};
+
+/// The vault's resolver: every number issued (the vault asks before it
+/// seals a value), nothing to erase.
+struct VaultsResolver(MemoryResolver);
+
+impl c360_vault::Resolver for VaultsResolver {
+    fn erase<'a>(
+        &'a self,
+        _number: &'a str,
+        _reason: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(std::future::ready(true))
+    }
+
+    fn issued_numbers(&self) -> c360_rpc::IssuedNumbers {
+        c360_channels::ResolverPort::issued_numbers(&self.0)
+    }
+}
 
 fn number(i: usize) -> String {
     format!("C{i:08}")
@@ -65,14 +85,19 @@ fn main() {
             &c360_storage::StorageConfig::sled(&dir),
             c360_vault::VaultConfig::default(),
             kek.clone(),
-            c360_vault::VaultPeers::over_grpc(Some(resolver.client())),
+            c360_vault::VaultPeers {
+                resolver: Some(Arc::new(VaultsResolver(resolver.clone()))),
+            },
         )
         .expect("vault");
         let mut vault = VaultServiceClient::new(c360_rpc::in_process(
             real_vault.grpc(),
             c360_rpc::Caller::new("bench", c360_rpc::Role::Service),
         ));
-        let peers = ChannelsPeers::over_grpc(Some(vault.clone()), Some(resolver.client()));
+        let peers = ChannelsPeers {
+            vault: Some(Arc::new(VaultOverGrpc::new(vault.clone()))),
+            resolver: Some(Arc::new(resolver.clone())),
+        };
         let channels = Channels::open(&c360_storage::StorageConfig::sled(&dir), ChannelsConfig::default(), kek, peers).expect("open");
 
         // 1. Load clients through the feed, 512 events per durable batch.

@@ -301,3 +301,101 @@ async fn a_stop_on_an_absorbed_numbers_phone_stays_with_its_sender_after_a_split
     );
     server.stop().await;
 }
+
+/// In one process channels calls the vault's and the resolver's domains
+/// (`c360::in_process`), not their gRPC services; what it gets must be what
+/// those services would have answered its peer identity. The feed reads
+/// her record from the resolver and has the vault seal her phone; a
+/// receipt carries the vault's deciding entry exactly as the ledger holds
+/// it; a STOP is written to the ledger as channels' own withdrawal, filed
+/// under the point's record, and answered with that very entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_one_process_channels_reads_the_vaults_own_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, mut c) = platform(dir.path()).await;
+    let a = resolve(&mut c.resolver, aminata_core(), false).await;
+    server.wait_for_followers().await;
+    let points = c
+        .channels
+        .list_contact_points(ch::ListContactPointsRequest {
+            client_number: a.client_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contact_points;
+    let sms = points
+        .iter()
+        .find(|p| p.channel() == ch::Channel::Sms)
+        .expect("her phone became a contact point through the feed");
+    assert_eq!(sms.record_ids, [a.record_id.clone()]);
+    let sealed = sms.sealed.clone().expect("the point is sealed");
+    assert!(!sealed.ciphertext.is_empty());
+    assert!(
+        !String::from_utf8_lossy(&sealed.ciphertext).contains("0707123456"),
+        "sealed, not in clear"
+    );
+
+    c.vault
+        .record_consent(consent(
+            &a.client_number,
+            va::ConsentDecision::Granted,
+            crate::scenario::AT - 2 * crate::scenario::DAY,
+        ))
+        .await
+        .unwrap();
+    let decided = c
+        .channels
+        .may_contact(may_contact(&a.client_number))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(decided.verdict(), ch::Verdict::Allow);
+    let deciding = decided
+        .receipt
+        .unwrap()
+        .rules
+        .into_iter()
+        .find_map(|r| r.consent_entry.filter(|_| r.rule == "consent"))
+        .expect("the consent rule names its entry");
+
+    let stop = c
+        .channels
+        .record_contact(ch::RecordContactRequest {
+            client_number: a.client_number.clone(),
+            channel: ch::Channel::Sms as i32,
+            purpose: "marketing".into(),
+            action_id: "campaign-1".into(),
+            outcome: ch::Outcome::Delivered as i32,
+            inbound_keyword: "STOP".into(),
+            contact_point_id: sms.id.clone(),
+            at_unix_ms: crate::scenario::AT - crate::scenario::DAY,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stop.withdrawals.len(), 1);
+    let withdrawal = stop.withdrawals[0].clone();
+    assert_eq!(withdrawal.decision(), va::ConsentDecision::Withdrawn);
+    assert_eq!(
+        withdrawal.actor,
+        c360_rpc::Caller::peer(c360_rpc::Peer::Channels).id
+    );
+    assert_eq!(withdrawal.source_system, "c360-channels");
+    assert_eq!(withdrawal.record_ids, [a.record_id.clone()]);
+
+    let ledger = c
+        .vault
+        .get_consents(va::GetConsentsRequest {
+            client_number: a.client_number.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .history;
+    let held = |sequence: u64| ledger.iter().find(|e| e.sequence == sequence).cloned();
+    assert_eq!(held(deciding.sequence), Some(deciding));
+    assert_eq!(held(withdrawal.sequence), Some(withdrawal));
+    assert!(!allowed_at(&mut c, &a.client_number, 0).await.allowed);
+    server.stop().await;
+}

@@ -27,10 +27,9 @@
 
 use std::collections::BTreeMap;
 
-use c360_proto::vault::v1::ConsentEntry;
-
 use crate::model::{Channel, ClientState, ContactPoint, Outcome, PointStatus};
 use crate::policy::{Policy, PurposeKind};
+use crate::ports::ConsentEntry;
 use crate::zone::{self, ClientZone};
 
 /// What is asked.

@@ -1,25 +1,52 @@
 //! Follows identity through the resolver's event feed: records attached or
-//! updated bring their phones and e-mails as contact points (read with
-//! GetClient, since events carry no personal data), merges unite clients,
-//! splits separate them, erasures remove them. The offset of the last
-//! applied event is committed in the same batch as the effects.
+//! updated bring their phones and e-mails as contact points (read through
+//! the [`ResolverPort`], since events carry no personal data), merges
+//! unite clients, splits separate them, erasures remove them. The offset
+//! of the last applied event is committed in the same batch as the
+//! effects. Events arrive as [`FeedEvent`]s (the edge, `peers.rs`,
+//! converts the wire's).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::ports::ToSeal;
-use c360_proto::resolver::v1::{self as resolver, Event, EventType, GetClientResponse};
-
 use crate::model::{Channel, Profile, Tag};
+use crate::ports::{ClientRecords, ResolverPort, ToSeal};
 use crate::registry;
 use crate::service::{Service, now_ms};
 use crate::value;
 use crate::{Error, Result};
 
-/// The [`c360_rpc::FeedHandler`] of the channels service.
+/// The feed handler of the channels service (`c360_rpc::FeedHandler`, at
+/// the edge).
 #[derive(Debug, Clone)]
 pub struct ChannelsFeed {
     pub(crate) service: Arc<Service>,
+}
+
+/// What an event of the resolver's feed changed, as channels reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedChange {
+    /// A record was attached to the client or updated.
+    RecordChanged,
+    /// `related_clients` were merged into the client.
+    ClientsMerged,
+    /// `record_ids` left the client for `related_clients[0]`.
+    ClientSplit,
+    /// The client and `related_clients` were erased.
+    ClientErased,
+    /// Nothing channels follows (a client created, an unknown type).
+    Other,
+}
+
+/// One event of the resolver's feed.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedEvent<'a> {
+    pub offset: u64,
+    pub change: FeedChange,
+    pub client_number: &'a str,
+    pub record_id: &'a str,
+    pub related_clients: &'a [String],
+    pub record_ids: &'a [String],
 }
 
 /// A value read from a resolver record, ready to become a point.
@@ -37,29 +64,8 @@ struct FeedRecord {
     points: Vec<FeedPoint>,
 }
 
-impl c360_rpc::FeedHandler for ChannelsFeed {
-    fn applied(&self) -> u64 {
-        self.service.registry.applied()
-    }
-
-    fn apply(&self, events: &[Event]) -> std::result::Result<(), String> {
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| "channels feed: no tokio runtime".to_string())?;
-        handle
-            .block_on(self.apply_async(events))
-            .map_err(|e| e.to_string())
-    }
-}
-
-fn golden<'a>(c: &'a GetClientResponse, field: &str) -> &'a str {
-    c.golden
-        .iter()
-        .find(|f| f.field == field)
-        .map_or("", |f| f.value.as_str())
-}
-
-fn profile_of(service: &Service, c: &GetClientResponse) -> Profile {
-    let has = |f: &str| !golden(c, f).trim().is_empty();
+fn profile_of(service: &Service, c: &ClientRecords) -> Profile {
+    let has = |f: &str| !c.golden(f).trim().is_empty();
     let mut sources: Vec<String> = c.records.iter().map(|r| r.source_system.clone()).collect();
     sources.sort();
     sources.dedup();
@@ -70,27 +76,26 @@ fn profile_of(service: &Service, c: &GetClientResponse) -> Profile {
         transactions: sources
             .iter()
             .any(|s| service.config.transaction_sources.contains(s)),
-        region: golden(c, "region").trim().to_string(),
+        region: c.golden("region").trim().to_string(),
         sources,
     }
 }
 
 impl ChannelsFeed {
-    pub async fn apply_async(&self, events: &[Event]) -> Result<()> {
+    /// Applies `events` (in feed order, from the offset after the last
+    /// applied) in one durable batch with the offset.
+    pub async fn apply_async(&self, events: &[FeedEvent<'_>]) -> Result<()> {
         let service = &self.service;
         let Some(last) = events.last() else {
             return Ok(());
         };
         // 1. Read the clients whose records arrived or changed.
-        let mut fetched: HashMap<String, Option<GetClientResponse>> = HashMap::new();
+        let mut fetched: HashMap<String, Option<ClientRecords>> = HashMap::new();
         for e in events {
-            let wants = matches!(
-                e.r#type(),
-                EventType::RecordAttached | EventType::RecordUpdated
-            );
-            if wants && !fetched.contains_key(&e.client_number) {
-                let c = self.get_client(&e.client_number).await?;
-                fetched.insert(e.client_number.clone(), c);
+            let wants = e.change == FeedChange::RecordChanged;
+            if wants && !fetched.contains_key(e.client_number) {
+                let c = self.resolver()?.client(e.client_number).await?;
+                fetched.insert(e.client_number.to_string(), c);
             }
         }
         // 2. Normalise their values; seal those the client does not have.
@@ -99,38 +104,29 @@ impl ChannelsFeed {
         let mut seal_slots: Vec<(String, usize)> = Vec::new();
         let mut seen: HashSet<(String, Channel, Tag)> = HashSet::new();
         for e in events {
-            let wants = matches!(
-                e.r#type(),
-                EventType::RecordAttached | EventType::RecordUpdated
-            );
-            let Some(Some(c)) = fetched.get(&e.client_number).filter(|_| wants) else {
+            let wants = e.change == FeedChange::RecordChanged;
+            let Some(Some(c)) = fetched.get(e.client_number).filter(|_| wants) else {
                 continue;
             };
             let Some(member) = c.records.iter().find(|r| r.record_id == e.record_id) else {
                 continue;
             };
-            let Some(rec) = &member.record else { continue };
-            let (_, snapshot) = service.registry.snapshot(&e.client_number);
+            let Some(rec) = &member.values else { continue };
+            let (_, snapshot) = service.registry.snapshot(e.client_number);
             // Values the resolver flagged as unusable are never contact
             // points (the rule below is the same one; the flags also cover
             // a resolver configured with another default country).
-            let flagged = |field: &str, index: usize| {
-                member
-                    .flags
-                    .iter()
-                    .any(|f| f.field == field && f.index as usize == index)
-            };
             let mut values: Vec<(Channel, &str)> = Vec::new();
-            for (i, phone) in rec.phone.iter().enumerate() {
-                if flagged("phone", i) {
+            for (i, phone) in rec.phones.iter().enumerate() {
+                if member.flagged("phone", i) {
                     continue;
                 }
                 for ch in &service.config.feed_phone_channels {
                     values.push((*ch, phone.as_str()));
                 }
             }
-            for (i, email) in rec.email.iter().enumerate() {
-                if !flagged("email", i) {
+            for (i, email) in rec.emails.iter().enumerate() {
+                if !member.flagged("email", i) {
                     values.push((Channel::Email, email.as_str()));
                 }
             }
@@ -152,17 +148,17 @@ impl ChannelsFeed {
                     .points
                     .iter()
                     .any(|p| p.channel == channel && p.tag == n.tag);
-                let first_in_batch = seen.insert((e.client_number.clone(), channel, n.tag));
+                let first_in_batch = seen.insert((e.client_number.to_string(), channel, n.tag));
                 let new = if !known && first_in_batch {
                     let id = service.registry.reserve_point_id();
-                    seal_slots.push((e.record_id.clone(), points.len()));
+                    seal_slots.push((e.record_id.to_string(), points.len()));
                     to_seal.push(ToSeal {
-                        client_number: e.client_number.clone(),
+                        client_number: e.client_number.to_string(),
                         record_id: id.clone(),
                         field: registry::field_name(channel),
                         value: n.canonical.clone(),
                     });
-                    Some((id, Vec::new(), e.client_number.clone()))
+                    Some((id, Vec::new(), e.client_number.to_string()))
                 } else {
                     None
                 };
@@ -175,7 +171,7 @@ impl ChannelsFeed {
                 });
             }
             records.insert(
-                e.record_id.clone(),
+                e.record_id.to_string(),
                 FeedRecord {
                     source: member.source_system.clone(),
                     points,
@@ -208,12 +204,12 @@ impl ChannelsFeed {
         }
         service.registry.write(|tx| {
             for e in events {
-                match e.r#type() {
-                    EventType::RecordAttached | EventType::RecordUpdated => {
-                        let Some(rec) = records.remove(&e.record_id) else {
+                match e.change {
+                    FeedChange::RecordChanged => {
+                        let Some(rec) = records.remove(e.record_id) else {
                             continue;
                         };
-                        let target = tx.resolve(&e.client_number);
+                        let target = tx.resolve(e.client_number);
                         let mut state = tx.get_or_new(&target);
                         for p in rec.points {
                             registry::upsert_point(
@@ -225,29 +221,29 @@ impl ChannelsFeed {
                                 p.new,
                                 false,
                                 &rec.source,
-                                Some(&e.record_id),
+                                Some(e.record_id),
                                 now,
                             );
                         }
-                        if let Some(profile) = profiles.get(&e.client_number) {
+                        if let Some(profile) = profiles.get(e.client_number) {
                             state.profile = profile.clone();
                         }
                         tx.put(state);
                     }
-                    EventType::ClientsMerged => {
-                        let survivor = tx.resolve(&e.client_number);
-                        registry::merge_into(tx, &survivor, &e.related_clients, now);
+                    FeedChange::ClientsMerged => {
+                        let survivor = tx.resolve(e.client_number);
+                        registry::merge_into(tx, &survivor, e.related_clients, now);
                     }
-                    EventType::ClientSplit => {
+                    FeedChange::ClientSplit => {
                         if let Some(new) = e.related_clients.first() {
-                            let original = tx.resolve(&e.client_number);
-                            registry::split(tx, &original, new, &e.record_ids);
+                            let original = tx.resolve(e.client_number);
+                            registry::split(tx, &original, new, e.record_ids);
                         }
                     }
-                    EventType::ClientErased => {
-                        registry::erase(tx, &e.client_number, &e.related_clients);
+                    FeedChange::ClientErased => {
+                        registry::erase(tx, e.client_number, e.related_clients);
                     }
-                    EventType::ClientCreated | EventType::Unspecified => {}
+                    FeedChange::Other => {}
                 }
             }
             tx.set_applied(last.offset);
@@ -255,33 +251,10 @@ impl ChannelsFeed {
         })
     }
 
-    async fn get_client(&self, number: &str) -> Result<Option<GetClientResponse>> {
-        let mut client = self
-            .service
+    fn resolver(&self) -> Result<&dyn ResolverPort> {
+        self.service
             .resolver
-            .clone()
-            .ok_or_else(|| Error::Unavailable("the resolver is not configured".into()))?;
-        match client
-            .get_client(resolver::GetClientRequest {
-                client_number: number.to_string(),
-                purpose: "contact_points".into(),
-            })
-            .await
-        {
-            Ok(r) => Ok(Some(r.into_inner())),
-            // Erased or unknown since: the erasure event follows.
-            Err(s)
-                if matches!(
-                    s.code(),
-                    tonic::Code::NotFound | tonic::Code::FailedPrecondition
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(s) => Err(Error::Unavailable(format!(
-                "resolver get client: {}",
-                s.code()
-            ))),
-        }
+            .as_deref()
+            .ok_or_else(|| Error::Unavailable("the resolver is not configured".into()))
     }
 }

@@ -5,16 +5,17 @@ use c360_rpc::blocking;
 use std::sync::Arc;
 
 use c360_proto::channels::v1 as api;
-use c360_proto::channels::v1::channel_service_server::ChannelService;
+use c360_proto::channels::v1::channel_service_server::{ChannelService, ChannelServiceServer};
 use c360_proto::vault::v1 as vault;
 use c360_rpc::{IssuedNumbers, Role, authorize};
 use tonic::{Request, Response, Status};
 
-use crate::Error;
+use crate::convert::entry_to_api;
 use crate::decide::{RuleOutcome, Verdict};
 use crate::model::{Channel, ContactPoint, Outcome, PointStatus, Preferences, QuietHours, Touch};
 use crate::sector::Sector;
 use crate::service::{Answer, AskOwned, Service, now_ms};
+use crate::{Channels, Error};
 
 fn sector_to_proto(s: Sector) -> i32 {
     use api::Sector as P;
@@ -52,9 +53,19 @@ pub struct ChannelsGrpc {
     issued: IssuedNumbers,
 }
 
+impl Channels {
+    /// The gRPC service.
+    pub fn grpc(&self) -> ChannelServiceServer<ChannelsGrpc> {
+        ChannelServiceServer::new(ChannelsGrpc::new(self.service.clone()))
+    }
+}
+
 impl ChannelsGrpc {
     pub(crate) fn new(service: Arc<Service>) -> Self {
-        let issued = IssuedNumbers::over_grpc(service.resolver.clone());
+        let issued = service
+            .resolver
+            .as_ref()
+            .map_or_else(|| IssuedNumbers::new(None), |r| r.issued_numbers());
         ChannelsGrpc { service, issued }
     }
 
@@ -195,7 +206,7 @@ pub(crate) fn answer_to_api(a: Answer, policy_version: &str) -> api::MayContactR
                 count: r.count,
                 limit: r.limit,
                 window_secs: r.window_secs,
-                consent_entry: r.consent,
+                consent_entry: r.consent.map(entry_to_api),
             })
             .collect(),
         deciding_rule: d.deciding_rule,
@@ -458,7 +469,7 @@ impl ChannelService for ChannelsGrpc {
             client_number: rec.client_number,
             recorded: rec.recorded,
             opt_out_keyword: rec.keyword,
-            withdrawals: rec.withdrawals,
+            withdrawals: rec.withdrawals.into_iter().map(entry_to_api).collect(),
         }))
     }
 

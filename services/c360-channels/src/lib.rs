@@ -13,11 +13,14 @@
 //! - `registry`: client states in memory, persisted in one durable batch
 //!   per write; `feed`: follows the resolver's event feed (merges, splits,
 //!   erasures) with the offset in the same batch.
-//! - `service` + [`grpc`]: gathers inputs (consent answers and sealed
-//!   values from the vault through [`ports::VaultPort`], which
-//!   [`peers::VaultOverGrpc`] implements over the vault's `CheckConsents`,
-//!   `RecordConsent` and `Encrypt`) and the thin tonic adapter with role
-//!   checks.
+//! - `service`: gathers inputs (consent answers and sealed values from the
+//!   vault through [`ports::VaultPort`]; records and issued numbers from
+//!   the resolver through [`ports::ResolverPort`]).
+//! - The edges, the only modules that name generated types or tonic:
+//!   [`grpc`], the thin tonic adapter with role checks; [`peers`], the
+//!   ports over the peers' gRPC clients and the feed read off the wire;
+//!   [`convert`], generated ↔ domain types. In one process the `c360`
+//!   binary implements the ports over the peers' domains.
 //!
 //! Contact point values are never stored in clear: the vault seals them
 //! (bound to client, point id and field); the registry keeps the sealed
@@ -28,11 +31,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use c360_crypto::KekProvider;
-use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
-use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_storage::{ServiceStorage, StorageConfig, Store};
 use serde::{Deserialize, Serialize};
 
+pub mod convert;
 pub mod decide;
 mod error;
 mod feed;
@@ -50,11 +52,11 @@ mod value;
 mod zone;
 
 pub use error::{Error, Result};
-pub use feed::ChannelsFeed;
+pub use feed::{ChannelsFeed, FeedChange, FeedEvent};
 pub use grpc::ChannelsGrpc;
 pub use model::Channel;
 pub use policy::Policy;
-pub use ports::VaultPort;
+pub use ports::{ResolverPort, VaultPort};
 pub use registry::SPACES;
 
 /// What the channels service stores, for `c360_storage::open`.
@@ -104,29 +106,18 @@ impl Default for ChannelsConfig {
     }
 }
 
-/// The peers the channels service calls (in process or remote).
+/// The peers the channels service calls, through the ports it owns (over
+/// gRPC: [`ChannelsPeers::over_grpc`]; in one process the `c360` binary
+/// answers them with the peers' domains).
 #[derive(Clone, Default)]
 pub struct ChannelsPeers {
-    /// Consent checks, opt-out withdrawals, sealing of values (the port
-    /// channels owns; [`peers::VaultOverGrpc`] over gRPC). Without it every
-    /// decision defers and every write of a value fails.
+    /// Consent checks, opt-out withdrawals, sealing of values. Without it
+    /// every decision defers and every write of a value fails.
     pub vault: Option<Arc<dyn VaultPort>>,
-    /// GetClient for the feed handler (records' phones and e-mails).
-    pub resolver: Option<ResolverServiceClient<c360_rpc::PeerChannel>>,
-}
-
-impl ChannelsPeers {
-    /// The vault and the resolver through their gRPC clients (in process or
-    /// remote).
-    pub fn over_grpc(
-        vault: Option<VaultServiceClient<c360_rpc::PeerChannel>>,
-        resolver: Option<ResolverServiceClient<c360_rpc::PeerChannel>>,
-    ) -> Self {
-        ChannelsPeers {
-            vault: vault.map(|c| Arc::new(peers::VaultOverGrpc::new(c)) as Arc<dyn VaultPort>),
-            resolver,
-        }
-    }
+    /// Clients' records for the feed handler (phones and e-mails), and
+    /// whether a client number was issued. Without it the feed cannot add
+    /// contact points and every write naming a number is refused.
+    pub resolver: Option<Arc<dyn ResolverPort>>,
 }
 
 impl std::fmt::Debug for ChannelsPeers {
@@ -181,14 +172,6 @@ impl Channels {
                 resolver: peers.resolver,
             }),
         })
-    }
-
-    pub fn grpc(
-        &self,
-    ) -> c360_proto::channels::v1::channel_service_server::ChannelServiceServer<ChannelsGrpc> {
-        c360_proto::channels::v1::channel_service_server::ChannelServiceServer::new(
-            ChannelsGrpc::new(self.service.clone()),
-        )
     }
 
     pub fn feed_handler(&self) -> Arc<dyn c360_rpc::FeedHandler> {

@@ -54,33 +54,6 @@ impl Channel {
             Channel::Sms | Channel::Voice | Channel::Whatsapp | Channel::CallCentre
         )
     }
-
-    pub fn to_proto(self) -> i32 {
-        use c360_proto::channels::v1::Channel as P;
-        (match self {
-            Channel::Sms => P::Sms,
-            Channel::Voice => P::Voice,
-            Channel::Email => P::Email,
-            Channel::Whatsapp => P::Whatsapp,
-            Channel::Push => P::Push,
-            Channel::Postal => P::Postal,
-            Channel::CallCentre => P::CallCentre,
-        }) as i32
-    }
-
-    pub fn from_proto(value: i32) -> Option<Channel> {
-        use c360_proto::channels::v1::Channel as P;
-        Some(match P::try_from(value).ok()? {
-            P::Unspecified => return None,
-            P::Sms => Channel::Sms,
-            P::Voice => Channel::Voice,
-            P::Email => Channel::Email,
-            P::Whatsapp => Channel::Whatsapp,
-            P::Push => Channel::Push,
-            P::Postal => Channel::Postal,
-            P::CallCentre => Channel::CallCentre,
-        })
-    }
 }
 
 impl fmt::Display for Channel {
@@ -98,29 +71,6 @@ pub enum PointStatus {
     Revoked,
 }
 
-impl PointStatus {
-    pub fn to_proto(self) -> i32 {
-        use c360_proto::channels::v1::ContactPointStatus as P;
-        (match self {
-            PointStatus::Active => P::Active,
-            PointStatus::Bounced => P::Bounced,
-            PointStatus::Invalid => P::Invalid,
-            PointStatus::Revoked => P::Revoked,
-        }) as i32
-    }
-
-    pub fn from_proto(value: i32) -> Option<PointStatus> {
-        use c360_proto::channels::v1::ContactPointStatus as P;
-        Some(match P::try_from(value).ok()? {
-            P::Unspecified => return None,
-            P::Active => PointStatus::Active,
-            P::Bounced => PointStatus::Bounced,
-            P::Invalid => PointStatus::Invalid,
-            P::Revoked => PointStatus::Revoked,
-        })
-    }
-}
-
 /// The outcome of a touch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -129,29 +79,6 @@ pub enum Outcome {
     Failed,
     Bounced,
     OptedOut,
-}
-
-impl Outcome {
-    pub fn to_proto(self) -> i32 {
-        use c360_proto::channels::v1::Outcome as P;
-        (match self {
-            Outcome::Delivered => P::Delivered,
-            Outcome::Failed => P::Failed,
-            Outcome::Bounced => P::Bounced,
-            Outcome::OptedOut => P::OptedOut,
-        }) as i32
-    }
-
-    pub fn from_proto(value: i32) -> Option<Outcome> {
-        use c360_proto::channels::v1::Outcome as P;
-        Some(match P::try_from(value).ok()? {
-            P::Unspecified => return None,
-            P::Delivered => Outcome::Delivered,
-            P::Failed => Outcome::Failed,
-            P::Bounced => Outcome::Bounced,
-            P::OptedOut => Outcome::OptedOut,
-        })
-    }
 }
 
 /// A blind-index tag of a normalised value (HMAC, not the value).

@@ -1,20 +1,19 @@
 //! The channels domain: registry writes, the decision with its inputs
-//! gathered (consent from the vault), contact recording, sectors. Knows the
-//! vault through its port ([`VaultPort`]: consent, withdrawals, sealing);
-//! the feed handler still reads the resolver through its generated client.
+//! gathered (consent from the vault), contact recording, sectors. Knows its
+//! peers through their ports: the vault ([`VaultPort`]: consent,
+//! withdrawals, sealing) and the resolver ([`ResolverPort`]: the feed's
+//! reads, issued numbers).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use c360_proto::vault::v1 as vault;
-use c360_rpc::PeerChannel;
 use c360_standardise::phone::Phones;
 
 use crate::decide::{self, Ask, Consent, Decision, Verdict};
 use crate::model::{Channel, ClientState, ContactPoint, Outcome, PointStatus, Preferences, Touch};
 use crate::policy::{Policy, PurposeKind, Scope};
-use crate::ports::{ConsentCheck, ToSeal, VaultPort, Withdrawal};
+use crate::ports::{ConsentCheck, ConsentEntry, ResolverPort, ToSeal, VaultPort, Withdrawal};
 use crate::registry::{self, Registry};
 use crate::sector::{self, Sector, SectorInfo};
 use crate::value;
@@ -25,9 +24,7 @@ pub struct Service {
     pub(crate) config: ChannelsConfig,
     pub(crate) phones: Phones,
     pub(crate) vault: Option<Arc<dyn VaultPort>>,
-    pub(crate) resolver: Option<
-        c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient<PeerChannel>,
-    >,
+    pub(crate) resolver: Option<Arc<dyn ResolverPort>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -63,7 +60,7 @@ pub struct Recorded {
     pub client_number: String,
     pub recorded: bool,
     pub keyword: String,
-    pub withdrawals: Vec<vault::ConsentEntry>,
+    pub withdrawals: Vec<ConsentEntry>,
 }
 
 pub fn now_ms() -> i64 {

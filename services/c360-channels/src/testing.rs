@@ -1,207 +1,109 @@
-//! Stand-ins for the peers, for tests and benchmarks only: the vault port
-//! answered from memory ([`MemoryVault`]), and a resolver that answers
-//! `GetClient` and `LookupNumbers` from a map ([`MemoryResolver`]; the feed
-//! handler and the vault still call the resolver through its gRPC client,
-//! so it speaks just enough of that contract, routed by method path, other
-//! methods UNIMPLEMENTED).
+//! Stand-ins for the peers, for tests and benchmarks only: the ports
+//! answered from memory, no gRPC. [`MemoryVault`] is the vault
+//! ([`VaultPort`]: a consent ledger and a reversible seal);
+//! [`MemoryResolver`] is the resolver ([`ResolverPort`] and the issuer of
+//! numbers: clients from a map, every number issued but those marked).
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use c360_proto::resolver::v1 as resolver;
-use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
-use c360_proto::vault::v1 as vault;
-use c360_rpc::{Caller, PeerChannel, Role, in_process};
-use tonic::Status;
-use tonic::body::Body;
+use c360_rpc::{IssuedNumbers, Lookup, LookupFuture, NumberIssuer, NumberStatus};
 
-use crate::ports::{ConsentAnswer, ConsentCheck, PortFuture, ToSeal, VaultPort, Withdrawal};
-use tonic::codegen::{BoxFuture, http};
+use crate::ports::{
+    ClientRecords, ConsentAnswer, ConsentCheck, ConsentDecision, ConsentEntry, PortFuture,
+    ResolverPort, ToSeal, VaultPort, WITHDRAWAL_SOURCE, Withdrawal,
+};
 
-type Handler =
-    Arc<dyn Fn(http::Request<Body>) -> BoxFuture<http::Response<Body>, Infallible> + Send + Sync>;
-
-/// A gRPC server made of unary handlers keyed by method path.
-#[derive(Clone, Default)]
-pub struct Routes {
-    map: Arc<HashMap<&'static str, Handler>>,
-}
-
-impl std::fmt::Debug for Routes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Routes")
-            .field("methods", &self.map.len())
-            .finish()
-    }
-}
-
-struct SyncUnary<F>(F);
-
-impl<Req, Resp, F> tonic::server::UnaryService<Req> for SyncUnary<F>
-where
-    F: Fn(Req) -> Result<Resp, Status>,
-{
-    type Response = Resp;
-    type Future = std::future::Ready<Result<tonic::Response<Resp>, Status>>;
-
-    fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
-        std::future::ready((self.0)(request.into_inner()).map(tonic::Response::new))
-    }
-}
-
-fn unary<Req, Resp, F>(f: F) -> Handler
-where
-    Req: prost::Message + Default + Send + 'static,
-    Resp: prost::Message + Send + 'static,
-    F: Fn(Req) -> Result<Resp, Status> + Clone + Send + Sync + 'static,
-{
-    Arc::new(move |req: http::Request<Body>| {
-        let f = f.clone();
-        Box::pin(async move {
-            let mut grpc =
-                tonic::server::Grpc::new(tonic_prost::ProstCodec::<Resp, Req>::default());
-            Ok(grpc.unary(SyncUnary(f), req).await)
-        })
-    })
-}
-
-impl tonic::codegen::Service<http::Request<Body>> for Routes {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        match self.map.get(req.uri().path()) {
-            Some(h) => h(req),
-            None => {
-                Box::pin(async { Ok(Status::unimplemented("not in this stand-in").into_http()) })
-            }
-        }
-    }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[derive(Debug, Default)]
 struct VaultState {
-    entries: Vec<vault::ConsentEntry>,
-    /// (client, purpose) -> positions in `entries`.
-    index: HashMap<(String, String), Vec<usize>>,
+    entries: Vec<ConsentEntry>,
     unavailable: bool,
     checks: u64,
 }
 
-/// A consent ledger and sealer in memory: the [`VaultPort`] channels owns,
-/// answered from a list of entries.
+/// A consent ledger and sealer in memory: the latest entry for (client,
+/// purpose) on the channel (or every channel) captured by then decides.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryVault {
     state: Arc<Mutex<VaultState>>,
 }
-
-const SEAL_PREFIX: &[u8] = b"test-sealed:";
 
 impl MemoryVault {
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VaultState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn record(&self, r: vault::RecordConsentRequest) -> vault::ConsentEntry {
-        let mut s = self.lock();
-        let entry = vault::ConsentEntry {
+    fn record(&self, entry: ConsentEntry) -> ConsentEntry {
+        let mut s = lock(&self.state);
+        let entry = ConsentEntry {
             sequence: s.entries.len() as u64 + 1,
-            client_number: r.client_number,
-            purpose: r.purpose,
-            channel: r.channel,
-            decision: r.decision,
-            lawful_basis: r.lawful_basis,
-            evidence_ref: r.evidence_ref,
-            source_system: r.source_system,
-            captured_at_unix_ms: r.captured_at_unix_ms,
-            expires_at_unix_ms: r.expires_at_unix_ms,
-            record_ids: r.record_ids,
             kind: "consent".into(),
-            ..Default::default()
+            lawful_basis: 1,
+            ..entry
         };
-        let at = s.entries.len();
-        s.index
-            .entry((entry.client_number.clone(), entry.purpose.clone()))
-            .or_default()
-            .push(at);
         s.entries.push(entry.clone());
         entry
     }
 
     /// Records a grant for (client, purpose, channel); channel "" is every channel.
     pub fn grant(&self, client: &str, purpose: &str, channel: &str) {
-        self.record(vault::RecordConsentRequest {
+        self.record(ConsentEntry {
             client_number: client.into(),
             purpose: purpose.into(),
             channel: channel.into(),
-            decision: vault::ConsentDecision::Granted as i32,
-            lawful_basis: vault::LawfulBasis::Consent as i32,
+            decision: ConsentDecision::Granted,
             ..Default::default()
         });
     }
 
     /// Makes every call fail with UNAVAILABLE (or work again).
     pub fn set_unavailable(&self, unavailable: bool) {
-        self.lock().unavailable = unavailable;
+        lock(&self.state).unavailable = unavailable;
     }
 
-    pub fn entries(&self) -> Vec<vault::ConsentEntry> {
-        self.lock().entries.clone()
+    pub fn entries(&self) -> Vec<ConsentEntry> {
+        lock(&self.state).entries.clone()
     }
 
     pub fn checks(&self) -> u64 {
-        self.lock().checks
+        lock(&self.state).checks
     }
 
-    fn check(&self, r: &vault::CheckConsentRequest) -> vault::CheckConsentResponse {
-        let s = self.lock();
-        let at = r.at_unix_ms;
+    fn check(s: &VaultState, c: &ConsentCheck) -> ConsentAnswer {
         let deciding = s
-            .index
-            .get(&(r.client_number.clone(), r.purpose.clone()))
-            .into_iter()
-            .flatten()
+            .entries
+            .iter()
             .rev()
-            .map(|&i| &s.entries[i])
-            .filter(|e| e.channel.is_empty() || e.channel == r.channel)
-            .find(|e| at == 0 || e.captured_at_unix_ms <= at);
-        match deciding {
-            None => vault::CheckConsentResponse {
+            .filter(|e| e.client_number == c.client_number && e.purpose == c.purpose)
+            .filter(|e| e.channel.is_empty() || e.channel == c.channel.as_str())
+            .find(|e| c.at_ms == 0 || e.captured_at_ms <= c.at_ms);
+        let Some(e) = deciding else {
+            return ConsentAnswer {
                 allowed: false,
                 deciding_entry: None,
                 reason: "no consent recorded".into(),
-                client_number: r.client_number.clone(),
+            };
+        };
+        let granted = e.decision == ConsentDecision::Granted;
+        let expired = e.expires_at_ms != 0 && c.at_ms >= e.expires_at_ms;
+        ConsentAnswer {
+            allowed: granted && !expired,
+            deciding_entry: Some(e.clone()),
+            reason: match (granted, expired) {
+                (true, false) => format!("granted by entry {}", e.sequence),
+                (true, true) => format!("expired at {}", e.expires_at_ms),
+                _ => format!("withdrawn by entry {}", e.sequence),
             },
-            Some(e) => {
-                let granted = e.decision == vault::ConsentDecision::Granted as i32;
-                let expired = e.expires_at_unix_ms != 0 && at >= e.expires_at_unix_ms;
-                vault::CheckConsentResponse {
-                    allowed: granted && !expired,
-                    deciding_entry: Some(e.clone()),
-                    reason: match (granted, expired) {
-                        (true, false) => format!("granted by entry {}", e.sequence),
-                        (true, true) => format!("expired at {}", e.expires_at_unix_ms),
-                        _ => format!("withdrawn by entry {}", e.sequence),
-                    },
-                    client_number: r.client_number.clone(),
-                }
-            }
         }
     }
 
     fn available(&self) -> crate::Result<()> {
-        if self.lock().unavailable {
+        if lock(&self.state).unavailable {
             Err(crate::Error::Unavailable("test vault down".into()))
         } else {
             Ok(())
@@ -209,27 +111,12 @@ impl MemoryVault {
     }
 }
 
-/// The port itself, no gRPC: checks, withdrawals and a reversible seal.
 impl VaultPort for MemoryVault {
     fn check_consents(&self, checks: Vec<ConsentCheck>) -> PortFuture<'_, Vec<ConsentAnswer>> {
         let answer = self.available().map(|()| {
-            self.lock().checks += checks.len() as u64;
-            checks
-                .iter()
-                .map(|c| {
-                    let r = self.check(&vault::CheckConsentRequest {
-                        client_number: c.client_number.clone(),
-                        purpose: c.purpose.clone(),
-                        channel: c.channel.as_str().to_string(),
-                        at_unix_ms: c.at_ms,
-                    });
-                    ConsentAnswer {
-                        allowed: r.allowed,
-                        deciding_entry: r.deciding_entry,
-                        reason: r.reason,
-                    }
-                })
-                .collect()
+            let mut s = lock(&self.state);
+            s.checks += checks.len() as u64;
+            checks.iter().map(|c| Self::check(&s, c)).collect()
         });
         Box::pin(std::future::ready(answer))
     }
@@ -239,7 +126,7 @@ impl VaultPort for MemoryVault {
             values
                 .iter()
                 .map(|v| {
-                    let mut out = SEAL_PREFIX.to_vec();
+                    let mut out = b"test-sealed:".to_vec();
                     out.extend(v.value.bytes().map(|b| b ^ 0x5a));
                     out
                 })
@@ -248,21 +135,30 @@ impl VaultPort for MemoryVault {
         Box::pin(std::future::ready(sealed))
     }
 
-    fn withdraw(&self, w: Withdrawal) -> PortFuture<'_, Option<vault::ConsentEntry>> {
-        let entry = self
-            .available()
-            .map(|()| Some(self.record(crate::peers::withdrawal_request(w))));
+    fn withdraw(&self, w: Withdrawal) -> PortFuture<'_, Option<ConsentEntry>> {
+        let entry = self.available().map(|()| {
+            Some(self.record(ConsentEntry {
+                client_number: w.client_number,
+                purpose: w.purpose,
+                channel: w.channel,
+                decision: ConsentDecision::Withdrawn,
+                evidence_ref: w.evidence_ref,
+                source_system: WITHDRAWAL_SOURCE.into(),
+                captured_at_ms: w.captured_at_ms,
+                record_ids: w.record_ids,
+                ..Default::default()
+            }))
+        });
         Box::pin(std::future::ready(entry))
     }
 }
 
-/// A resolver that answers GetClient from a map and LookupNumbers with
-/// every number issued but those marked never issued (others:
-/// UNIMPLEMENTED).
+/// A resolver holding clients in a map (others: erased or unknown), every
+/// number issued but those marked never issued.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryResolver {
-    clients: Arc<Mutex<HashMap<String, resolver::GetClientResponse>>>,
-    never_issued: Arc<Mutex<std::collections::HashSet<String>>>,
+    clients: Arc<Mutex<HashMap<String, ClientRecords>>>,
+    never_issued: Arc<Mutex<HashSet<String>>>,
 }
 
 impl MemoryResolver {
@@ -270,72 +166,49 @@ impl MemoryResolver {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, resolver::GetClientResponse>> {
-        self.clients.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sets what GetClient answers for `number`.
+    /// Sets what the resolver answers for `number`, as its `GetClient`
+    /// would.
     pub fn set(&self, number: &str, client: resolver::GetClientResponse) {
-        self.lock().insert(number.to_string(), client);
+        lock(&self.clients).insert(number.to_string(), crate::convert::client_from_api(client));
     }
 
     pub fn remove(&self, number: &str) {
-        self.lock().remove(number);
+        lock(&self.clients).remove(number);
     }
 
-    /// LookupNumbers answers that `number` was never issued.
+    /// The resolver says `number` was never issued.
     pub fn never_issued(&self, number: &str) {
-        self.never_issued
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(number.to_string());
+        lock(&self.never_issued).insert(number.to_string());
+    }
+}
+
+impl ResolverPort for MemoryResolver {
+    fn client(&self, number: &str) -> PortFuture<'_, Option<ClientRecords>> {
+        let client = lock(&self.clients).get(number).cloned();
+        Box::pin(std::future::ready(Ok(client)))
     }
 
-    pub fn routes(&self) -> Routes {
-        let mut map: HashMap<&'static str, Handler> = HashMap::new();
-        let r = self.clone();
-        map.insert(
-            "/c360.resolver.v1.ResolverService/GetClient",
-            unary(move |q: resolver::GetClientRequest| {
-                r.lock()
-                    .get(&q.client_number)
-                    .cloned()
-                    .ok_or_else(|| Status::not_found("client not found"))
-            }),
-        );
-        let never = self.never_issued.clone();
-        map.insert(
-            "/c360.resolver.v1.ResolverService/LookupNumbers",
-            unary(move |q: resolver::LookupNumbersRequest| {
-                let never = never.lock().unwrap_or_else(|p| p.into_inner());
-                Ok(resolver::LookupNumbersResponse {
-                    numbers: q
-                        .client_numbers
-                        .into_iter()
-                        .map(|n| {
-                            let issued = !never.contains(&n);
-                            resolver::NumberLookup {
-                                state: if issued {
-                                    resolver::NumberState::Active
-                                } else {
-                                    resolver::NumberState::Unknown
-                                } as i32,
-                                survivor: if issued { n.clone() } else { String::new() },
-                                client_number: n,
-                            }
-                        })
-                        .collect(),
-                    feed_offset: 0,
-                })
-            }),
-        );
-        Routes { map: Arc::new(map) }
+    fn issued_numbers(&self) -> IssuedNumbers {
+        IssuedNumbers::new(Some(Arc::new(self.clone())))
     }
+}
 
-    pub fn client(&self) -> ResolverServiceClient<PeerChannel> {
-        ResolverServiceClient::new(in_process(
-            self.routes(),
-            Caller::new("channels", Role::Service),
-        ))
+impl NumberIssuer for MemoryResolver {
+    fn lookup(&self, numbers: Vec<String>) -> LookupFuture<'_> {
+        let never = lock(&self.never_issued);
+        let statuses = numbers
+            .iter()
+            .map(|n| {
+                if never.contains(n) {
+                    NumberStatus::Unknown
+                } else {
+                    NumberStatus::Active
+                }
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(Lookup {
+            statuses,
+            feed_offset: 0,
+        })))
     }
 }

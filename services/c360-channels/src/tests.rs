@@ -1,4 +1,5 @@
-//! The service over gRPC (in process), with the test vault and resolver:
+//! The service over gRPC (in process), with the test vault and resolver
+//! (port fakes, `crate::testing`):
 //! roles, validation, opt-out keywords, fail-closed consent, identity
 //! changes through the feed, crash safety, sectors, no clear text on disk.
 #![allow(clippy::unwrap_used)]
@@ -40,7 +41,7 @@ fn world() -> World {
     let resolver = MemoryResolver::new();
     let peers = ChannelsPeers {
         vault: Some(Arc::new(vault.clone())),
-        resolver: Some(resolver.client()),
+        resolver: Some(Arc::new(resolver.clone())),
     };
     let store = Arc::new(MemoryStore::new(crate::SPACES));
     let channels = Channels::open_store(store, ChannelsConfig::default(), kek(), peers).unwrap();
@@ -958,7 +959,7 @@ async fn every_acknowledged_write_survives_a_reopen_and_nothing_is_in_clear() {
     );
     let peers = || ChannelsPeers {
         vault: Some(Arc::new(vault.clone())),
-        resolver: Some(resolver.client()),
+        resolver: Some(Arc::new(resolver.clone())),
     };
     let open = || {
         Channels::open(

@@ -59,7 +59,8 @@ impl From<Error> for Status {
     }
 }
 
-pub(crate) fn entry_to_api(e: &Entry) -> api::ConsentEntry {
+/// A ledger entry as the API sends it.
+pub fn entry_to_api(e: &Entry) -> api::ConsentEntry {
     api::ConsentEntry {
         sequence: e.sequence,
         client_number: e.client_number.clone(),
@@ -82,7 +83,8 @@ pub(crate) fn entry_to_api(e: &Entry) -> api::ConsentEntry {
     }
 }
 
-fn consent_input(r: api::RecordConsentRequest) -> ConsentInput {
+/// A consent to record, as the API asks it.
+pub fn consent_input(r: api::RecordConsentRequest) -> ConsentInput {
     ConsentInput {
         client_number: r.client_number,
         purpose: r.purpose,

@@ -1,9 +1,11 @@
 //! `c360 serve`: any set of the services in one process on one gRPC port.
 //!
-//! Services that run here call each other in process (the generated
-//! client over the peer's generated server, no socket); the others are
-//! reached over gRPC at the URLs of `[peers]`. Both go through the same
-//! client code (`c360_rpc::PeerChannel`).
+//! Services that run here call each other in process: through the ports
+//! a service owns, answered by the peer's domain (`crate::in_process`), or,
+//! where a service has no port for that call, its generated client over
+//! the peer's generated server (no socket). The others are reached over
+//! gRPC at the URLs of `[peers]`, through the same generated clients
+//! (`c360_rpc::PeerChannel`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -344,12 +346,20 @@ impl Platform {
         let channels = if services.contains(&ServiceKind::Channels) {
             let (c, k) = (config.channels.clone(), kek.clone());
             let storage = storage.clone();
-            let peers = ChannelsPeers::over_grpc(
-                vault_peer.clone().map(|c| {
-                    VaultServiceClient::new(c360_rpc::as_caller(c, Caller::peer(Peer::Channels)))
-                }),
-                resolver_client(Peer::Channels),
-            );
+            // The vault's and the resolver's domains when they run here,
+            // else their gRPC clients.
+            let mut peers =
+                ChannelsPeers::over_grpc(vault_as(Peer::Channels), resolver_client(Peer::Channels));
+            if let Some(v) = &vault {
+                peers.vault = Some(Arc::new(crate::in_process::VaultForChannels::new(
+                    v.clone(),
+                )));
+            }
+            if let Some(local) = &local_resolver {
+                peers.resolver = Some(Arc::new(crate::in_process::ResolverForChannels(
+                    local.clone(),
+                )));
+            }
             let ch = tokio::task::spawn_blocking(move || Channels::open(&storage, c, k, peers))
                 .await?
                 .context("cannot open the channels service")?;
