@@ -49,8 +49,8 @@ impl c360_vault::Resolver for VaultsResolver {
         Box::pin(std::future::ready(true))
     }
 
-    fn issued_numbers(&self) -> c360_rpc::IssuedNumbers {
-        c360_channels::ResolverPort::issued_numbers(&self.0)
+    fn issuer(&self) -> Arc<dyn c360_rpc::NumberIssuer> {
+        Arc::new(self.0.clone())
     }
 }
 

@@ -122,11 +122,6 @@ impl IssuedNumbers {
         }
     }
 
-    /// The issuer reached through the resolver's gRPC client.
-    pub fn over_grpc(resolver: Option<ResolverServiceClient<PeerChannel>>) -> Self {
-        Self::new(resolver.map(|c| Arc::new(c) as Arc<dyn NumberIssuer>))
-    }
-
     fn issuer(&self) -> Result<&dyn NumberIssuer, tonic::Status> {
         self.issuer.as_deref().ok_or_else(|| {
             tonic::Status::unavailable("no resolver to confirm that the client number was issued")

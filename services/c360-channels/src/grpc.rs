@@ -62,10 +62,7 @@ impl Channels {
 
 impl ChannelsGrpc {
     pub(crate) fn new(service: Arc<Service>) -> Self {
-        let issued = service
-            .resolver
-            .as_ref()
-            .map_or_else(|| IssuedNumbers::new(None), |r| r.issued_numbers());
+        let issued = IssuedNumbers::new(service.resolver.as_ref().map(|r| r.issuer()));
         ChannelsGrpc { service, issued }
     }
 

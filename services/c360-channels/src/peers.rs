@@ -13,7 +13,7 @@ use c360_proto::resolver::v1 as rapi;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_proto::vault::v1 as vault;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
-use c360_rpc::{IssuedNumbers, PeerChannel};
+use c360_rpc::{NumberIssuer, PeerChannel};
 
 use crate::convert::{client_from_api, entry_from_api};
 use crate::feed::{ChannelsFeed, FeedEvent};
@@ -206,8 +206,8 @@ impl ResolverPort for ResolverOverGrpc {
         })
     }
 
-    fn issued_numbers(&self) -> IssuedNumbers {
-        IssuedNumbers::over_grpc(Some(self.client.clone()))
+    fn issuer(&self) -> Arc<dyn NumberIssuer> {
+        Arc::new(self.client.clone())
     }
 }
 

@@ -12,7 +12,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use c360_rpc::IssuedNumbers;
+use std::sync::Arc;
+
+use c360_rpc::NumberIssuer;
 
 use crate::Result;
 use crate::model::Channel;
@@ -211,6 +213,7 @@ pub trait ResolverPort: Send + Sync + 'static {
     /// is erased or unknown since (its event follows). Fails when the
     /// resolver cannot be asked.
     fn client(&self, number: &str) -> PortFuture<'_, Option<ClientRecords>>;
-    /// The check the edge makes before any write naming a client number.
-    fn issued_numbers(&self) -> IssuedNumbers;
+    /// Who says whether a client number was issued (the edge checks
+    /// before any write naming one).
+    fn issuer(&self) -> Arc<dyn NumberIssuer>;
 }

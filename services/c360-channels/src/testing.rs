@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use c360_proto::resolver::v1 as resolver;
-use c360_rpc::{IssuedNumbers, Lookup, LookupFuture, NumberIssuer, NumberStatus};
+use c360_rpc::{Lookup, LookupFuture, NumberIssuer, NumberStatus};
 
 use crate::ports::{
     ClientRecords, ConsentAnswer, ConsentCheck, ConsentDecision, ConsentEntry, PortFuture,
@@ -188,8 +188,8 @@ impl ResolverPort for MemoryResolver {
         Box::pin(std::future::ready(Ok(client)))
     }
 
-    fn issued_numbers(&self) -> IssuedNumbers {
-        IssuedNumbers::new(Some(Arc::new(self.clone())))
+    fn issuer(&self) -> Arc<dyn NumberIssuer> {
+        Arc::new(self.clone())
     }
 }
 

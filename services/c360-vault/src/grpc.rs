@@ -40,11 +40,18 @@ pub struct VaultGrpc {
     issued: IssuedNumbers,
 }
 
+impl Vault {
+    /// The gRPC service (also starts, once, the background retry of
+    /// erasures the resolver has not confirmed yet).
+    pub fn grpc(&self) -> VaultServiceServer<VaultGrpc> {
+        self.start_erasure_retries();
+        VaultGrpc::new(self.clone()).into_server()
+    }
+}
+
 impl VaultGrpc {
     pub fn new(vault: Vault) -> Self {
-        let issued = vault
-            .resolver()
-            .map_or_else(|| IssuedNumbers::new(None), |r| r.issued_numbers());
+        let issued = IssuedNumbers::new(vault.resolver().map(|r| r.issuer()));
         VaultGrpc { vault, issued }
     }
 

@@ -14,8 +14,12 @@
 //!   access is logged.
 //! - **Tokens, blind indexes, legal holds, erasure, subject export.**
 //!
-//! The domain type is [`Vault`]; [`grpc`] is the thin tonic adapter and
-//! [`Error`] maps once to gRPC codes.
+//! The domain type is [`Vault`] (`vault.rs` and `vault/`, with `consent`,
+//! `ledger`, `policy`), which names no generated type and no tonic. The
+//! edges do: [`grpc`], the thin tonic adapter ([`Error`] maps once to gRPC
+//! codes); [`peers`], the resolver port over gRPC and the feed read off
+//! the wire; [`custody`], the vault's key custody as another process
+//! reaches it over gRPC.
 
 mod config;
 pub mod consent;
@@ -42,15 +46,6 @@ pub use vault::{
 };
 
 impl Vault {
-    /// The gRPC service (also starts, once, the background retry of
-    /// erasures the resolver has not confirmed yet).
-    pub fn grpc(
-        &self,
-    ) -> c360_proto::vault::v1::vault_service_server::VaultServiceServer<VaultGrpc> {
-        self.start_erasure_retries();
-        VaultGrpc::new(self.clone()).into_server()
-    }
-
     /// The vault as a consumer of the resolver's event feed (merges, splits,
     /// erasures), for `c360_rpc::follow_feed`.
     pub fn feed_handler(&self) -> Arc<dyn c360_rpc::FeedHandler> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use c360_proto::resolver::v1 as rapi;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
-use c360_rpc::{IssuedNumbers, PeerChannel};
+use c360_rpc::{NumberIssuer, PeerChannel};
 
 use crate::vault::{FeedChange, FeedEvent, Resolver};
 use crate::{Result, Vault, VaultPeers};
@@ -49,8 +49,8 @@ impl Resolver for ResolverPeer {
         })
     }
 
-    fn issued_numbers(&self) -> IssuedNumbers {
-        IssuedNumbers::over_grpc(Some(self.client.clone()))
+    fn issuer(&self) -> Arc<dyn NumberIssuer> {
+        Arc::new(self.client.clone())
     }
 }
 

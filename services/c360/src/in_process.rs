@@ -79,11 +79,6 @@ impl LocalResolver {
     fn get(&self) -> Option<Arc<Resolver>> {
         self.0.get().cloned()
     }
-
-    /// "Was this number issued?" answered by the resolver's domain.
-    pub fn issued_numbers(&self) -> IssuedNumbers {
-        IssuedNumbers::new(Some(Arc::new(self.clone())))
-    }
 }
 
 /// The issuer of client numbers is the resolver's domain: what its
@@ -161,8 +156,8 @@ impl c360_vault::Resolver for ResolverForVault {
         })
     }
 
-    fn issued_numbers(&self) -> IssuedNumbers {
-        self.0.issued_numbers()
+    fn issuer(&self) -> Arc<dyn NumberIssuer> {
+        Arc::new(self.0.clone())
     }
 }
 
@@ -189,8 +184,8 @@ impl ResolverPort for ResolverForChannels {
         })
     }
 
-    fn issued_numbers(&self) -> IssuedNumbers {
-        self.0.issued_numbers()
+    fn issuer(&self) -> Arc<dyn NumberIssuer> {
+        Arc::new(self.0.clone())
     }
 }
 
@@ -208,9 +203,7 @@ pub struct VaultForChannels {
 
 impl VaultForChannels {
     pub fn new(vault: Vault) -> Self {
-        let issued = vault
-            .resolver()
-            .map_or_else(|| IssuedNumbers::new(None), |r| r.issued_numbers());
+        let issued = IssuedNumbers::new(vault.resolver().map(|r| r.issuer()));
         VaultForChannels { vault, issued }
     }
 }

@@ -54,8 +54,9 @@ pub trait Resolver: Send + Sync {
         reason: &'a str,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 
-    /// The check the edge makes before any write naming a client number.
-    fn issued_numbers(&self) -> c360_rpc::IssuedNumbers;
+    /// Who says whether a client number was issued (the edge checks
+    /// before any write naming one).
+    fn issuer(&self) -> std::sync::Arc<dyn c360_rpc::NumberIssuer>;
 }
 
 impl Vault {
