@@ -94,7 +94,7 @@ fn main() {
         ..SearchConfig::default()
     };
     let search =
-        Search::open(&dir, config.clone(), kek.clone(), SearchPeers::default()).expect("open");
+        Search::open_dir(&dir, config.clone(), kek.clone(), SearchPeers::default()).expect("open");
 
     // 1. Index from scratch, streaming generated records in chunks.
     let step = (clients / queries.max(1)).max(1);
@@ -238,7 +238,7 @@ fn main() {
     // 3. Reopen: every file is decrypted into memory.
     drop(search);
     let t = Instant::now();
-    let search = Search::open(&dir, config, kek, SearchPeers::default()).expect("reopen");
+    let search = Search::open_dir(&dir, config, kek, SearchPeers::default()).expect("reopen");
     let request = SearchRequest {
         query: probes
             .first()

@@ -39,7 +39,7 @@ fn index(clients: &[ClientDoc], dir: &Path) -> Search {
         commit_interval_ms: 3_600_000,
         ..SearchConfig::default()
     };
-    let search = Search::open(dir, config, kek, SearchPeers::default()).expect("open");
+    let search = Search::open_dir(dir, config, kek, SearchPeers::default()).expect("open");
     search.upsert_many(clients.to_vec()).expect("upsert");
     search.commit().expect("commit");
     search

@@ -333,7 +333,8 @@ fn a_search_index_of_an_earlier_version_opens_without_a_rebuild() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, unhex(content)).unwrap();
     }
-    let search = Search::open(dir.path(), search_config(), kek(), SearchPeers::default()).unwrap();
+    let search =
+        Search::open_dir(dir.path(), search_config(), kek(), SearchPeers::default()).unwrap();
     // Opened as written: an index of another schema would have been
     // replaced by an empty generation to rebuild from the feed.
     let stats = search.stats();
@@ -453,7 +454,8 @@ fn write_resolver_fixture() {
 
 fn write_search_fixture() {
     let dir = tempfile::tempdir().unwrap();
-    let search = Search::open(dir.path(), search_config(), kek(), SearchPeers::default()).unwrap();
+    let search =
+        Search::open_dir(dir.path(), search_config(), kek(), SearchPeers::default()).unwrap();
     let mut docs: BTreeMap<String, ClientDoc> = fixture_docs()
         .into_iter()
         .map(|d| (d.client_number.clone(), d))

@@ -17,6 +17,9 @@
 //!
 //! # Layout on disk
 //!
+//! Under the directory the storage gives search ([`STORAGE`]: `<root>/search`
+//! on disk, `<data_dir>/search` in `c360 serve`):
+//!
 //! ```text
 //! <dir>/CURRENT                 name of the live generation ("gen-000001")
 //! <dir>/gen-000001/index.key    the generation's data key, wrapped by the KEK
@@ -58,6 +61,7 @@ use std::time::Duration;
 
 use c360_crypto::KekProvider;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
+use c360_storage::{ServiceStorage, StorageConfig};
 use serde::{Deserialize, Serialize};
 
 pub use doc::{Analyzer, ClientDoc};
@@ -229,10 +233,33 @@ fn remove_other_generations(dir: &Path, keep: u64) {
     }
 }
 
+/// Where search keeps its data: a directory of its own under the storage
+/// root, as every service's store (`<root>/search`), holding the index's
+/// files (tantivy's, not a `Store`'s: no keyspaces).
+pub const STORAGE: ServiceStorage = ServiceStorage {
+    name: "search",
+    spaces: &[],
+};
+
 impl Search {
+    /// Opens the index where `storage` keeps search's data ([`STORAGE`]).
+    /// The index is files: a storage without a directory (in memory)
+    /// cannot hold it.
+    pub fn open(
+        storage: &StorageConfig,
+        config: SearchConfig,
+        kek: Arc<dyn KekProvider>,
+        peers: SearchPeers,
+    ) -> Result<Search> {
+        let dir = storage.dir_of(&STORAGE).ok_or_else(|| {
+            Error::Index("the search index is files: this storage keeps none (in memory)".into())
+        })?;
+        Self::open_dir(&dir, config, kek, peers)
+    }
+
     /// Opens the index under `dir` (created when missing) and starts its
     /// committer thread.
-    pub fn open(
+    pub fn open_dir(
         dir: &Path,
         config: SearchConfig,
         kek: Arc<dyn KekProvider>,

@@ -34,7 +34,7 @@ pub(crate) fn manual_config() -> SearchConfig {
 }
 
 pub(crate) fn open(dir: &Path, kek: &Arc<dyn KekProvider>, config: SearchConfig) -> Search {
-    Search::open(dir, config, kek.clone(), SearchPeers::default()).unwrap()
+    Search::open_dir(dir, config, kek.clone(), SearchPeers::default()).unwrap()
 }
 
 pub(crate) use crate::testing::generated_clients;
@@ -970,7 +970,19 @@ fn plaintext_scan_of_the_index_directory_finds_nothing() {
     assert_eq!(search.stats().clients as usize, clients.len());
     drop(search);
     let other = self::kek();
-    assert!(Search::open(tmp.path(), manual_config(), other, SearchPeers::default()).is_err());
+    assert!(Search::open_dir(tmp.path(), manual_config(), other, SearchPeers::default()).is_err());
+}
+
+#[test]
+fn the_index_lives_where_the_storage_keeps_searchs_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let storage = c360_storage::StorageConfig::sled(tmp.path());
+    let search = Search::open(&storage, manual_config(), kek(), SearchPeers::default()).unwrap();
+    drop(search);
+    assert!(tmp.path().join("search").join("CURRENT").is_file());
+    // Files, not a store: no directory, no index.
+    let memory = c360_storage::StorageConfig::Memory;
+    assert!(Search::open(&memory, manual_config(), kek(), SearchPeers::default()).is_err());
 }
 
 // ---------------------------------------------------------------------------
@@ -1389,7 +1401,7 @@ mod resolver_peer {
             commit_interval_ms: 100,
             ..manual_config()
         };
-        let search = Search::open(
+        let search = Search::open_dir(
             tmp.path(),
             config,
             kek.clone(),

@@ -181,7 +181,7 @@ impl Platform {
         let data_dir = config.server.data_dir.clone();
         crate::private::create_dir(&data_dir)?;
         // Where and in which engine every service keeps its state (search
-        // keeps its index files in `<data_dir>/search`).
+        // its index files, in its directory of the same root).
         let storage = StorageConfig::sled(&data_dir);
         let (tokens, created_admin_token) = TokenStore::open(
             &data_dir,
@@ -326,8 +326,8 @@ impl Platform {
         let search_vault = vault_as(Peer::Search);
 
         let search = if services.contains(&ServiceKind::Search) {
-            let dir = data_dir.join("search");
             let (c, k) = (config.search.clone(), kek.clone());
+            let storage = storage.clone();
             // The resolver's domain when it runs here, else its gRPC client.
             let peers = match &resolver {
                 Some(r) => SearchPeers {
@@ -335,7 +335,7 @@ impl Platform {
                 },
                 None => SearchPeers::over_grpc(resolver_client(Peer::Search)),
             };
-            let s = tokio::task::spawn_blocking(move || Search::open(&dir, c, k, peers))
+            let s = tokio::task::spawn_blocking(move || Search::open(&storage, c, k, peers))
                 .await?
                 .context("cannot open the search index")?;
             Some(s)
