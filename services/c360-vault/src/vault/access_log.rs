@@ -66,38 +66,33 @@ impl Vault {
                 && (q.from_ms == 0 || rec.at_ms >= q.from_ms)
                 && (q.to_ms == 0 || rec.at_ms < q.to_ms)
         };
-        let mut out = Vec::new();
-        if q.client_number.is_empty() {
-            let mut after = (q.after > 0).then(|| seq_key(q.after).to_vec());
-            loop {
-                let page = store.scan_prefix(ACCESS, b"", after.as_deref(), PAGE)?;
-                for (_, v) in &page {
-                    let rec: AccessRecord = from_json(v)?;
-                    if matches(&rec) {
-                        out.push(rec);
-                        if out.len() == limit {
-                            let next = out.last().map_or(0, |r| r.sequence);
-                            return Ok((out, next));
-                        }
-                    }
-                }
-                if page.len() < PAGE {
-                    return Ok((out, 0));
-                }
-                after = page.last().map(|(k, _)| k.clone());
+        // Every entry in sequence order, or the client's through its index
+        // (a key naming the entry's sequence after the client's prefix).
+        let (space, prefix, mut after) = if q.client_number.is_empty() {
+            let after = (q.after > 0).then(|| seq_key(q.after).to_vec());
+            (ACCESS, Vec::new(), after)
+        } else {
+            let survivor = survivor_of(&self.reads(), &q.client_number)?;
+            let after = (q.after > 0).then(|| join(&[survivor.as_bytes(), &seq_key(q.after)]));
+            (ACCESS_IDX, [survivor.as_bytes(), &[0]].concat(), after)
+        };
+        let record = |key: &[u8], value: &[u8]| -> Result<Option<AccessRecord>> {
+            if space == ACCESS {
+                return from_json(value).map(Some);
             }
-        }
-        let survivor = survivor_of(&self.reads(), &q.client_number)?;
-        let prefix = [survivor.as_bytes(), &[0]].concat();
-        let mut after = (q.after > 0).then(|| join(&[survivor.as_bytes(), &seq_key(q.after)]));
+            let seq = seq_of(&key[prefix.len()..])?;
+            store
+                .get(ACCESS, &seq_key(seq))?
+                .map(|v| from_json(&v))
+                .transpose()
+        };
+        let mut out = Vec::new();
         loop {
-            let page = store.scan_prefix(ACCESS_IDX, &prefix, after.as_deref(), PAGE)?;
-            for (k, _) in &page {
-                let seq = seq_of(&k[prefix.len()..])?;
-                let Some(v) = store.get(ACCESS, &seq_key(seq))? else {
+            let page = store.scan_prefix(space, &prefix, after.as_deref(), PAGE)?;
+            for (k, v) in &page {
+                let Some(rec) = record(k, v)? else {
                     continue;
                 };
-                let rec: AccessRecord = from_json(&v)?;
                 if matches(&rec) {
                     out.push(rec);
                     if out.len() == limit {
