@@ -19,15 +19,14 @@
 //!     cargo bench -p c360-benches --bench channels
 //! ```
 
-use c360_benches::{env_usize, percentile};
+use c360_benches::rig::{self, Run};
+use c360_benches::{env_usize, peak_rss_mib};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use c360_benches::peak_rss_mib;
 use c360_channels::peers::VaultOverGrpc;
 use c360_channels::testing::MemoryResolver;
 use c360_channels::{Channels, ChannelsConfig, ChannelsPeers};
-use c360_crypto::LocalKeyring;
 use c360_proto::channels::v1 as api;
 use c360_proto::channels::v1::channel_service_client::ChannelServiceClient;
 use c360_proto::common::v1::Record;
@@ -35,24 +34,7 @@ use c360_proto::resolver::v1 as res;
 use c360_proto::vault::v1 as va;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{Caller, Role};
-
-/// The vault's resolver: every number issued (the vault asks before it
-/// seals a value), nothing to erase.
-struct VaultsResolver(MemoryResolver);
-
-impl c360_vault::Resolver for VaultsResolver {
-    fn erase<'a>(
-        &'a self,
-        _number: &'a str,
-        _reason: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
-        Box::pin(std::future::ready(true))
-    }
-
-    fn issuer(&self) -> Arc<dyn c360_rpc::NumberIssuer> {
-        Arc::new(self.0.clone())
-    }
-}
+use tonic::service::Routes;
 
 fn number(i: usize) -> String {
     format!("C{i:08}")
@@ -69,27 +51,14 @@ fn main() {
     let clients = env_usize("C360_BENCH_CLIENTS", 100_000);
     let rate = env_usize("C360_BENCH_RATE", 5_000);
     let seconds = env_usize("C360_BENCH_SECONDS", 10);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async move {
-        let dir = std::env::temp_dir().join(format!("c360-bench-channels-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("bench dir");
-        let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
-        let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
+    rig::runtime().block_on(async move {
+        let run = Run::new("channels");
         // The resolver confirms every number as issued (the vault asks
         // before it seals a value for a client).
         let resolver = MemoryResolver::new();
-        let real_vault = c360_vault::Vault::open(
-            &c360_storage::StorageConfig::sled(&dir),
-            c360_vault::VaultConfig::default(),
-            kek.clone(),
-            c360_vault::VaultPeers {
-                resolver: Some(Arc::new(VaultsResolver(resolver.clone()))),
-            },
-        )
-        .expect("vault");
+        let real_vault = run.open_vault(c360_vault::VaultPeers {
+            resolver: Some(Arc::new(rig::IssuesEveryNumber)),
+        });
         let mut vault = VaultServiceClient::new(c360_rpc::in_process(
             real_vault.grpc(),
             c360_rpc::Caller::new("bench", c360_rpc::Role::Service),
@@ -98,7 +67,7 @@ fn main() {
             vault: Some(Arc::new(VaultOverGrpc::new(vault.clone()))),
             resolver: Some(Arc::new(resolver.clone())),
         };
-        let channels = Channels::open(&c360_storage::StorageConfig::sled(&dir), ChannelsConfig::default(), kek, peers).expect("open");
+        let channels = Channels::open(&run.storage(), ChannelsConfig::default(), run.kek(), peers).expect("open");
 
         // 1. Load clients through the feed, 512 events per durable batch.
         let started = Instant::now();
@@ -164,41 +133,16 @@ fn main() {
         );
 
         // 2. Serve on loopback; the caller is attached as the auth layer would.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let svc = tonic::service::interceptor::InterceptedService::new(
+        let served = rig::serve(Routes::new(tonic::service::interceptor::InterceptedService::new(
             channels.grpc(),
             |mut req: tonic::Request<()>| {
                 req.extensions_mut().insert(Caller::new("bench", Role::App));
                 Ok(req)
             },
-        );
-        // Accepted sockets without Nagle, as `c360 serve` sets them.
-        let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |s| {
-            s.inspect(|s| {
-                let _ = s.set_nodelay(true);
-            })
-        });
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(
-            tonic::transport::Server::builder()
-                .tcp_nodelay(true)
-                .add_service(svc)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stop_rx.await;
-                }),
-        );
+        )))
+        .await;
         let connections = env_usize("C360_BENCH_CONNECTIONS", 4).max(1);
-        let mut clients_pool = Vec::with_capacity(connections);
-        for _ in 0..connections {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                .expect("endpoint")
-                .tcp_nodelay(true)
-                .connect()
-                .await
-                .expect("connect");
-            clients_pool.push(ChannelServiceClient::new(channel));
-        }
+        let clients_pool: Vec<_> = rig::connect(served.addr, connections).await.into_iter().map(ChannelServiceClient::new).collect();
         let mut client = clients_pool[0].clone();
 
         // A tenth of the clients have two touches this week (durable writes).
@@ -232,12 +176,7 @@ fn main() {
         // quiet hours (Abidjan, 20:00-08:00) do not turn every answer into
         // DEFER whatever the hour the bench runs at.
         let total = rate * seconds;
-        let interval = Duration::from_secs_f64(1.0 / rate as f64);
-        let mut handles = Vec::with_capacity(total);
-        let start = Instant::now();
-        for i in 0..total {
-            let due = start + interval * i as u32;
-            tokio::time::sleep_until(due.into()).await;
+        let paced = rig::at_rate(rate, total, |i| {
             let mut c = clients_pool[i % connections].clone();
             let request = api::MayContactRequest {
                 client_number: number((i * 7919) % clients),
@@ -246,42 +185,31 @@ fn main() {
                 action_id: format!("campaign-{}", i % 3),
                 at_unix_ms: noon,
             };
-            handles.push(tokio::spawn(async move {
-                let sent = Instant::now();
-                let r = c.may_contact(request).await.expect("may contact").into_inner();
-                (sent.elapsed(), r.verdict())
-            }));
-        }
-        let mut latencies = Vec::with_capacity(total);
+            async move { c.may_contact(request).await.expect("may contact").into_inner().verdict() }
+        })
+        .await;
         let (mut allow, mut deny, mut defer) = (0usize, 0usize, 0usize);
-        for h in handles {
-            let (latency, verdict) = h.await.expect("join");
-            latencies.push(latency);
+        for verdict in &paced.answers {
             match verdict {
                 api::Verdict::Allow => allow += 1,
                 api::Verdict::Deny => deny += 1,
                 _ => defer += 1,
             }
         }
-        let achieved = total as f64 / start.elapsed().as_secs_f64();
-        latencies.sort_unstable();
         println!(
-            "may contact: {total} requests at {achieved:.0}/s offered {rate}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({allow} allow, {defer} defer, {deny} deny; {} consent checks)",
-            percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-            latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            "may contact: {total} requests at {:.0}/s offered {rate}/s: {} ({allow} allow, {defer} defer, {deny} deny; {} consent checks)",
+            paced.achieved,
+            paced.summary(),
             total,
         );
-        let _ = stop_tx.send(());
-        let _ = server.await;
+        served.stop().await;
         drop(clients_pool);
         drop(handler);
         drop(channels);
 
         // 4. Restart: reopen the store.
         let started = Instant::now();
-        let kek = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-        let reopened = Channels::open(&c360_storage::StorageConfig::sled(&dir), ChannelsConfig::default(), kek, ChannelsPeers::default()).expect("reopen");
+        let reopened = Channels::open(&run.storage(), ChannelsConfig::default(), run.kek(), ChannelsPeers::default()).expect("reopen");
         println!(
             "restart: {:.1} s for {} clients",
             started.elapsed().as_secs_f64(),
@@ -291,6 +219,6 @@ fn main() {
             println!("peak RSS: {mib:.0} MiB");
         }
         drop(reopened);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&run.dir);
     });
 }

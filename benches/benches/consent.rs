@@ -17,14 +17,13 @@
 //! C360_BENCH_CLIENTS=100000 cargo bench -p c360-benches --bench consent
 //! ```
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use c360_benches::rig::Run;
 use c360_benches::{env_usize, peak_rss_mib, percentile};
-use c360_crypto::{KekProvider, LocalKeyring};
 use c360_proto::resolver::v1 as res;
 use c360_rpc::{Caller, Role};
-use c360_vault::{CheckInput, ConsentInput, Vault, VaultConfig, VaultPeers};
+use c360_vault::{CheckInput, ConsentInput, VaultPeers};
 
 fn number(i: usize) -> String {
     format!("C{i:08}")
@@ -49,16 +48,8 @@ fn event(offset: &mut u64, t: res::EventType, client: String, record: String) ->
 fn main() {
     let clients = env_usize("C360_BENCH_CLIENTS", 100_000);
     let pairs = clients / 20;
-    let dir = std::env::temp_dir().join(format!("c360-bench-consent-{}", std::process::id()));
-    let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
-    let kek: Arc<dyn KekProvider> = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-    let vault = Vault::open(
-        &c360_storage::StorageConfig::sled(&dir),
-        VaultConfig::default(),
-        kek,
-        VaultPeers::default(),
-    )
-    .expect("open");
+    let run = Run::new("consent");
+    let vault = run.open_vault(VaultPeers::default());
     let mut offset = 0u64;
 
     // 1. The feed.
@@ -229,7 +220,7 @@ fn main() {
         println!("peak RSS {rss:.0} MiB");
     }
     drop(vault);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&run.dir);
 }
 
 fn report(what: &str, times: &mut [Duration]) {

@@ -11,9 +11,10 @@
 //! RUST_LOG=c360_resolver=info ...           # logs, e.g. the restart's phases
 //! ```
 
-use c360_benches::{env_usize, percentile};
+use c360_benches::env_usize;
+use c360_benches::rig;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use c360::config::Config;
 use c360::serve::{Platform, open_resolver};
@@ -31,10 +32,7 @@ fn main() {
     let records = env_usize("C360_BENCH_RECORDS", 100_000);
     let rate = env_usize("C360_BENCH_RATE", 2_000);
     let seconds = env_usize("C360_BENCH_SECONDS", 10);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = rig::runtime();
     // C360_BENCH_KEEP: a directory that keeps the data and its KEK after
     // the run; with C360_BENCH_RESTARTS=N and data already there, only the
     // restart is timed, N times.
@@ -100,32 +98,15 @@ fn main() {
 
         // 2. Resolve dry-run at a fixed rate, many in flight.
         let total = rate * seconds;
-        let interval = Duration::from_secs_f64(1.0 / rate as f64);
-        let mut handles = Vec::with_capacity(total);
-        let start = Instant::now();
-        for i in 0..total {
-            let due = start + interval * i as u32;
-            tokio::time::sleep_until(due.into()).await;
+        let paced = rig::at_rate(rate, total, |i| {
             let mut c = client.clone();
             let probe = probes[i % probes.len()].clone();
-            handles.push(tokio::spawn(async move {
-                let sent = Instant::now();
+            async move {
                 c.resolve(api::ResolveRequest { record: Some(probe), dry_run: true, strict: false }).await.expect("resolve");
-                sent.elapsed()
-            }));
-        }
-        let mut latencies = Vec::with_capacity(total);
-        for h in handles {
-            latencies.push(h.await.expect("join"));
-        }
-        let achieved = total as f64 / start.elapsed().as_secs_f64();
-        latencies.sort_unstable();
-        println!(
-            "resolve dry-run: {total} requests at {achieved:.0}/s offered {rate}/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-            latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        );
+            }
+        })
+        .await;
+        println!("resolve dry-run: {total} requests at {:.0}/s offered {rate}/s: {}", paced.achieved, paced.summary());
         let _ = stop_tx.send(());
         let _ = server.await;
         drop(client);

@@ -14,19 +14,18 @@
 //!     cargo bench -p c360-benches --bench vault
 //! ```
 
-use c360_benches::{env_usize, percentile};
+use c360_benches::rig::{self, Run};
+use c360_benches::{env_usize, peak_rss_mib};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use c360_benches::peak_rss_mib;
-use c360_crypto::{FieldContext, KekProvider, KeyCustodian, LocalKeyring};
+use c360_crypto::{FieldContext, KeyCustodian};
 use c360_proto::vault::v1 as api;
 use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_proto::vault::v1::vault_service_server::VaultServiceServer;
 use c360_rpc::{Caller, Role};
-use c360_vault::{
-    CheckInput, ConsentInput, FieldRef, Plain, Vault, VaultConfig, VaultGrpc, VaultPeers,
-};
+use c360_vault::{CheckInput, ConsentInput, FieldRef, Plain, VaultGrpc, VaultPeers};
+use tonic::service::Routes;
 
 fn number(i: usize) -> String {
     format!("C{i:08}")
@@ -38,16 +37,8 @@ fn main() {
     let rate = env_usize("C360_BENCH_RATE", 5_000);
     let seconds = env_usize("C360_BENCH_SECONDS", 10);
     let ledger = env_usize("C360_BENCH_LEDGER", 1_000_000);
-    let dir = std::env::temp_dir().join(format!("c360-bench-vault-{}", std::process::id()));
-    let keyring = LocalKeyring::generate_text("kek-bench").expect("keyring");
-    let kek: Arc<dyn KekProvider> = Arc::new(LocalKeyring::from_text(&keyring).expect("keyring"));
-    let vault = Vault::open(
-        &c360_storage::StorageConfig::sled(&dir),
-        VaultConfig::default(),
-        kek,
-        VaultPeers::default(),
-    )
-    .expect("open");
+    let run = Run::new("vault");
+    let vault = run.open_vault(VaultPeers::default());
 
     // 1. Encrypt + decrypt, one thread.
     // Fields per Encrypt/Decrypt call: each Decrypt writes one durable
@@ -133,10 +124,7 @@ fn main() {
     );
     drop(envelopes);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = rig::runtime();
 
     // 2. CheckConsent over gRPC at a fixed rate.
     let started = Instant::now();
@@ -182,52 +170,23 @@ fn main() {
     assert!(probe.verdict.allowed);
 
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let app = Caller::new("bench-app", Role::App);
-        let server = VaultServiceServer::with_interceptor(
+        let served = rig::serve(Routes::new(VaultServiceServer::with_interceptor(
             VaultGrpc::new(vault.clone()),
             move |mut req: tonic::Request<()>| {
                 req.extensions_mut().insert(app.clone());
                 Ok(req)
             },
-        );
-        // Accepted sockets without Nagle, as `c360 serve` sets them.
-        let incoming = tokio_stream::StreamExt::map(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            |s| {
-                s.inspect(|s| {
-                    let _ = s.set_nodelay(true);
-                })
-            },
-        );
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(
-            tonic::transport::Server::builder()
-                .tcp_nodelay(true)
-                .add_service(server)
-                .serve_with_incoming_shutdown(incoming, async {
-                    let _ = stop_rx.await;
-                }),
-        );
+        )))
+        .await;
         let connections = env_usize("C360_BENCH_CONNECTIONS", 4).max(1);
-        let mut pool = Vec::with_capacity(connections);
-        for _ in 0..connections {
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                .expect("endpoint")
-                .tcp_nodelay(true)
-                .connect()
-                .await
-                .expect("connect");
-            pool.push(VaultServiceClient::new(channel));
-        }
+        let pool: Vec<_> = rig::connect(served.addr, connections)
+            .await
+            .into_iter()
+            .map(VaultServiceClient::new)
+            .collect();
         let total = rate * seconds;
-        let interval = Duration::from_secs_f64(1.0 / rate as f64);
-        let mut handles = Vec::with_capacity(total);
-        let start = Instant::now();
-        for i in 0..total {
-            let due = start + interval * i as u32;
-            tokio::time::sleep_until(due.into()).await;
+        let paced = rig::at_rate(rate, total, |i| {
             let mut c = pool[i % connections].clone();
             let req = api::CheckConsentRequest {
                 client_number: number((i * 7919) % clients),
@@ -235,26 +194,17 @@ fn main() {
                 channel: "SMS".into(),
                 at_unix_ms: 0,
             };
-            handles.push(tokio::spawn(async move {
-                let sent = Instant::now();
+            async move {
                 c.check_consent(req).await.expect("check");
-                sent.elapsed()
-            }));
-        }
-        let mut latencies = Vec::with_capacity(total);
-        for h in handles {
-            latencies.push(h.await.expect("join"));
-        }
-        let achieved = total as f64 / start.elapsed().as_secs_f64();
-        latencies.sort_unstable();
+            }
+        })
+        .await;
         println!(
-            "check_consent over gRPC: {total} requests, {clients} clients, {connections} connections, at {achieved:.0}/s (offered {rate}/s): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-            latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            "check_consent over gRPC: {total} requests, {clients} clients, {connections} connections, at {:.0}/s (offered {rate}/s): {}",
+            paced.achieved,
+            paced.summary(),
         );
-        let _ = stop_tx.send(());
-        let _ = serving.await;
+        served.stop().await;
     });
 
     // 3. VerifyLedger over `ledger` entries.
@@ -303,5 +253,5 @@ fn main() {
         println!("peak RSS: {mib:.0} MiB");
     }
     drop(vault);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&run.dir);
 }

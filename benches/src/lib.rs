@@ -1,6 +1,7 @@
 //! Helpers shared by the benchmarks.
 
 pub mod outside;
+pub mod rig;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
