@@ -2,11 +2,69 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
-use c360_proto::resolver::v1::{Event, WatchEventsRequest};
+use c360_proto::resolver::v1::{Event, EventType, WatchEventsRequest};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 
 use crate::PeerChannel;
+
+/// What an event of the resolver's feed says happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    ClientCreated,
+    /// A record was attached to the client (new, or moved by a merge).
+    RecordAttached,
+    RecordUpdated,
+    /// `related_clients` were merged into the client.
+    ClientsMerged,
+    /// `record_ids` left the client for `related_clients[0]`.
+    ClientSplit,
+    /// The client and `related_clients` were erased.
+    ClientErased,
+    /// A kind this version does not know.
+    Unknown,
+}
+
+/// One event of the resolver's feed as its followers' domains read it: a
+/// view of the wire's event (borrowing, so a batch copies nothing).
+/// Numbers and record ids only, never a personal value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeedEvent<'a> {
+    pub offset: u64,
+    pub kind: EventKind,
+    pub client_number: &'a str,
+    pub record_id: &'a str,
+    pub related_clients: &'a [String],
+    pub record_ids: &'a [String],
+    pub at_ms: i64,
+}
+
+impl<'a> From<&'a Event> for FeedEvent<'a> {
+    fn from(e: &'a Event) -> Self {
+        FeedEvent {
+            offset: e.offset,
+            kind: match e.r#type() {
+                EventType::ClientCreated => EventKind::ClientCreated,
+                EventType::RecordAttached => EventKind::RecordAttached,
+                EventType::RecordUpdated => EventKind::RecordUpdated,
+                EventType::ClientsMerged => EventKind::ClientsMerged,
+                EventType::ClientSplit => EventKind::ClientSplit,
+                EventType::ClientErased => EventKind::ClientErased,
+                EventType::Unspecified => EventKind::Unknown,
+            },
+            client_number: &e.client_number,
+            record_id: &e.record_id,
+            related_clients: &e.related_clients,
+            record_ids: &e.record_ids,
+            at_ms: e.at_unix_ms,
+        }
+    }
+}
+
+/// The wire's events as [`FeedEvent`]s.
+pub fn feed_events(events: &[Event]) -> Vec<FeedEvent<'_>> {
+    events.iter().map(FeedEvent::from).collect()
+}
 
 /// A consumer of the resolver's event feed (vault, search, channels).
 ///

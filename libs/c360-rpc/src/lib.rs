@@ -29,7 +29,9 @@ mod peer;
 pub use auth::{Caller, Peer, Role, Sources, authorize, authorize_only, with_caller};
 pub use disclosure::{Access, Disclosure, Grant};
 pub use error::{ErrorKind, ServiceError, status, status_of};
-pub use feed::{FeedHandler, FeedProgress, Follower, follow_feed};
+pub use feed::{
+    EventKind, FeedEvent, FeedHandler, FeedProgress, Follower, feed_events, follow_feed,
+};
 pub use issued::{IssuedNumbers, Lookup, LookupError, LookupFuture, NumberIssuer, NumberStatus};
 pub use peer::{
     BoxError, HeaderHook, LatePeer, PeerChannel, PeerError, as_caller, in_process, remote,

@@ -1,13 +1,12 @@
 //! The only place the domain's types meet the generated ones (beside the
 //! edges that use them, `grpc.rs` and `peers.rs`): channels' enums and the
-//! API's numbers, the vault's consent entries, the resolver's clients and
-//! events.
+//! API's numbers, the vault's consent entries, the resolver's clients (its
+//! events are read as `c360_rpc::FeedEvent`s).
 
 use c360_proto::channels::v1 as api;
 use c360_proto::resolver::v1 as rapi;
 use c360_proto::vault::v1 as vault;
 
-use crate::feed::{FeedChange, FeedEvent};
 use crate::model::{Channel, Outcome, PointStatus};
 use crate::ports::{ClientRecords, ConsentDecision, ConsentEntry, MemberRecord, RecordValues};
 
@@ -168,25 +167,5 @@ pub fn client_from_api(c: rapi::GetClientResponse) -> ClientRecords {
                     .collect(),
             })
             .collect(),
-    }
-}
-
-impl<'a> From<&'a rapi::Event> for FeedEvent<'a> {
-    fn from(e: &'a rapi::Event) -> Self {
-        use rapi::EventType as T;
-        FeedEvent {
-            offset: e.offset,
-            change: match e.r#type() {
-                T::RecordAttached | T::RecordUpdated => FeedChange::RecordChanged,
-                T::ClientsMerged => FeedChange::ClientsMerged,
-                T::ClientSplit => FeedChange::ClientSplit,
-                T::ClientErased => FeedChange::ClientErased,
-                T::ClientCreated | T::Unspecified => FeedChange::Other,
-            },
-            client_number: &e.client_number,
-            record_id: &e.record_id,
-            related_clients: &e.related_clients,
-            record_ids: &e.record_ids,
-        }
     }
 }

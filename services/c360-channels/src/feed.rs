@@ -3,11 +3,13 @@
 //! the [`ResolverPort`], since events carry no personal data), merges
 //! unite clients, splits separate them, erasures remove them. The offset
 //! of the last applied event is committed in the same batch as the
-//! effects. Events arrive as [`FeedEvent`]s (the edge, `peers.rs`,
-//! converts the wire's).
+//! effects. Events arrive as `c360_rpc::FeedEvent`s (the edge, `peers.rs`,
+//! reads them off the wire).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use c360_rpc::{EventKind, FeedEvent};
 
 use crate::model::{Channel, Profile, Tag};
 use crate::ports::{ClientRecords, ResolverPort, ToSeal};
@@ -23,32 +25,6 @@ pub struct ChannelsFeed {
     pub(crate) service: Arc<Service>,
 }
 
-/// What an event of the resolver's feed changed, as channels reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeedChange {
-    /// A record was attached to the client or updated.
-    RecordChanged,
-    /// `related_clients` were merged into the client.
-    ClientsMerged,
-    /// `record_ids` left the client for `related_clients[0]`.
-    ClientSplit,
-    /// The client and `related_clients` were erased.
-    ClientErased,
-    /// Nothing channels follows (a client created, an unknown type).
-    Other,
-}
-
-/// One event of the resolver's feed.
-#[derive(Debug, Clone, Copy)]
-pub struct FeedEvent<'a> {
-    pub offset: u64,
-    pub change: FeedChange,
-    pub client_number: &'a str,
-    pub record_id: &'a str,
-    pub related_clients: &'a [String],
-    pub record_ids: &'a [String],
-}
-
 /// A value read from a resolver record, ready to become a point.
 struct FeedPoint {
     channel: Channel,
@@ -62,6 +38,11 @@ struct FeedPoint {
 struct FeedRecord {
     source: String,
     points: Vec<FeedPoint>,
+}
+
+/// A record attached or updated: its values may be new contact points.
+fn is_record_change(e: &FeedEvent<'_>) -> bool {
+    matches!(e.kind, EventKind::RecordAttached | EventKind::RecordUpdated)
 }
 
 fn profile_of(service: &Service, c: &ClientRecords) -> Profile {
@@ -92,7 +73,7 @@ impl ChannelsFeed {
         // 1. Read the clients whose records arrived or changed.
         let mut fetched: HashMap<String, Option<ClientRecords>> = HashMap::new();
         for e in events {
-            let wants = e.change == FeedChange::RecordChanged;
+            let wants = is_record_change(e);
             if wants && !fetched.contains_key(e.client_number) {
                 let c = self.resolver()?.client(e.client_number).await?;
                 fetched.insert(e.client_number.to_string(), c);
@@ -104,7 +85,7 @@ impl ChannelsFeed {
         let mut seal_slots: Vec<(String, usize)> = Vec::new();
         let mut seen: HashSet<(String, Channel, Tag)> = HashSet::new();
         for e in events {
-            let wants = e.change == FeedChange::RecordChanged;
+            let wants = is_record_change(e);
             let Some(Some(c)) = fetched.get(e.client_number).filter(|_| wants) else {
                 continue;
             };
@@ -204,8 +185,8 @@ impl ChannelsFeed {
         }
         service.registry.write(|tx| {
             for e in events {
-                match e.change {
-                    FeedChange::RecordChanged => {
+                match e.kind {
+                    EventKind::RecordAttached | EventKind::RecordUpdated => {
                         let Some(rec) = records.remove(e.record_id) else {
                             continue;
                         };
@@ -230,20 +211,20 @@ impl ChannelsFeed {
                         }
                         tx.put(state);
                     }
-                    FeedChange::ClientsMerged => {
+                    EventKind::ClientsMerged => {
                         let survivor = tx.resolve(e.client_number);
                         registry::merge_into(tx, &survivor, e.related_clients, now);
                     }
-                    FeedChange::ClientSplit => {
+                    EventKind::ClientSplit => {
                         if let Some(new) = e.related_clients.first() {
                             let original = tx.resolve(e.client_number);
                             registry::split(tx, &original, new, e.record_ids);
                         }
                     }
-                    FeedChange::ClientErased => {
+                    EventKind::ClientErased => {
                         registry::erase(tx, e.client_number, e.related_clients);
                     }
-                    FeedChange::Other => {}
+                    EventKind::ClientCreated | EventKind::Unknown => {}
                 }
             }
             tx.set_applied(last.offset);

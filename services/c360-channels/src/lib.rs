@@ -52,7 +52,7 @@ mod value;
 mod zone;
 
 pub use error::{Error, Result};
-pub use feed::{ChannelsFeed, FeedChange, FeedEvent};
+pub use feed::ChannelsFeed;
 pub use grpc::ChannelsGrpc;
 pub use model::Channel;
 pub use policy::Policy;

@@ -2,7 +2,7 @@
 //! ([`VaultPort`]) and the resolver ([`ResolverPort`]) reached through
 //! their generated clients (another process, or the peer's generated
 //! server in process), requests and answers converted here; and the
-//! resolver's event feed read off the wire into [`FeedEvent`]s. A failed
+//! resolver's event feed read off the wire (as `c360_rpc::FeedEvent`s). A failed
 //! call is an UNAVAILABLE error naming the call and its code (never a
 //! value): [`vault_failed`] and [`client_answer`] say it for whoever
 //! implements the ports.
@@ -16,7 +16,7 @@ use c360_proto::vault::v1::vault_service_client::VaultServiceClient;
 use c360_rpc::{NumberIssuer, PeerChannel};
 
 use crate::convert::{client_from_api, entry_from_api};
-use crate::feed::{ChannelsFeed, FeedEvent};
+use crate::feed::ChannelsFeed;
 use crate::ports::{
     ClientRecords, ConsentAnswer, ConsentCheck, ConsentEntry, PortFuture, ResolverPort, ToSeal,
     VaultPort, WITHDRAWAL_SOURCE, Withdrawal,
@@ -212,7 +212,7 @@ impl ResolverPort for ResolverOverGrpc {
 }
 
 /// Channels as a consumer of the resolver's feed: the wire's events read
-/// as [`FeedEvent`]s.
+/// as `c360_rpc::FeedEvent`s.
 impl c360_rpc::FeedHandler for ChannelsFeed {
     fn applied(&self) -> u64 {
         self.service.registry.applied()
@@ -221,9 +221,8 @@ impl c360_rpc::FeedHandler for ChannelsFeed {
     fn apply(&self, events: &[rapi::Event]) -> std::result::Result<(), String> {
         let handle = tokio::runtime::Handle::try_current()
             .map_err(|_| "channels feed: no tokio runtime".to_string())?;
-        let events: Vec<FeedEvent<'_>> = events.iter().map(FeedEvent::from).collect();
         handle
-            .block_on(self.apply_async(&events))
+            .block_on(self.apply_async(&c360_rpc::feed_events(events)))
             .map_err(|e| e.to_string())
     }
 }

@@ -40,9 +40,8 @@ pub use grpc::VaultGrpc;
 pub use peers::ResolverPeer;
 pub use vault::{
     AccessQuery, AccessRecord, CheckInput, CheckOutcome, ConsentInput, ConsentsView, EraseOutcome,
-    ExportFormat, FeedChange, FeedEvent, FieldRef, FieldResult, LegalHold, MAX_TARGETS,
-    PROFILE_RECORD, Plain, ReadGrant, ReadOutcome, Resolver, RotateOutcome, STORAGE, Vault,
-    VaultCustodian, VaultPeers, VerifyReport,
+    ExportFormat, FieldRef, FieldResult, LegalHold, MAX_TARGETS, PROFILE_RECORD, Plain, ReadGrant,
+    ReadOutcome, Resolver, RotateOutcome, STORAGE, Vault, VaultCustodian, VaultPeers, VerifyReport,
 };
 
 impl Vault {

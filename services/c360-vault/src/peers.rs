@@ -1,6 +1,6 @@
 //! The vault's peers over the wire: the resolver reached through its gRPC
 //! client (the [`Resolver`] port the domain owns), and its event feed
-//! converted to the domain's [`FeedEvent`]s.
+//! read as `c360_rpc::FeedEvent`s for the domain.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +10,7 @@ use c360_proto::resolver::v1 as rapi;
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_rpc::{NumberIssuer, PeerChannel};
 
-use crate::vault::{FeedChange, FeedEvent, Resolver};
+use crate::vault::Resolver;
 use crate::{Result, Vault, VaultPeers};
 
 /// The resolver over gRPC.
@@ -63,34 +63,11 @@ impl VaultPeers {
     }
 }
 
-impl<'a> From<&'a rapi::Event> for FeedEvent<'a> {
-    fn from(e: &'a rapi::Event) -> Self {
-        use rapi::EventType as T;
-        let change = match e.r#type() {
-            T::ClientCreated | T::RecordAttached => FeedChange::RecordNoted,
-            T::ClientsMerged => FeedChange::ClientsMerged,
-            T::ClientSplit => FeedChange::ClientSplit,
-            T::ClientErased => FeedChange::ClientErased,
-            T::RecordUpdated | T::Unspecified => FeedChange::Other,
-        };
-        FeedEvent {
-            offset: e.offset,
-            change,
-            client_number: &e.client_number,
-            record_id: &e.record_id,
-            related_clients: &e.related_clients,
-            record_ids: &e.record_ids,
-            at_ms: e.at_unix_ms,
-        }
-    }
-}
-
 impl Vault {
     /// Applies the resolver's events as they come off the wire (one durable
     /// write with the checkpoint).
     pub fn apply_events(&self, events: &[rapi::Event]) -> Result<()> {
-        let events: Vec<FeedEvent<'_>> = events.iter().map(FeedEvent::from).collect();
-        self.apply_feed(&events)
+        self.apply_feed(&c360_rpc::feed_events(events))
     }
 }
 

@@ -2,7 +2,7 @@
 //! tokens, blind indexes, access log, legal holds and erasure, over one
 //! [`Store`]. No tonic type and no generated message is used here: the
 //! resolver is reached through the [`Resolver`] port and its feed arrives
-//! as [`FeedEvent`]s, both given by the edge ([`crate::peers`]).
+//! as `c360_rpc::FeedEvent`s, both given by the edge ([`crate::peers`]).
 //!
 //! This file is the kernel (the vault's state, open, the one durable
 //! write); `validate`, `codec`, `reads` and `pending_write` (the read-your-writes
@@ -91,7 +91,6 @@ pub use consents::{
 };
 pub use disclosure::{MAX_TARGETS, ReadGrant, reader};
 pub use erasure::{EraseOutcome, LegalHold, Resolver};
-pub use feed::{FeedChange, FeedEvent};
 pub use fields::ReadOutcome;
 pub use keys::{MAX_KEYS_PER_CALL, RotateOutcome, VaultCustodian};
 pub(crate) use validate::{check_name, check_number};

@@ -1,32 +1,9 @@
 //! The identity feed: the resolver's creations, merges, splits and
 //! erasures, applied with the feed checkpoint in one write.
 
+use c360_rpc::{EventKind, FeedEvent};
+
 use super::*;
-
-/// What happened, of what the vault follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FeedChange {
-    /// A client created or a record attached: the record is the number's.
-    RecordNoted,
-    ClientsMerged,
-    ClientSplit,
-    ClientErased,
-    /// Anything else (a record updated): only the offset advances.
-    Other,
-}
-
-/// One event of the resolver's feed, as the vault reads it: a view of the
-/// wire's event (the edge converts, borrowing, so the feed copies nothing).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FeedEvent<'a> {
-    pub offset: u64,
-    pub change: FeedChange,
-    pub client_number: &'a str,
-    pub record_id: &'a str,
-    pub related_clients: &'a [String],
-    pub record_ids: &'a [String],
-    pub at_ms: i64,
-}
 
 impl Vault {
     /// The offset of the last feed event applied.
@@ -48,14 +25,16 @@ impl Vault {
 
     /// Applies resolver events (one durable write with the checkpoint).
     pub fn apply_feed(&self, events: &[FeedEvent<'_>]) -> Result<()> {
-        use FeedChange as T;
+        use EventKind as T;
         self.write(|tx| {
             for e in events {
                 if e.offset <= tx.heads.feed_offset {
                     continue;
                 }
-                match e.change {
-                    T::RecordNoted => {
+                match e.kind {
+                    // A client created or a record attached: the record is
+                    // the number's.
+                    T::ClientCreated | T::RecordAttached => {
                         if !e.record_id.is_empty() && !e.client_number.is_empty() {
                             note_record(tx, e.client_number, e.record_id)?;
                         }
@@ -69,7 +48,8 @@ impl Vault {
                         }
                         tx.delete(META, [PENDING, survivor.as_bytes()].concat());
                     }
-                    T::Other => {}
+                    // A record updated: only the offset advances.
+                    T::RecordUpdated | T::Unknown => {}
                 }
                 tx.heads.feed_offset = e.offset;
             }
