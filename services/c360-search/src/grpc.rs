@@ -180,3 +180,18 @@ impl SearchService for SearchGrpc {
         Ok(Response::new(api::ReindexResponse {}))
     }
 }
+
+impl crate::Search {
+    /// The gRPC service; `vault` decides what hits disclose (none without
+    /// one).
+    pub fn grpc(
+        &self,
+        vault: Option<
+            c360_proto::vault::v1::vault_service_client::VaultServiceClient<c360_rpc::PeerChannel>,
+        >,
+    ) -> c360_proto::search::v1::search_service_server::SearchServiceServer<SearchGrpc> {
+        SearchGrpc::new(self.clone())
+            .with_vault(vault)
+            .into_server()
+    }
+}

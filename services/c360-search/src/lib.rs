@@ -60,7 +60,6 @@ use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use c360_crypto::KekProvider;
-use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_storage::{ServiceStorage, StorageConfig};
 use serde::{Deserialize, Serialize};
 
@@ -119,16 +118,6 @@ pub struct SearchPeers {
     /// Source of golden records for the feed handler: the port search owns
     /// to the resolver ([`peers::ResolverGolden`] over gRPC).
     pub resolver: Option<Arc<dyn GoldenSource>>,
-}
-
-impl SearchPeers {
-    /// The resolver reached through its gRPC client (in process or remote).
-    pub fn over_grpc(resolver: Option<ResolverServiceClient<c360_rpc::PeerChannel>>) -> Self {
-        SearchPeers {
-            resolver: resolver
-                .map(|client| Arc::new(ResolverGolden::new(client)) as Arc<dyn GoldenSource>),
-        }
-    }
 }
 
 impl std::fmt::Debug for SearchPeers {
@@ -304,19 +293,6 @@ impl Search {
         });
         spawn_committer(Arc::downgrade(&inner), inner.stop.clone());
         Ok(Search { inner })
-    }
-
-    /// The gRPC service; `vault` decides what hits disclose (none without
-    /// one).
-    pub fn grpc(
-        &self,
-        vault: Option<
-            c360_proto::vault::v1::vault_service_client::VaultServiceClient<c360_rpc::PeerChannel>,
-        >,
-    ) -> c360_proto::search::v1::search_service_server::SearchServiceServer<SearchGrpc> {
-        SearchGrpc::new(self.clone())
-            .with_vault(vault)
-            .into_server()
     }
 
     /// The event-feed handler, fetching golden records from the resolver

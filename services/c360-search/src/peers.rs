@@ -1,13 +1,15 @@
 //! The resolver as search calls it: golden records over gRPC
 //! (`GetClient`), behind the [`GoldenSource`] port the feed handler owns.
 
+use std::sync::Arc;
+
 use c360_proto::resolver::v1::resolver_service_client::ResolverServiceClient;
 use c360_proto::resolver::v1::{GetClientRequest, GetClientResponse};
 use c360_rpc::PeerChannel;
 
 use crate::doc::push_distinct;
 use crate::feed::{Fetched, GoldenSource};
-use crate::{ClientDoc, Error, Result};
+use crate::{ClientDoc, Error, Result, SearchPeers};
 
 /// Golden records from the resolver's `GetClient`.
 #[derive(Debug, Clone)]
@@ -118,4 +120,14 @@ pub fn client_doc(client: &GetClientResponse) -> ClientDoc {
         }
     }
     doc
+}
+
+impl SearchPeers {
+    /// The resolver reached through its gRPC client (in process or remote).
+    pub fn over_grpc(resolver: Option<ResolverServiceClient<PeerChannel>>) -> Self {
+        SearchPeers {
+            resolver: resolver
+                .map(|client| Arc::new(ResolverGolden::new(client)) as Arc<dyn GoldenSource>),
+        }
+    }
 }
