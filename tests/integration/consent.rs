@@ -328,7 +328,7 @@ async fn in_one_process_channels_reads_the_vaults_own_entries() {
         .iter()
         .find(|p| p.channel() == ch::Channel::Sms)
         .expect("her phone became a contact point through the feed");
-    assert_eq!(sms.record_ids, [a.record_id.clone()]);
+    assert_eq!(sms.record_ids, std::slice::from_ref(&a.record_id));
     let sealed = sms.sealed.clone().expect("the point is sealed");
     assert!(!sealed.ciphertext.is_empty());
     assert!(
@@ -382,7 +382,7 @@ async fn in_one_process_channels_reads_the_vaults_own_entries() {
         c360_rpc::Caller::peer(c360_rpc::Peer::Channels).id
     );
     assert_eq!(withdrawal.source_system, "c360-channels");
-    assert_eq!(withdrawal.record_ids, [a.record_id.clone()]);
+    assert_eq!(withdrawal.record_ids, std::slice::from_ref(&a.record_id));
 
     let ledger = c
         .vault
