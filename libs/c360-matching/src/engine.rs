@@ -116,7 +116,7 @@ impl Matcher {
 
     pub fn heat(&self) -> PhoneHeat<'_> {
         PhoneHeat {
-            counts: &self.freqs.phone_holders,
+            counts: self.freqs.phone_holders.counts(),
             hot_threshold: self.config.hot_phone_holders,
         }
     }
@@ -425,7 +425,7 @@ fn learn(
 ) -> (FsModel, Candidates) {
     let started = Instant::now();
     let heat = PhoneHeat {
-        counts: &freqs.phone_holders,
+        counts: freqs.phone_holders.counts(),
         hot_threshold: config.hot_phone_holders,
     };
     let (pairs, blocking) = candidate_pairs(prepared, heat, BlockingConfig::of(config));
