@@ -5,13 +5,50 @@ use super::Frequencies;
 use crate::Preparer;
 
 fn record(given: &str, surname: &str, phone: &str) -> crate::Prepared {
+    with_email(given, surname, phone, "")
+}
+
+fn with_email(given: &str, surname: &str, phone: &str, email: &str) -> crate::Prepared {
     let preparer = Preparer::new("CI", NameVariants::builtin()).unwrap();
     preparer.prepare(&Record {
         given_name: given.to_string(),
         surname: surname.to_string(),
         phones: vec![phone.to_string()],
+        emails: if email.is_empty() {
+            vec![]
+        } else {
+            vec![email.to_string()]
+        },
         ..Record::default()
     })
+}
+
+/// An e-mail address weighs by its holders: one person's five records
+/// hold it once, a family's address written for each member is held by
+/// each; a record updated away gives its holding back.
+#[test]
+fn an_email_is_held_by_people_not_records() {
+    let mut freqs = Frequencies::default();
+    for _ in 0..5 {
+        freqs.add(&with_email(
+            "Serge",
+            "Kouassi",
+            "0708292982",
+            "serge.kouassi@gmail.com",
+        ));
+    }
+    let family: Vec<_> = ["Awa", "Fatou", "Mamadou"]
+        .iter()
+        .map(|given| with_email(given, "Traore", "", "famille.traore@yahoo.fr"))
+        .collect();
+    family.iter().for_each(|r| freqs.add(r));
+    let key = |r: &crate::Prepared| super::text_key(&r.emails[0]);
+    let own = with_email("Serge", "Kouassi", "", "serge.kouassi@gmail.com");
+    assert_eq!(freqs.email[&key(&own)], 5);
+    assert_eq!(freqs.email_holders.get(&key(&own)), Some(1));
+    assert_eq!(freqs.email_holders.get(&key(&family[0])), Some(3));
+    freqs.remove(&family[2]);
+    assert_eq!(freqs.email_holders.get(&key(&family[0])), Some(2));
 }
 
 #[test]
