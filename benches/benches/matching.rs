@@ -71,6 +71,7 @@ fn main() {
             "window" => generated_config.window = value as usize,
             "max_block_size" => generated_config.max_block_size = value as usize,
             "u_sample_pairs" => generated_config.u_sample_pairs = value as usize,
+            "training_pairs" => generated_config.training_pairs = value as usize,
             "hot_phone_holders" => generated_config.hot_phone_holders = value as u32,
             other => panic!("C360_BENCH_MATCHING: unknown setting {other}"),
         }

@@ -49,6 +49,12 @@ pub struct MatchConfig {
     pub max_cluster_size: usize,
     /// Random pairs drawn to estimate u.
     pub u_sample_pairs: usize,
+    /// Candidate pairs the model learns from: with more candidates, an
+    /// even sample of this many (every k-th pair, each counted k times) is
+    /// compared for training, and every candidate is still scored. EM
+    /// estimates a few dozen numbers from pattern shares, which a few
+    /// million pairs settle; 0: learn from every candidate.
+    pub training_pairs: usize,
     pub em_max_iterations: u32,
     /// Steward labels: how many candidate pairs' worth of EM evidence a
     /// field's m keeps against the pairs labelled "one person" when the model
@@ -200,6 +206,7 @@ impl Default for MatchConfig {
             window: 12,
             max_cluster_size: 0,
             u_sample_pairs: 150_000,
+            training_pairs: 4_000_000,
             em_max_iterations: 50,
             label_pseudo_pairs: 0.0,
             seed: 0x00c3_6000,

@@ -116,7 +116,7 @@ impl Matcher {
 
     pub fn heat(&self) -> PhoneHeat<'_> {
         PhoneHeat {
-            counts: &self.freqs.phone_holders,
+            counts: self.freqs.phone_holders.counts(),
             hot_threshold: self.config.hot_phone_holders,
         }
     }
@@ -124,6 +124,11 @@ impl Matcher {
     pub fn score_pair(&self, a: u32, b: u32) -> PairScore {
         let (pa, pb) = (&self.records[a as usize], &self.records[b as usize]);
         self.score_prepared(pa, pb)
+    }
+
+    /// [`Matcher::screen_prepared`] of two records by index.
+    pub fn screen_pair(&self, a: u32, b: u32) -> PairScore {
+        self.screen_prepared(&self.records[a as usize], &self.records[b as usize])
     }
 
     pub fn score_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
@@ -230,6 +235,8 @@ pub struct DedupeStats {
     pub linked_pairs: usize,
     pub review_pairs: usize,
     pub vetoed_pairs: usize,
+    /// Candidate pairs the model learned from (all, or an even sample).
+    pub training_pairs: usize,
     pub merges_refused_conflict: usize,
     pub merges_refused_size: usize,
     pub em_iterations: u32,
@@ -288,7 +295,7 @@ pub fn dedupe_labelled(
     let prepared: Vec<Prepared> = records.par_iter().map(|r| preparer.prepare(r)).collect();
     let freqs = Frequencies::of_records(&prepared);
     stats.prepare_time = started.elapsed();
-    let (model, kept) = learn(&prepared, &freqs, config, labels, &mut stats);
+    let (model, candidates) = learn(&prepared, &freqs, config, labels, &mut stats);
     let matcher = Matcher {
         config: config.clone(),
         population_floor: 0,
@@ -298,30 +305,45 @@ pub fn dedupe_labelled(
     };
 
     let started = Instant::now();
-    let scored: Vec<(u64, PairScore)> = kept
-        .par_iter()
-        .map(|&p| {
-            let (a, b) = unpack_pair(p);
-            (p, matcher.score_pair(a, b))
-        })
-        .collect();
-    drop(kept);
-    let mut edges = Vec::new();
-    for (p, s) in &scored {
-        match matcher.decide(s) {
-            PairDecision::Link => {
-                let (a, b) = unpack_pair(*p);
-                edges.push(Edge {
-                    a,
-                    b,
-                    log_odds: s.log_odds,
-                });
+    // Every candidate is scored once, on every core, straight into the
+    // links: no score is kept (at 1M, 16M kept scores took a gigabyte).
+    // Pairs the training pass did not screen stop at a cannot-link rule
+    // here.
+    let (mut edges, review_pairs, vetoed_here) = candidates
+        .pairs
+        .par_chunks(16_384)
+        .map(|chunk| {
+            let mut edges = Vec::new();
+            let (mut review, mut vetoed) = (0usize, 0usize);
+            for &p in chunk {
+                let (a, b) = unpack_pair(p);
+                let s = matcher.screen_pair(a, b);
+                if s.veto.is_some() {
+                    vetoed += 1;
+                    continue;
+                }
+                match matcher.decide(&s) {
+                    PairDecision::Link => edges.push(Edge {
+                        a,
+                        b,
+                        log_odds: s.log_odds,
+                    }),
+                    PairDecision::Review => review += 1,
+                    PairDecision::Distinct => {}
+                }
             }
-            PairDecision::Review => stats.review_pairs += 1,
-            PairDecision::Distinct => {}
-        }
-    }
-    drop(scored);
+            (edges, review, vetoed)
+        })
+        .reduce(
+            || (Vec::new(), 0, 0),
+            |(mut ea, ra, va), (mut eb, rb, vb)| {
+                ea.append(&mut eb);
+                (ea, ra + rb, va + vb)
+            },
+        );
+    drop(candidates);
+    stats.review_pairs = review_pairs;
+    stats.vetoed_pairs += vetoed_here;
     // A steward's word is final: "one person" links, "two people" never
     // share a cluster.
     let mut different = rustc_hash::FxHashSet::default();
@@ -385,18 +407,25 @@ pub fn learn_model(prepared: &[Prepared], config: &MatchConfig, labels: &[Label]
     .0
 }
 
-/// Blocks, compares and trains: the model and the candidate pairs kept
-/// (not vetoed).
+/// The candidate pairs left to score after training.
+struct Candidates {
+    /// Packed pairs ([`unpack_pair`]).
+    pairs: Vec<u64>,
+}
+
+/// Blocks, compares and trains: the model and the candidate pairs to score
+/// (without those the training pass already found vetoed, when it
+/// compared them all).
 fn learn(
     prepared: &[Prepared],
     freqs: &Frequencies,
     config: &MatchConfig,
     labels: &[Label],
     stats: &mut DedupeStats,
-) -> (FsModel, Vec<u64>) {
+) -> (FsModel, Candidates) {
     let started = Instant::now();
     let heat = PhoneHeat {
-        counts: &freqs.phone_holders,
+        counts: freqs.phone_holders.counts(),
         hot_threshold: config.hot_phone_holders,
     };
     let (pairs, blocking) = candidate_pairs(prepared, heat, BlockingConfig::of(config));
@@ -411,10 +440,22 @@ fn learn(
         .iter()
         .filter(|&&f| !config.fields.get(f).term_frequency)
         .fold(0, |bits, &f| bits | (1 << f as u16));
-    // Compare every candidate pair; vetoed pairs stop at the person-level
-    // fields and take no part in training (they are non-matches by rule).
+    // Above `training_pairs` candidates, every k-th pair is compared and
+    // counted k times: the pattern shares EM learns from are the same, the
+    // counts keep their scale (the prior and the labels' weight read them).
+    let stride = training_stride(pairs.len(), config.training_pairs);
+    let sample: Vec<u64>;
+    let trained_on: &[u64] = if stride > 1 {
+        sample = pairs.iter().step_by(stride).copied().collect();
+        &sample
+    } else {
+        &pairs
+    };
+    stats.training_pairs = trained_on.len();
+    // Vetoed pairs stop at the person-level fields and take no part in
+    // training (they are non-matches by rule).
     let rules = config.rules;
-    let (pattern_counts, kept, vetoed) = pairs
+    let (pattern_counts, kept, vetoed) = trained_on
         .par_chunks(16_384)
         .map(|chunk| {
             let mut counts: rustc_hash::FxHashMap<u64, u64> = rustc_hash::FxHashMap::default();
@@ -427,8 +468,10 @@ fn learn(
                 }) {
                     Ok(c) => {
                         let c = c.masked(&config.fields);
-                        *counts.entry(c.levels.pack()).or_default() += 1;
-                        kept.push(p);
+                        *counts.entry(c.levels.pack()).or_default() += stride as u64;
+                        if stride == 1 {
+                            kept.push(p);
+                        }
                     }
                     Err(_) => vetoed += 1,
                 }
@@ -445,8 +488,16 @@ fn learn(
                 (ca, ka, va + vb)
             },
         );
-    drop(pairs);
-    stats.vetoed_pairs = vetoed;
+    // Compared in full: only the pairs kept are left to score. Sampled:
+    // every pair is, and scoring screens them.
+    let candidates = if stride == 1 {
+        drop(pairs);
+        stats.vetoed_pairs = vetoed;
+        Candidates { pairs: kept }
+    } else {
+        Candidates { pairs }
+    };
+
     let mut patterns: Vec<(Levels, u64)> = pattern_counts
         .into_iter()
         .map(|(k, c)| (Levels::unpack(k), c))
@@ -470,7 +521,17 @@ fn learn(
     stats.em_converged = model.em_converged;
     stats.model_version = model.version();
     stats.training_time = started.elapsed();
-    (model, kept)
+    (model, candidates)
+}
+
+/// Every how many candidate pairs one is compared for training: 1 (all)
+/// up to `cap` pairs (0: no cap).
+fn training_stride(pairs: usize, cap: usize) -> usize {
+    if cap == 0 || pairs <= cap {
+        1
+    } else {
+        pairs.div_ceil(cap)
+    }
 }
 
 impl DedupeStats {

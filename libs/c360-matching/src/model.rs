@@ -604,23 +604,25 @@ fn tf_share(
             // By its holders, not its records: one person's ten records
             // with one phone make it no less theirs (measured: 1M recall
             // 0.9531 → 0.9534 at the same precision).
-            .map(|p| freqs.share(freqs.phone_holders.get(&p).copied())),
+            .map(|p| freqs.share(freqs.phone_holders.get(&p))),
         CompareField::NationalId => a
             .national_id
             .as_deref()
             .and_then(|id| freqs.national_id.get(&text_key(id)))
             .map(|&c| freqs.share(Some(c))),
-        // With several addresses, the most common one (the cautious choice).
+        // By its holders, like phones; of several shared addresses, the
+        // most common one (the cautious choice).
         CompareField::Email => a
             .emails
             .iter()
-            .filter_map(|e| freqs.email.get(&text_key(e)).copied())
+            .filter(|e| b.emails.binary_search(e).is_ok())
+            .filter_map(|e| freqs.email_holders.get(&text_key(e)))
             .max()
             .map(|c| freqs.share(Some(c))),
         // By its holders, like phones.
         CompareField::DateOfBirth => date_key(&a.dob)
             .and_then(|d| freqs.dob_holders.get(&d))
-            .map(|&c| freqs.share(Some(c))),
+            .map(|c| freqs.share(Some(c))),
         _ => None,
     }
 }

@@ -98,39 +98,6 @@ pub struct Preparer {
     nicknames: Nicknames,
 }
 
-/// Address tokens that carry no information ("rue", "quartier", "pres du").
-const ADDRESS_STOPWORDS: &[&str] = &[
-    "a",
-    "au",
-    "aux",
-    "avenue",
-    "av",
-    "bd",
-    "boulevard",
-    "cite",
-    "d",
-    "de",
-    "derriere",
-    "des",
-    "du",
-    "en",
-    "et",
-    "face",
-    "l",
-    "la",
-    "le",
-    "les",
-    "lot",
-    "pres",
-    "quartier",
-    "qtier",
-    "qt",
-    "rue",
-    "street",
-    "st",
-    "x",
-];
-
 impl Preparer {
     pub fn new(default_country: &str, variants: NameVariants) -> Result<Self, crate::Error> {
         Self::with_tables(default_country, variants, Nicknames::builtin())
@@ -165,7 +132,7 @@ impl Preparer {
         out.sex = parse_sex(&record.sex);
         let mut address: Vec<Box<str>> = tokens(&record.address)
             .into_iter()
-            .filter(|t| !ADDRESS_STOPWORDS.contains(&t.as_str()))
+            .filter(|t| !c360_standardise::address::is_address_stopword(t))
             .map(Into::into)
             .collect();
         address.sort_unstable();
@@ -215,7 +182,7 @@ impl Preparer {
         match value::national_id(&record.national_id) {
             Ok(id) => {
                 out.id_scheme = id.as_deref().and_then(crate::idscheme::scheme_of);
-                out.national_id = id.map(|id| id_core(&id).into());
+                out.national_id = id.map(|id| c360_standardise::id::national_id_core(&id).into());
             }
             Err(reason) => flag(Field::NationalId, 0, reason),
         }
@@ -341,13 +308,6 @@ fn salvaged_year(raw: &str) -> PartialDate {
 fn subscriber(e164: &str) -> Option<u64> {
     let digits: u64 = e164.trim_start_matches('+').parse().ok()?;
     Some(digits % 100_000_000)
-}
-
-/// A national ID without its leading letters ("C0012345678" and
-/// "CI-0012-3456-78" are one Ivorian ID written two ways), when enough is left.
-fn id_core(id: &str) -> &str {
-    let core = id.trim_start_matches(|c: char| c.is_ascii_alphabetic());
-    if core.len() >= 6 { core } else { id }
 }
 
 #[cfg(test)]

@@ -112,3 +112,68 @@ fn a_weak_bridge_does_not_glue_two_people() {
     );
     assert_ne!(a, b, "the bridge glued two people");
 }
+
+/// Above `training_pairs` candidates the model learns from an even sample
+/// of them: it learns the same weights (within sampling noise), every
+/// candidate is still scored, and the clients found are the same.
+#[test]
+fn a_sampled_training_learns_the_full_model() {
+    let records = background(20_000);
+    let full = dedupe(
+        &records,
+        &MatchConfig {
+            training_pairs: 0,
+            ..MatchConfig::default()
+        },
+    )
+    .expect("valid config");
+    let candidates = full.stats.blocking.candidate_pairs;
+    assert_eq!(full.stats.training_pairs, candidates);
+    let cap = candidates / 5;
+    let sampled = dedupe(
+        &records,
+        &MatchConfig {
+            training_pairs: cap,
+            ..MatchConfig::default()
+        },
+    )
+    .expect("valid config");
+    assert!(sampled.stats.training_pairs <= cap, "learned from a sample");
+    assert!(sampled.stats.training_pairs * 6 >= candidates);
+    // Every candidate is still decided: the vetoes are found at scoring.
+    assert_eq!(sampled.stats.vetoed_pairs, full.stats.vetoed_pairs);
+    let (m_full, m_sampled) = (&full.matcher.model.m, &sampled.matcher.model.m);
+    for (f, (a, b)) in m_full.iter().zip(m_sampled).enumerate() {
+        for (l, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() < 0.02 + 0.1 * x.max(*y),
+                "field {f} level {l}: m {x} against {y} sampled"
+            );
+        }
+    }
+    let prior = |o: &c360_matching::DedupeOutcome| o.matcher.model.matches_per_record;
+    assert!((prior(&full) / prior(&sampled) - 1.0).abs() < 0.1);
+    // The same pairs of records share a client.
+    let pairs = |o: &c360_matching::DedupeOutcome| {
+        let mut by_client: std::collections::HashMap<u32, Vec<usize>> = Default::default();
+        for (i, &c) in o.assignment.iter().enumerate() {
+            by_client.entry(c).or_default().push(i);
+        }
+        let mut pairs = std::collections::BTreeSet::new();
+        for members in by_client.values() {
+            for (k, &a) in members.iter().enumerate() {
+                for &b in &members[k + 1..] {
+                    pairs.insert((a, b));
+                }
+            }
+        }
+        pairs
+    };
+    let (a, b) = (pairs(&full), pairs(&sampled));
+    let differ = a.symmetric_difference(&b).count();
+    assert!(
+        differ * 100 <= a.len(),
+        "{differ} of {} linked pairs differ",
+        a.len()
+    );
+}

@@ -15,25 +15,86 @@ pub struct Frequencies {
     /// it is among holders of the shared surname.
     pub full_name: FxHashMap<u64, u32>,
     pub phone: FxHashMap<u64, u32>,
-    /// Distinct holders of each phone (records told apart by their names,
-    /// see [`holder_signature`]): what makes a phone "hot". One person's
-    /// twenty records with one phone are one holder; an agent's phone typed
-    /// into the records of a hundred clients is a hundred.
-    pub phone_holders: FxHashMap<u64, u32>,
-    /// Records per (phone, holder signature), to keep `phone_holders` right
-    /// when records are updated or erased.
-    phone_signatures: FxHashMap<(u64, u32), u32>,
+    /// Distinct holders of each phone: what makes a phone "hot", and what
+    /// a shared phone weighs by. One person's twenty records with one phone
+    /// are one holder; an agent's phone typed into the records of a hundred
+    /// clients is a hundred.
+    pub phone_holders: Holders<u64>,
     /// National IDs, e-mail addresses (by hash) and full birth dates
     /// ([`date_key`]): a shared ID held by one person's records is near
     /// proof, a shared "1 January 1960" is not.
     pub national_id: FxHashMap<u64, u32>,
     pub email: FxHashMap<u64, u32>,
+    /// Distinct holders of each e-mail address, what a shared address
+    /// weighs by (as for phones): one person's five records with their
+    /// address make it no more common than one record does, a family's
+    /// address written for each member is held by each.
+    pub email_holders: Holders<u64>,
     pub dob: FxHashMap<u32, u32>,
-    /// Distinct holders of each full birth date (told apart by their
-    /// names, as for phones): one person's 500 records with their birth
-    /// date make it no more common than one record does.
-    pub dob_holders: FxHashMap<u32, u32>,
-    dob_signatures: FxHashMap<(u32, u32), u32>,
+    /// Distinct holders of each full birth date (as for phones).
+    pub dob_holders: Holders<u32>,
+}
+
+/// Distinct holders of each value of a field: records told apart by their
+/// names ([`holder_signature`]), kept right when records are updated or
+/// erased.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Holders<K: std::hash::Hash + Eq> {
+    holders: FxHashMap<K, u32>,
+    /// Records per (value, holder signature).
+    signatures: FxHashMap<(K, u32), u32>,
+}
+
+impl<K: std::hash::Hash + Eq> Default for Holders<K> {
+    fn default() -> Self {
+        Holders {
+            holders: FxHashMap::default(),
+            signatures: FxHashMap::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Holders<K> {
+    /// Holders of each value.
+    pub fn counts(&self) -> &FxHashMap<K, u32> {
+        &self.holders
+    }
+
+    pub fn get(&self, value: &K) -> Option<u32> {
+        self.holders.get(value).copied()
+    }
+
+    fn add(&mut self, value: K, signature: u32) {
+        let c = self.signatures.entry((value, signature)).or_default();
+        *c += 1;
+        if *c == 1 {
+            *self.holders.entry(value).or_default() += 1;
+        }
+    }
+
+    fn remove(&mut self, value: K, signature: u32) {
+        if let Some(c) = self.signatures.get_mut(&(value, signature)) {
+            *c -= 1;
+            if *c == 0 {
+                self.signatures.remove(&(value, signature));
+                if let Some(h) = self.holders.get_mut(&value) {
+                    *h = h.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// Holders are distinct signatures: a signature both sides hold is one
+    /// holder.
+    fn merge(&mut self, from: Holders<K>) {
+        for ((value, signature), count) in from.signatures {
+            let c = self.signatures.entry((value, signature)).or_default();
+            if *c == 0 {
+                *self.holders.entry(value).or_default() += 1;
+            }
+            *c += count;
+        }
+    }
 }
 
 /// Who holds a phone, as far as the names tell: the phonetic keys of the
@@ -121,22 +182,9 @@ impl Frequencies {
         sum(&mut into.national_id, from.national_id);
         sum(&mut into.email, from.email);
         sum(&mut into.dob, from.dob);
-        // Holders are distinct signatures: a signature both sides hold is
-        // one holder.
-        for ((phone, signature), count) in from.phone_signatures {
-            let c = into.phone_signatures.entry((phone, signature)).or_default();
-            if *c == 0 {
-                *into.phone_holders.entry(phone).or_default() += 1;
-            }
-            *c += count;
-        }
-        for ((dob, signature), count) in from.dob_signatures {
-            let c = into.dob_signatures.entry((dob, signature)).or_default();
-            if *c == 0 {
-                *into.dob_holders.entry(dob).or_default() += 1;
-            }
-            *c += count;
-        }
+        into.phone_holders.merge(from.phone_holders);
+        into.email_holders.merge(from.email_holders);
+        into.dob_holders.merge(from.dob_holders);
         into
     }
 
@@ -157,31 +205,21 @@ impl Frequencies {
             );
         }
         let signature = holder_signature(p);
-        for phone in &p.phones {
-            decrement(&mut self.phone, phone);
-            if let Some(c) = self.phone_signatures.get_mut(&(*phone, signature)) {
-                *c -= 1;
-                if *c == 0 {
-                    self.phone_signatures.remove(&(*phone, signature));
-                    decrement(&mut self.phone_holders, phone);
-                }
-            }
+        for &phone in &p.phones {
+            decrement(&mut self.phone, &phone);
+            self.phone_holders.remove(phone, signature);
         }
         if let Some(id) = &p.national_id {
             decrement(&mut self.national_id, &text_key(id));
         }
         for email in &p.emails {
-            decrement(&mut self.email, &text_key(email));
+            let key = text_key(email);
+            decrement(&mut self.email, &key);
+            self.email_holders.remove(key, signature);
         }
         if let Some(d) = date_key(&p.dob) {
             decrement(&mut self.dob, &d);
-            if let Some(c) = self.dob_signatures.get_mut(&(d, signature)) {
-                *c -= 1;
-                if *c == 0 {
-                    self.dob_signatures.remove(&(d, signature));
-                    decrement(&mut self.dob_holders, &d);
-                }
-            }
+            self.dob_holders.remove(d, signature);
         }
     }
 
@@ -202,25 +240,19 @@ impl Frequencies {
         let signature = holder_signature(p);
         for &phone in &p.phones {
             *self.phone.entry(phone).or_default() += 1;
-            let c = self.phone_signatures.entry((phone, signature)).or_default();
-            *c += 1;
-            if *c == 1 {
-                *self.phone_holders.entry(phone).or_default() += 1;
-            }
+            self.phone_holders.add(phone, signature);
         }
         if let Some(id) = &p.national_id {
             *self.national_id.entry(text_key(id)).or_default() += 1;
         }
         for email in &p.emails {
-            *self.email.entry(text_key(email)).or_default() += 1;
+            let key = text_key(email);
+            *self.email.entry(key).or_default() += 1;
+            self.email_holders.add(key, signature);
         }
         if let Some(d) = date_key(&p.dob) {
             *self.dob.entry(d).or_default() += 1;
-            let c = self.dob_signatures.entry((d, signature)).or_default();
-            *c += 1;
-            if *c == 1 {
-                *self.dob_holders.entry(d).or_default() += 1;
-            }
+            self.dob_holders.add(d, signature);
         }
     }
 

@@ -5,13 +5,50 @@ use super::Frequencies;
 use crate::Preparer;
 
 fn record(given: &str, surname: &str, phone: &str) -> crate::Prepared {
+    with_email(given, surname, phone, "")
+}
+
+fn with_email(given: &str, surname: &str, phone: &str, email: &str) -> crate::Prepared {
     let preparer = Preparer::new("CI", NameVariants::builtin()).unwrap();
     preparer.prepare(&Record {
         given_name: given.to_string(),
         surname: surname.to_string(),
         phones: vec![phone.to_string()],
+        emails: if email.is_empty() {
+            vec![]
+        } else {
+            vec![email.to_string()]
+        },
         ..Record::default()
     })
+}
+
+/// An e-mail address weighs by its holders: one person's five records
+/// hold it once, a family's address written for each member is held by
+/// each; a record updated away gives its holding back.
+#[test]
+fn an_email_is_held_by_people_not_records() {
+    let mut freqs = Frequencies::default();
+    for _ in 0..5 {
+        freqs.add(&with_email(
+            "Serge",
+            "Kouassi",
+            "0708292982",
+            "serge.kouassi@gmail.com",
+        ));
+    }
+    let family: Vec<_> = ["Awa", "Fatou", "Mamadou"]
+        .iter()
+        .map(|given| with_email(given, "Traore", "", "famille.traore@yahoo.fr"))
+        .collect();
+    family.iter().for_each(|r| freqs.add(r));
+    let key = |r: &crate::Prepared| super::text_key(&r.emails[0]);
+    let own = with_email("Serge", "Kouassi", "", "serge.kouassi@gmail.com");
+    assert_eq!(freqs.email[&key(&own)], 5);
+    assert_eq!(freqs.email_holders.get(&key(&own)), Some(1));
+    assert_eq!(freqs.email_holders.get(&key(&family[0])), Some(3));
+    freqs.remove(&family[2]);
+    assert_eq!(freqs.email_holders.get(&key(&family[0])), Some(2));
 }
 
 #[test]
@@ -36,13 +73,13 @@ fn one_persons_records_are_one_holder_of_their_phone() {
     let own = record("Serge", "Kouassi", "0708292982").phones[0];
     let shop = agent[0].phones[0];
     assert_eq!(freqs.phone[&own], 20);
-    assert_eq!(freqs.phone_holders[&own], 1);
-    assert_eq!(freqs.phone_holders[&shop], 30);
+    assert_eq!(freqs.phone_holders.counts()[&own], 1);
+    assert_eq!(freqs.phone_holders.counts()[&shop], 30);
     // Updates and erasures keep the holders right.
     agent.iter().take(29).for_each(|r| freqs.remove(r));
-    assert_eq!(freqs.phone_holders[&shop], 1);
+    assert_eq!(freqs.phone_holders.counts()[&shop], 1);
     freqs.remove(&agent[29]);
-    assert_eq!(freqs.phone_holders[&shop], 0);
+    assert_eq!(freqs.phone_holders.counts()[&shop], 0);
 }
 
 /// Counting on every core (chunks merged) gives the counts of adding
@@ -68,7 +105,7 @@ fn counts_built_in_parallel_equal_counts_built_one_by_one() {
     records.iter().for_each(|r| one_by_one.add(r));
     let parallel = Frequencies::of_records(&records);
     assert_eq!(parallel.records, 40_000);
-    assert!(one_by_one.phone_holders.values().all(|&h| h == 42));
+    assert!(one_by_one.phone_holders.counts().values().all(|&h| h == 42));
     assert!(parallel == one_by_one, "{parallel:?} != {one_by_one:?}");
     let (head, tail) = records.split_at(12_345);
     let merged = Frequencies::of_records(tail).merged(Frequencies::of_records(head));

@@ -218,7 +218,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         s.merges_refused_size
     );
     eprintln!(
-        "  model {} (EM {} iterations{}); prepare {:.1?}, blocking {:.1?}, training {:.1?}, scoring {:.1?}, clustering {:.1?}",
+        "  model {} (EM {} iterations{}, learned from {} pairs); prepare {:.1?}, blocking {:.1?}, training {:.1?}, scoring {:.1?}, clustering {:.1?}",
         s.model_version,
         s.em_iterations,
         if s.em_converged {
@@ -226,6 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             ", not converged"
         },
+        s.training_pairs,
         s.prepare_time,
         s.blocking_time,
         s.training_time,
