@@ -41,7 +41,11 @@ pub struct MatchConfig {
     pub hot_phone_holders: u32,
     /// Blocks larger than this are paired by sorted neighbourhood.
     pub max_block_size: usize,
-    /// Window of the sorted neighbourhood in oversized blocks.
+    /// Window of the sorted neighbourhood in oversized blocks: each member
+    /// is paired with the next `window` members in name and birth-date order.
+    /// 4 (was 12): a wider window mostly pairs namesakes that other keys
+    /// already tell apart (generated 1M: 19.6M candidates against 24.5M,
+    /// F1 0.9670 against 0.9665; every other set within 0.0002).
     pub window: usize,
     /// No cluster grows past this many records; 0 (the default): no cap.
     /// Chaining is prevented by the conflict check, not by a number: a
@@ -203,7 +207,7 @@ impl Default for MatchConfig {
             soft_conflict_share: 0.25,
             hot_phone_holders: 15,
             max_block_size: 40,
-            window: 12,
+            window: 4,
             max_cluster_size: 0,
             u_sample_pairs: 150_000,
             training_pairs: 4_000_000,
