@@ -147,7 +147,14 @@ fn main() {
 
         // A tenth of the clients have two touches this week (durable writes).
         let day = 86_400_000;
-        let noon = now_ms() / day * day + day / 2;
+        // The next noon UTC: a decision asked before the consents were
+        // recorded would find none in force (a grant never acts before it
+        // was recorded), so after 12:00 UTC it is tomorrow's.
+        let now = now_ms();
+        let noon = match now / day * day + day / 2 {
+            today if today > now => today,
+            today => today + day,
+        };
         let started = Instant::now();
         let touched = (clients / 10).min(5_000);
         for i in 0..touched {
@@ -172,7 +179,7 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
 
-        // 3. MayContact at a fixed rate, many in flight. Noon UTC today, so
+        // 3. MayContact at a fixed rate, many in flight. At noon UTC, so
         // quiet hours (Abidjan, 20:00-08:00) do not turn every answer into
         // DEFER whatever the hour the bench runs at.
         let total = rate * seconds;
