@@ -115,23 +115,32 @@ pub fn cluster(
         }
         members[keep as usize].extend(moved);
     }
-    // Dense cluster numbers in order of first record.
-    let mut dense = vec![u32::MAX; n];
-    let mut next = 0u32;
-    let mut assignment = Vec::with_capacity(n);
-    for &o in &owner {
-        if dense[o as usize] == u32::MAX {
-            dense[o as usize] = next;
-            next += 1;
-        }
-        assignment.push(dense[o as usize]);
-    }
+    let (assignment, clusters) = numbered_by_first_record(&owner);
     ClusterResult {
         assignment,
-        clusters: next as usize,
+        clusters,
         rejected_by_conflict,
         rejected_by_size,
     }
+}
+
+/// Dense cluster numbers in order of each cluster's first record, from any
+/// cluster ids below the number of records; and how many clusters.
+pub(crate) fn numbered_by_first_record(owner: &[u32]) -> (Vec<u32>, usize) {
+    let mut dense = vec![u32::MAX; owner.len()];
+    let mut next = 0u32;
+    let assignment = owner
+        .iter()
+        .map(|&o| {
+            let slot = &mut dense[o as usize];
+            if *slot == u32::MAX {
+                *slot = next;
+                next += 1;
+            }
+            *slot
+        })
+        .collect();
+    (assignment, next as usize)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

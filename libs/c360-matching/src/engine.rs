@@ -332,7 +332,6 @@ pub fn dedupe_labelled(
     // Pairs the training pass did not screen stop at a cannot-link rule
     // here.
     let (mut edges, review_pairs, vetoed_here) = candidates
-        .pairs
         .par_chunks(16_384)
         .map(|chunk| {
             let mut edges = Vec::new();
@@ -408,24 +407,14 @@ pub fn dedupe_labelled(
     stats.merges_refused_conflict = rejected_by_conflict;
     stats.merges_refused_size = rejected_by_size;
     stats.clustering_time = started.elapsed();
-    let Matcher {
-        config,
-        population_floor,
-        records,
-        freqs,
-        model,
-    } = matcher;
-    let (assignment, records) = in_input_order(&order, assignment, records);
+    let mut matcher = matcher;
+    let records = std::mem::take(&mut matcher.records);
+    let (assignment, records) = in_input_order(&order, &assignment, records);
+    matcher.records = records;
     Ok(DedupeOutcome {
         assignment,
         stats,
-        matcher: Matcher {
-            config,
-            population_floor,
-            records,
-            freqs,
-            model,
-        },
+        matcher,
     })
 }
 
@@ -451,31 +440,17 @@ fn in_name_order(prepared: Vec<Prepared>) -> (Vec<u32>, Vec<Prepared>) {
 /// order of their first record.
 fn in_input_order(
     order: &[u32],
-    assignment: Vec<u32>,
+    assignment: &[u32],
     records: Vec<Prepared>,
 ) -> (Vec<u32>, Vec<Prepared>) {
-    let mut back: Vec<(u32, (u32, Prepared))> = order
-        .iter()
-        .copied()
-        .zip(assignment.into_iter().zip(records))
-        .collect();
+    let mut clusters = vec![0u32; order.len()];
+    for (&old, &cluster) in order.iter().zip(assignment) {
+        clusters[old as usize] = cluster;
+    }
+    let mut back: Vec<(u32, Prepared)> = order.iter().copied().zip(records).collect();
     back.par_sort_unstable_by_key(|&(i, _)| i);
-    let (clusters, records): (Vec<u32>, Vec<Prepared>) =
-        back.into_iter().map(|(_, pair)| pair).unzip();
-    let mut dense = vec![u32::MAX; clusters.len()];
-    let mut next = 0u32;
-    let assignment = clusters
-        .into_iter()
-        .map(|c| {
-            let slot = &mut dense[c as usize];
-            if *slot == u32::MAX {
-                *slot = next;
-                next += 1;
-            }
-            *slot
-        })
-        .collect();
-    (assignment, records)
+    let (assignment, _) = crate::cluster::numbered_by_first_record(&clusters);
+    (assignment, back.into_iter().map(|(_, p)| p).collect())
 }
 
 /// The model learned from prepared records and steward labels, as a batch
@@ -493,15 +468,9 @@ pub fn learn_model(prepared: &[Prepared], config: &MatchConfig, labels: &[Label]
     .0
 }
 
-/// The candidate pairs left to score after training.
-struct Candidates {
-    /// Packed pairs ([`unpack_pair`]).
-    pairs: Vec<u64>,
-}
-
 /// Blocks, compares and trains: the model and the candidate pairs to score
-/// (without those the training pass already found vetoed, when it
-/// compared them all).
+/// (packed, [`unpack_pair`]; without those the training pass already found
+/// vetoed, when it compared them all).
 fn learn(
     prepared: &[Prepared],
     position: Option<&[u32]>,
@@ -509,7 +478,7 @@ fn learn(
     config: &MatchConfig,
     labels: &[Label],
     stats: &mut DedupeStats,
-) -> (FsModel, Candidates) {
+) -> (FsModel, Vec<u64>) {
     let started = Instant::now();
     let heat = PhoneHeat {
         counts: freqs.phone_holders.counts(),
@@ -580,9 +549,9 @@ fn learn(
     let candidates = if stride == 1 {
         drop(pairs);
         stats.vetoed_pairs = vetoed;
-        Candidates { pairs: kept }
+        kept
     } else {
-        Candidates { pairs }
+        pairs
     };
 
     let mut patterns: Vec<(Levels, u64)> = pattern_counts

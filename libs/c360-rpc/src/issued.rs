@@ -140,12 +140,7 @@ impl IssuedNumbers {
             .map_err(|e| lookup_failed(field, e))?;
         match answer.statuses.first() {
             Some(NumberStatus::Active) => Ok(answer.feed_offset),
-            Some(NumberStatus::Erased) => Err(tonic::Status::not_found(format!(
-                "client {number} was erased"
-            ))),
-            _ => Err(tonic::Status::not_found(format!(
-                "client {number} not found (no such client number was issued)"
-            ))),
+            status => Err(not_issued(number, status.copied())),
         }
     }
 
@@ -185,14 +180,18 @@ impl IssuedNumbers {
         }
         match answered.iter().find(|(_, s)| *s != NumberStatus::Active) {
             None => Ok(()),
-            Some((number, NumberStatus::Erased)) => Err(tonic::Status::not_found(format!(
-                "client {number} was erased"
-            ))),
-            Some((number, _)) => Err(tonic::Status::not_found(format!(
-                "client {number} not found (no such client number was issued)"
-            ))),
+            Some((number, status)) => Err(not_issued(number, Some(*status))),
         }
     }
+}
+
+/// NOT_FOUND for a number that is not active: erased, or never issued
+/// (`None`: the issuer said nothing of it).
+fn not_issued(number: &str, status: Option<NumberStatus>) -> tonic::Status {
+    tonic::Status::not_found(match status {
+        Some(NumberStatus::Erased) => format!("client {number} was erased"),
+        _ => format!("client {number} not found (no such client number was issued)"),
+    })
 }
 
 fn lookup_failed(field: &str, e: LookupError) -> tonic::Status {
