@@ -120,8 +120,9 @@ pub async fn serve(routes: Routes) -> Served {
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(
+        // The builder's own TCP settings do not reach sockets given as
+        // `incoming`: Nagle is turned off on each above.
         tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stopped.await;
