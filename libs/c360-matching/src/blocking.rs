@@ -69,6 +69,7 @@ enum KeyKind {
     Postcode,
     EmailPrefix,
     NamesAlone,
+    GivenLocality,
 }
 
 /// A part of a blocking key.
@@ -102,6 +103,7 @@ fn key_hash(kind: KeyKind, parts: &[Part<'_>]) -> u64 {
             | KeyKind::Postcode
             | KeyKind::EmailPrefix
             | KeyKind::NamesAlone
+            | KeyKind::GivenLocality
     ) {
         hash | DROP_WHEN_OVERSIZED
     } else {
@@ -158,6 +160,7 @@ impl crate::config::Blocking {
             k if k == KeyKind::Postcode as u8 => self.postcode,
             k if k == KeyKind::EmailPrefix as u8 => self.email_prefix,
             k if k == KeyKind::NamesAlone as u8 => self.names_alone,
+            k if k == KeyKind::GivenLocality as u8 => self.given_locality,
             _ => true,
         }
     }
@@ -281,6 +284,12 @@ fn record_keys_all(p: &Prepared, heat: PhoneHeat<'_>, out: &mut Vec<u64>) {
             out.push(key_hash(
                 KeyKind::SurnameLocality,
                 &[Part::Text(s), Part::Text(&p.locality)],
+            ));
+        }
+        if let Some(g) = given {
+            out.push(key_hash(
+                KeyKind::GivenLocality,
+                &[Part::Text(g), Part::Text(&p.locality)],
             ));
         }
         for &w in words.iter().take(2) {

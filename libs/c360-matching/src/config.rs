@@ -164,6 +164,9 @@ pub struct Blocking {
     /// Both names' sounds alone, for records that share no birth year,
     /// locality or address word (blocks of common names dropped).
     pub names_alone: bool,
+    /// The given name with the locality, for records whose surname is
+    /// missing or mistyped (blocks of a common given name dropped).
+    pub given_locality: bool,
 }
 
 impl Default for Blocking {
@@ -177,6 +180,7 @@ impl Default for Blocking {
             name_address_year: true,
             name_year: true,
             surname_locality: true,
+            given_locality: true,
             address_locality: true,
             postcode: true,
             email_prefix: true,

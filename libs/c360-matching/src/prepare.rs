@@ -3,8 +3,8 @@
 use c360_core::{Field, Record};
 use c360_standardise::date::PartialDate;
 use c360_standardise::names::{
-    NameVariants, Nicknames, is_title_token, looks_swapped, phonetic, split_full_name,
-    without_particles,
+    NameVariants, Nicknames, is_particle, is_rank_token, is_title_token, looks_swapped, phonetic,
+    split_full_name, without_particles,
 };
 use c360_standardise::phone::Phones;
 use c360_standardise::places::country_code;
@@ -213,17 +213,34 @@ impl Preparer {
             (given, surname) = split_full_name(&record.full_name);
             out.split_guessed = true;
         }
-        // A title written as the given name ("Hon. Collier"): the full
-        // name may hold the real one ("Hon. John Collier").
-        if !given.is_empty() && given.iter().all(|t| is_title_token(t)) {
-            given.clear();
-            if !record.full_name.trim().is_empty() {
-                let (from_full, _) = split_full_name(&record.full_name);
-                given = from_full
-                    .into_iter()
-                    .filter(|t| !is_title_token(t) && !surname.contains(t))
-                    .take(1)
-                    .collect();
+        // A title or a rank written as a name ("Hon. | Collier", "Sir |
+        // Baronet", "2nd | Bt."): the full name may hold the real ones
+        // ("Sir Edmund Loder, 2nd Baronet"). Ranks are never names.
+        let given_is_title =
+            !given.is_empty() && given.iter().all(|t| is_title_token(t) || is_rank_token(t));
+        let surname_is_rank = !surname.is_empty() && surname.iter().all(|t| is_rank_token(t));
+        given.retain(|t| !is_rank_token(t));
+        surname.retain(|t| !is_rank_token(t));
+        if given_is_title || surname_is_rank {
+            if given_is_title {
+                given.clear();
+            }
+            let words: Vec<String> = tokens(&record.full_name)
+                .into_iter()
+                .filter(|t| {
+                    !is_title_token(t)
+                        && !is_rank_token(t)
+                        && !is_particle(t)
+                        && !matches!(t.as_str(), "of" | "and")
+                        && !surname.contains(t)
+                        && !given.contains(t)
+                })
+                .collect();
+            if given_is_title {
+                given.extend(words.first().cloned());
+            }
+            if surname_is_rank && words.len() > usize::from(given_is_title) {
+                surname.extend(words.last().cloned());
             }
         }
         without_particles(&mut given);

@@ -466,6 +466,23 @@ pub fn is_title_token(token: &str) -> bool {
     is_title(token)
 }
 
+/// Ranks written beside a name rather than names ("2nd baronet", "Bt.",
+/// "Kt."): an ordinal or a baronet's or knight's mark.
+const RANKS: &[&str] = &["bart", "baronet", "bt", "kt"];
+
+/// Whether a folded token is a rank ("3rd", "baronet", "bt"): never a given
+/// name or a surname, wherever it is written ("Sir | Baronet" for "Sir
+/// Edmund Loder, 2nd Baronet").
+pub fn is_rank_token(token: &str) -> bool {
+    RANKS.binary_search(&token).is_ok() || is_ordinal(token)
+}
+
+/// "1st", "2nd", "23rd", "11th".
+fn is_ordinal(token: &str) -> bool {
+    let digits = token.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && matches!(&token[digits..], "st" | "nd" | "rd" | "th")
+}
+
 /// Markers of a married name ("KOUASSI Aya épouse KONAN"): the marker and what follows
 /// are dropped, the birth name before it is kept.
 const MARRIED_NAME_MARKERS: &[&str] = &["ep", "epouse", "epse", "veuve", "vve"];

@@ -317,6 +317,12 @@ fn particles_are_dropped_when_other_words_remain() {
     without_particles(&mut alone);
     assert_eq!(alone, strings(&["le"]));
     assert!(is_title_token("hon") && is_title_token("sir") && !is_title_token("john"));
+    for rank in ["1st", "2nd", "3rd", "11th", "23rd", "baronet", "bt"] {
+        assert!(is_rank_token(rank), "{rank}");
+    }
+    for name in ["earl", "st", "th", "1", "smith", "2nde"] {
+        assert!(!is_rank_token(name), "{name}");
+    }
 }
 
 proptest! {
