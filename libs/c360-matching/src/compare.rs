@@ -70,7 +70,14 @@ impl CompareField {
                 "fuzzy",
                 "different",
             ],
-            CompareField::DateOfBirth => &["missing", "exact", "near", "partial", "different"],
+            CompareField::DateOfBirth => &[
+                "missing",
+                "exact",
+                "near",
+                "partial",
+                "within_year",
+                "different",
+            ],
             CompareField::NationalId => &[
                 "missing",
                 "exact",
@@ -80,11 +87,18 @@ impl CompareField {
             ],
             CompareField::Address => &["missing", "same", "similar", "overlap", "different"],
             CompareField::Locality => &["missing", "exact", "close", "different"],
-            CompareField::Sex
-            | CompareField::Phone
-            | CompareField::Email
-            | CompareField::Postcode => &["missing", "exact", "different"],
+            CompareField::Email => &["missing", "exact", "close", "fuzzy", "different"],
+            CompareField::Sex | CompareField::Phone | CompareField::Postcode => {
+                &["missing", "exact", "different"]
+            }
         }
+    }
+
+    /// Whether a level is a softer form of the field's last level
+    /// ("different"): birth dates apart by less than a year. Where matches
+    /// never show it, it weighs as "different" does.
+    pub fn is_softer_disagreement(self, level: u8) -> bool {
+        matches!(self, CompareField::DateOfBirth) && level == 4
     }
 
     pub fn level_count(self) -> usize {
@@ -257,13 +271,7 @@ fn person_levels(a: &Prepared, b: &Prepared) -> ([u8; FIELD_COUNT], NameAlignmen
         },
         _ => 0,
     };
-    levels[CompareField::Email as usize] = if a.emails.is_empty() || b.emails.is_empty() {
-        0
-    } else if sorted_intersect(&a.emails, &b.emails) {
-        1
-    } else {
-        2
-    };
+    levels[CompareField::Email as usize] = compare_emails(&a.emails, &b.emails);
     (levels, alignment)
 }
 
@@ -716,7 +724,8 @@ mod fields;
 
 pub use fields::compare_dates;
 use fields::{
-    compare_addresses, compare_ids, compare_localities, compare_phones, sorted_intersect,
+    compare_addresses, compare_emails, compare_ids, compare_localities, compare_phones,
+    sorted_intersect,
 };
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ impl FsModel {
     /// honoured as cannot-links); both counts are part of the model's
     /// version.
     pub fn learn_from_labels(&mut self, labelled: &[(Levels, bool)], pseudo_pairs: f64) {
+        self.version_kept = None;
         let mut counts: Vec<Vec<f64>> = self.m.iter().map(|l| vec![0.0; l.len()]).collect();
         for (levels, _) in labelled.iter().filter(|(_, same)| *same) {
             for field in CompareField::ALL {

@@ -102,6 +102,48 @@ pub struct FsModel {
     /// pairs said to be one person, and two people. Part of the version.
     #[serde(default)]
     pub labels: [u32; 2],
+    /// The version of a model stored under an earlier level layout and
+    /// read into today's ([`FsModel::into_current_layout`]): its parameters
+    /// are the ones it was learned with, so it keeps its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_kept: Option<String>,
+}
+
+/// Level layouts of earlier versions, by field, for
+/// [`FsModel::into_current_layout`]. A level added since weighs as the
+/// level pairs fell into before it existed (named second).
+const EARLIER_LAYOUTS: &[(CompareField, &[&str], &[(&str, &str)])] = &[
+    (
+        CompareField::DateOfBirth,
+        &["missing", "exact", "near", "partial", "different"],
+        &[("within_year", "different")],
+    ),
+    (
+        CompareField::Email,
+        &["missing", "exact", "different"],
+        &[("close", "different"), ("fuzzy", "different")],
+    ),
+];
+
+/// One field's row (m or u, by level) from an earlier layout into today's.
+fn row_in_current_layout(field: CompareField, row: &[f64]) -> Option<Vec<f64>> {
+    let names = field.level_names();
+    if row.len() == names.len() {
+        return Some(row.to_vec());
+    }
+    let (_, old, added) = EARLIER_LAYOUTS
+        .iter()
+        .find(|(f, old, _)| *f == field && old.len() == row.len())?;
+    names
+        .iter()
+        .map(|name| {
+            let was = added
+                .iter()
+                .find(|(new, _)| new == name)
+                .map_or(*name, |(_, was)| *was);
+            old.iter().position(|o| *o == was).map(|i| row[i])
+        })
+        .collect()
 }
 
 mod frequencies;
@@ -164,11 +206,56 @@ impl FsModel {
             settings: String::new(),
             term_frequency_off: 0,
             labels: [0, 0],
+            version_kept: None,
         }
+    }
+
+    /// A model as a service stored it, in today's level layout: a field
+    /// whose levels have changed since (a level added) gets its earlier
+    /// m and u, a new level those of the level its pairs fell into before,
+    /// so every pair scores as it did; the model keeps its version. An
+    /// unknown layout is an error naming the field.
+    pub fn into_current_layout(mut self) -> Result<Self, String> {
+        let version = self.version();
+        let mut changed = false;
+        let mut upgrade = |rows: &mut Vec<Vec<f64>>| -> Result<(), String> {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for field in CompareField::ALL {
+                let row = rows
+                    .get_mut(field as usize)
+                    .ok_or_else(|| format!("the model has no row for {}", field.name()))?;
+                if row.len() != field.level_count() {
+                    *row = row_in_current_layout(field, row).ok_or_else(|| {
+                        format!(
+                            "the model's levels of {} are of no known layout",
+                            field.name()
+                        )
+                    })?;
+                    changed = true;
+                }
+            }
+            Ok(())
+        };
+        upgrade(&mut self.m)?;
+        upgrade(&mut self.u)?;
+        if let Some(h) = &mut self.household {
+            upgrade(&mut h.m)?;
+            upgrade(&mut h.u)?;
+            upgrade(&mut h.u_address)?;
+        }
+        if changed && self.version_kept.is_none() {
+            self.version_kept = Some(version);
+        }
+        Ok(self)
     }
 
     /// A short, stable identifier of the parameters.
     pub fn version(&self) -> String {
+        if let Some(kept) = &self.version_kept {
+            return kept.clone();
+        }
         use std::hash::{Hash, Hasher};
         let mut h = rustc_hash::FxHasher::default();
         let household = self.household.iter().flat_map(|h| {
@@ -327,6 +414,8 @@ impl FsModel {
 
     /// EM iterations. With `update_m` false only lambda moves.
     fn em(&mut self, patterns: &[(Levels, u64)], max_iterations: u32, update_m: bool) {
+        // New parameters, a new version.
+        self.version_kept = None;
         let total: f64 = patterns.iter().map(|&(_, c)| c as f64).sum();
         if total == 0.0 {
             return;
@@ -400,7 +489,19 @@ impl FsModel {
         // for a match, however rare it is among random pairs (an "initial"
         // level that no pair showed would weigh +8 bits otherwise).
         let base = if m <= M_FLOOR * 1.000_001 {
-            (m / u).log2().min(0.0)
+            if field.is_softer_disagreement(level) {
+                // A softer disagreement that matches never show (birth
+                // dates within a year in a source whose dates are typed,
+                // never estimated) is a disagreement like the field's
+                // last level: its rarity among random pairs says nothing.
+                let last = self.m[f].len() - 1;
+                (self.m[f][last].max(PROBABILITY_FLOOR) / self.u[f][last].max(PROBABILITY_FLOOR))
+                    .log2()
+                    .min((m / u).log2())
+                    .min(0.0)
+            } else {
+                (m / u).log2().min(0.0)
+            }
         } else {
             (m / u).log2()
         };

@@ -100,7 +100,7 @@ pub fn veto(levels: &Levels, rules: &Rules) -> Option<Veto> {
         if given == 6 && !id_same && email != 1 {
             return Some(Veto::GivenNameConflict);
         }
-        if dob == 4 && !id_same {
+        if dob == 5 && !id_same {
             return Some(Veto::BirthDateConflict);
         }
     }
@@ -144,7 +144,7 @@ mod tests {
         let l = levels(&[
             (CompareField::Surname, 1),
             (CompareField::GivenName, 1),
-            (CompareField::DateOfBirth, 4),
+            (CompareField::DateOfBirth, 5),
             (CompareField::Phone, 1),
         ]);
         assert_eq!(veto(&l, &ALL_ON), Some(Veto::BirthDateConflict));
@@ -156,7 +156,7 @@ mod tests {
         let l = levels(&[
             (CompareField::NationalId, 1),
             (CompareField::GivenName, 6),
-            (CompareField::DateOfBirth, 4),
+            (CompareField::DateOfBirth, 5),
         ]);
         assert_eq!(veto(&l, &ALL_ON), None);
     }

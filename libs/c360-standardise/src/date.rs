@@ -40,6 +40,27 @@ pub struct PartialDate {
 }
 
 impl PartialDate {
+    /// Days between two complete dates; `None` unless both are complete.
+    pub fn days_apart(&self, other: &PartialDate) -> Option<u64> {
+        Some(self.day_number()?.abs_diff(other.day_number()?))
+    }
+
+    /// Days since 1 March of year 0 in the proleptic Gregorian calendar
+    /// (the civil-from-days count), for a complete date.
+    fn day_number(&self) -> Option<i64> {
+        let (year, month, day) = (
+            i64::from(self.year?),
+            i64::from(self.month?),
+            i64::from(self.day?),
+        );
+        let year = if month <= 2 { year - 1 } else { year };
+        let era = year.div_euclid(400);
+        let year_of_era = year - era * 400;
+        let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        Some(era * 146_097 + day_of_era)
+    }
+
     /// Year, month and day are all known.
     pub fn is_complete(&self) -> bool {
         self.year.is_some() && self.month.is_some() && self.day.is_some()
@@ -411,6 +432,17 @@ mod tests {
             month: Some(month),
             day: None,
         }
+    }
+
+    #[test]
+    fn days_apart_counts_calendar_days() {
+        assert_eq!(full(1990, 2, 28).days_apart(&full(1990, 3, 1)), Some(1));
+        assert_eq!(full(1992, 2, 28).days_apart(&full(1992, 3, 1)), Some(2));
+        assert_eq!(full(1999, 12, 31).days_apart(&full(2000, 1, 1)), Some(1));
+        assert_eq!(full(2000, 1, 1).days_apart(&full(2001, 1, 1)), Some(366));
+        assert_eq!(full(1971, 6, 24).days_apart(&full(1971, 5, 24)), Some(31));
+        assert_eq!(full(1900, 3, 1).days_apart(&full(1900, 2, 28)), Some(1));
+        assert_eq!(full(1971, 6, 24).days_apart(&year_month(1971, 6)), None);
     }
 
     fn year_only(year: u16) -> PartialDate {

@@ -207,7 +207,9 @@ impl Resolver {
         };
         let indexer = BlindIndexer::new(index_key);
         let model = match store.get(META, META_MODEL)? {
-            Some(b) => stored::decode(&b, "model")?,
+            Some(b) => stored::decode::<FsModel>(&b, "model")?
+                .into_current_layout()
+                .map_err(|e| Error::Internal(format!("stored model: {e}")))?,
             None => {
                 let model =
                     first_model().map_err(|e| Error::Internal(format!("first model: {e}")))?;

@@ -24,7 +24,13 @@ pub fn compare_dates(a: &PartialDate, b: &PartialDate) -> u8 {
             || (same_year && same_day)
             || (year_off_by_one && same_month && same_day)
             || (same_month && same_day && digits_one_edit_year(ya, yb));
-        return if one_component_off { 2 } else { 4 };
+        return if one_component_off {
+            2
+        } else if a.days_apart(b).is_some_and(|d| d <= 366) {
+            4
+        } else {
+            5
+        };
     }
     let rest_agrees = opt_agree(a.month, b.month) && opt_agree(a.day, b.day);
     if ya == yb && rest_agrees {
@@ -35,8 +41,10 @@ pub fn compare_dates(a: &PartialDate, b: &PartialDate) -> u8 {
         2
     } else if ya.abs_diff(yb) == 1 && rest_agrees {
         2
-    } else {
+    } else if ya.abs_diff(yb) <= 1 {
         4
+    } else {
+        5
     }
 }
 
@@ -70,6 +78,39 @@ fn digits_one_edit(a: Option<u8>, b: Option<u8>) -> bool {
 
 fn digits_one_edit_year(a: u16, b: u16) -> bool {
     strsim::osa_distance(&a.to_string(), &b.to_string()) <= 1
+}
+
+/// 1 an address in common; 2 the same local part at domains a typo or
+/// two apart ("aishab64@obrien-flocres.com"); 3 local parts a typo or two
+/// apart as well ("jt40@combs.net", "jt4@cmbs.net"); 4 different; 0 when
+/// either record has none. The same local part at another provider is
+/// "different": a local part is often made of the holder's names, which
+/// namesakes share.
+pub(super) fn compare_emails(a: &[Box<str>], b: &[Box<str>]) -> u8 {
+    if a.is_empty() || b.is_empty() {
+        return 0;
+    }
+    if sorted_intersect(a, b) {
+        return 1;
+    }
+    let mut best = 4;
+    for x in a {
+        for y in b {
+            let (Some((lx, dx)), Some((ly, dy))) = (x.split_once('@'), y.split_once('@')) else {
+                continue;
+            };
+            if osa_within(dx, dy, 2).is_none() {
+                continue;
+            }
+            if lx == ly {
+                return 2;
+            }
+            if lx.len().min(ly.len()) >= 3 && osa_within(lx, ly, 2).is_some() {
+                best = 3;
+            }
+        }
+    }
+    best
 }
 
 /// 1 exact, 2 one edit (a typo or a transposition), 3 different.

@@ -18,8 +18,12 @@ fn date_levels() {
     assert_eq!(compare_dates(&full, &date(1985, None, None)), 3);
     assert_eq!(compare_dates(&full, &date(1985, Some(3), None)), 3);
     assert_eq!(compare_dates(&full, &date(1986, None, None)), 2);
-    assert_eq!(compare_dates(&full, &date(1987, None, None)), 4);
-    assert_eq!(compare_dates(&full, &date(1990, Some(11), Some(21))), 4);
+    assert_eq!(compare_dates(&full, &date(1987, None, None)), 5);
+    assert_eq!(compare_dates(&full, &date(1990, Some(11), Some(21))), 5);
+    // Within a year, with no digit in common that a typo explains.
+    assert_eq!(compare_dates(&full, &date(1985, Some(9), Some(30))), 4);
+    assert_eq!(compare_dates(&full, &date(1986, Some(3), Some(6))), 4);
+    assert_eq!(compare_dates(&full, &date(1984, Some(2), Some(28))), 5);
     // Month and year only, against a full date with day and month swapped.
     assert_eq!(
         compare_dates(&date(1989, Some(1), None), &date(1989, Some(12), Some(1))),
@@ -29,7 +33,52 @@ fn date_levels() {
         compare_dates(&date(1989, Some(2), None), &date(1989, Some(12), Some(1))),
         4
     );
+    assert_eq!(
+        compare_dates(&date(1989, Some(2), None), &date(1991, Some(2), Some(1))),
+        5
+    );
     assert_eq!(compare_dates(&full, &PartialDate::default()), 0);
+}
+
+#[test]
+fn email_levels() {
+    let e = |list: &[&str]| -> Vec<Box<str>> {
+        let mut v: Vec<Box<str>> = list.iter().map(|s| Box::from(*s)).collect();
+        v.sort_unstable();
+        v
+    };
+    let one = e(&["aishab64@obrien-flores.com"]);
+    assert_eq!(compare_emails(&one, &one), 1);
+    // A typo in the domain.
+    assert_eq!(
+        compare_emails(&one, &e(&["aishab64@obrien-flocres.com"])),
+        2
+    );
+    // Typos in both parts.
+    assert_eq!(
+        compare_emails(&e(&["jt40@combs.net"]), &e(&["jt4@cmbs.net"])),
+        3
+    );
+    // Domains more than two typos apart: another address.
+    assert_eq!(
+        compare_emails(&e(&["jt40@combs.net"]), &e(&["jt40@cotbs.nm"])),
+        4
+    );
+    assert_eq!(compare_emails(&one, &e(&["aishb64@obrien-flores.com"])), 3);
+    // The same local part at another provider: namesakes do that.
+    assert_eq!(
+        compare_emails(&e(&["marie.yao@yahoo.fr"]), &e(&["marie.yao@gmail.com"])),
+        4
+    );
+    assert_eq!(compare_emails(&one, &e(&["kone.awa@gmail.com"])), 4);
+    // Short local parts are only exact.
+    assert_eq!(compare_emails(&e(&["ab@x.org"]), &e(&["ac@x.org"])), 4);
+    // Any pair of the two records' addresses.
+    assert_eq!(
+        compare_emails(&e(&["a.b@c.org", "jt40@combs.net"]), &e(&["jt40@combs.nt"])),
+        2
+    );
+    assert_eq!(compare_emails(&one, &[]), 0);
 }
 
 #[test]

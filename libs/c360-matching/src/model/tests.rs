@@ -22,6 +22,7 @@ fn arbitrary_model() -> impl Strategy<Value = FsModel> {
             settings: String::new(),
             term_frequency_off: 0,
             labels: [0, 0],
+            version_kept: None,
         }
     })
 }
@@ -42,14 +43,24 @@ proptest! {
     /// textbook product formula λ·Πm / (λ·Πm + (1-λ)·Πu), with the one
     /// documented exception: a level EM saw (almost) never among matches
     /// (m at its floor) is no evidence for a match, so it weighs as if its
-    /// m were at most its u.
+    /// m were at most its u, and a softer disagreement at its floor (birth
+    /// dates within a year) at most as the field's "different".
     #[test]
     fn score_matches_the_naive_product(model in arbitrary_model(), levels in arbitrary_levels()) {
         let (mut pm, mut pu) = (model.lambda, 1.0 - model.lambda);
         for (f, &l) in levels.0.iter().enumerate() {
             if l > 0 {
                 let (m, u) = (model.m[f][usize::from(l)], model.u[f][usize::from(l)]);
-                pm *= if m <= M_FLOOR * 1.000_001 { m.min(u) } else { m };
+                let field = CompareField::ALL[f];
+                let ratio = if m > M_FLOOR * 1.000_001 {
+                    m / u
+                } else if field.is_softer_disagreement(l) {
+                    let last = model.m[f].len() - 1;
+                    (m / u).min(1.0).min(model.m[f][last] / model.u[f][last])
+                } else {
+                    (m / u).min(1.0)
+                };
+                pm *= u * ratio;
                 pu *= u;
             }
         }
@@ -215,4 +226,59 @@ fn training_recovers_a_known_model() {
             model.m[f][1]
         );
     }
+}
+
+/// A model stored before birth dates had "within_year" and e-mails "close"
+/// and "fuzzy" reads into today's layout: every pair scores as it did
+/// (a new level as the level its pairs fell into before), the model keeps
+/// its version, and retraining names a new one.
+#[test]
+fn a_model_of_an_earlier_layout_scores_as_it_did_and_keeps_its_version() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let current =
+        proptest::strategy::ValueTree::current(&arbitrary_model().new_tree(&mut runner).unwrap());
+    let (dob, email) = (
+        CompareField::DateOfBirth as usize,
+        CompareField::Email as usize,
+    );
+    let mut earlier = current.clone();
+    for rows in [&mut earlier.m, &mut earlier.u] {
+        rows[dob].remove(4);
+        rows[email].drain(2..4);
+    }
+    let version = earlier.version();
+    let read = earlier.clone().into_current_layout().unwrap();
+    assert_eq!(read.version(), version);
+    let weight =
+        |model: &FsModel, field: CompareField, level: u8| model.field_weight(field, level, None).0;
+    // Same levels, same weights.
+    for (level, was) in [(1, 1), (2, 2), (3, 3), (4, 4), (5, 4)] {
+        assert_eq!(
+            weight(&read, CompareField::DateOfBirth, level),
+            weight(&earlier, CompareField::DateOfBirth, was)
+        );
+    }
+    for (level, was) in [(1, 1), (2, 2), (3, 2), (4, 2)] {
+        assert_eq!(
+            weight(&read, CompareField::Email, level),
+            weight(&earlier, CompareField::Email, was)
+        );
+    }
+    // Taught by labels, it has new parameters and a new name.
+    let mut taught = read.clone();
+    taught.learn_from_labels(&[(Levels([1; crate::compare::FIELD_COUNT]), true)], 1.0);
+    assert!(taught.version_kept.is_none());
+    // Written again and read back, it is the same model.
+    let json = serde_json::to_string(&read).unwrap();
+    let again: FsModel = serde_json::from_str(&json).unwrap();
+    assert_eq!(again.clone().into_current_layout().unwrap(), read);
+    // A layout never written is an error naming the field.
+    let mut unknown = current.clone();
+    unknown.m[email].push(0.1);
+    let err = unknown.into_current_layout().unwrap_err();
+    assert!(err.contains("email"), "{err}");
+    // A model of today's layout is untouched and keeps no old name.
+    let same = current.clone().into_current_layout().unwrap();
+    assert_eq!(same, current);
+    assert!(same.version_kept.is_none());
 }
