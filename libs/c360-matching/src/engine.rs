@@ -138,7 +138,7 @@ impl Matcher {
             comparison,
             log_odds: score.log_odds,
             prior: score.prior,
-            veto: veto(&comparison.levels, &self.config.rules),
+            veto: veto(&comparison.levels, &self.config.rules, self.model.proven()),
         }
     }
 
@@ -149,7 +149,7 @@ impl Matcher {
     /// explaining.
     pub fn screen_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
         match compare_unless(pa, pb, self.heat(), |l| {
-            crate::rules::veto(l, &self.config.rules)
+            crate::rules::veto(l, &self.config.rules, self.model.proven())
         }) {
             Ok(comparison) => {
                 let comparison = comparison.masked(&self.config.fields);
@@ -490,12 +490,16 @@ fn learn(
 
     let started = Instant::now();
     let u = FsModel::estimate_u(random_pair_levels(prepared, position, heat, config));
-    let mut model = FsModel::initial(u);
-    model.settings = config.hash();
-    model.term_frequency_off = CompareField::ALL
-        .iter()
-        .filter(|&&f| !config.fields.get(f).term_frequency)
-        .fold(0, |bits, &f| bits | (1 << f as u16));
+    let untrained = || {
+        let mut model = FsModel::initial(u.clone());
+        model.settings = config.hash();
+        model.term_frequency_off = CompareField::ALL
+            .iter()
+            .filter(|&&f| !config.fields.get(f).term_frequency)
+            .fold(0, |bits, &f| bits | (1 << f as u16));
+        model
+    };
+    let mut model = untrained();
     // Above `training_pairs` candidates, every k-th pair is compared and
     // counted k times: the pattern shares EM learns from are the same, the
     // counts keep their scale (the prior and the labels' weight read them).
@@ -520,7 +524,8 @@ fn learn(
             for &p in chunk {
                 let (a, b) = unpack_pair(p);
                 match compare_unless(&prepared[a as usize], &prepared[b as usize], heat, |l| {
-                    crate::rules::veto(l, &rules)
+                    // What the data proves is not known before it is learned.
+                    crate::rules::veto(l, &rules, crate::rules::Proven::default())
                 }) {
                     Ok(c) => {
                         let c = c.masked(&config.fields);
@@ -573,6 +578,22 @@ fn learn(
         config.em_max_iterations,
         config.label_pseudo_pairs,
     );
+    let proven = model.proven();
+    if proven != crate::rules::Proven::default() {
+        // The data proves some disagreements: the pairs showing them are
+        // two people, and take no part in training, as vetoed pairs do.
+        patterns.retain(|(levels, _)| crate::rules::veto(levels, &rules, proven).is_none());
+        let first = model.em_iterations;
+        model = untrained();
+        model.train_labelled(
+            &patterns,
+            &labelled,
+            prepared.len() as u64,
+            config.em_max_iterations,
+            config.label_pseudo_pairs,
+        );
+        model.em_iterations += first;
+    }
     stats.em_iterations = model.em_iterations;
     stats.em_converged = model.em_converged;
     stats.model_version = model.version();

@@ -50,7 +50,7 @@ pub use model::{
     in_household,
 };
 pub use prepare::{NameToken, Prepared, Preparer, ValueFlag};
-pub use rules::{Rules, Veto};
+pub use rules::{Proven, Rules, Veto};
 
 /// Errors of the matching engine.
 #[derive(Debug, thiserror::Error)]

@@ -218,3 +218,24 @@ fn answers_come_back_in_input_order() {
     .expect("valid labels");
     assert_eq!(taught.assignment[a as usize], taught.assignment[b as usize]);
 }
+
+/// On generated microfinance data a person's records never show two
+/// different birth dates or given names (typos, never replacements), and
+/// the model learns so: those disagreements then veto a link as the
+/// person-conflict rule would, with no setting. The same data with one
+/// record in four given another birth date does not prove it.
+#[test]
+fn what_the_data_proves_is_learned_not_set() {
+    let records = background(20_000);
+    let clean = dedupe(&records, &MatchConfig::default()).expect("valid config");
+    let proven = clean.matcher.model.proven();
+    assert!(proven.birth_date && proven.given_name, "{proven:?}");
+    assert!(!MatchConfig::default().rules.person_conflict);
+    let mut noisy = records;
+    for (i, r) in noisy.iter_mut().enumerate().filter(|(i, _)| i % 4 == 0) {
+        r.date_of_birth = format!("19{:02}-0{}-1{}", 40 + (i * 7) % 50, 1 + i % 9, i % 10);
+    }
+    let noisy = dedupe(&noisy, &MatchConfig::default()).expect("valid config");
+    let proven = noisy.matcher.model.proven();
+    assert!(!proven.birth_date && proven.given_name, "{proven:?}");
+}

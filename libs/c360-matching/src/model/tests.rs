@@ -282,3 +282,26 @@ fn a_model_of_an_earlier_layout_scores_as_it_did_and_keeps_its_version() {
     assert_eq!(same, current);
     assert!(same.version_kept.is_none());
 }
+
+/// A person-level field is proven when matches (almost) never show its
+/// "different" level: m at most one in 200.
+#[test]
+fn proven_reads_the_m_of_different() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut model =
+        proptest::strategy::ValueTree::current(&arbitrary_model().new_tree(&mut runner).unwrap());
+    let (given, dob) = (
+        CompareField::GivenName as usize,
+        CompareField::DateOfBirth as usize,
+    );
+    let last = |model: &FsModel, f: usize| model.m[f].len() - 1;
+    let (lg, ld) = (last(&model, given), last(&model, dob));
+    model.m[given][lg] = 0.003;
+    model.m[dob][ld] = 0.02;
+    let proven = model.proven();
+    assert!(proven.given_name && !proven.birth_date);
+    model.m[given][lg] = 0.006;
+    model.m[dob][ld] = M_FLOOR;
+    let proven = model.proven();
+    assert!(!proven.given_name && proven.birth_date);
+}
