@@ -199,7 +199,7 @@ async fn cli_talks_to_a_running_server() {
         std::fs::read_to_string(&results).unwrap(),
         "line,source_system,source_record_id,client_number,decision,confidence,error,flags\n\
          2,core_banking,CBS-1,C00000011,new,0.0000,,\n\
-         3,core_banking,CBS-2,C00000011,matched,0.9997,,\n\
+         3,core_banking,CBS-2,C00000011,matched,1.0000,,\n\
          4,core_banking,CBS-3,C00000022,new,0.0000,,\n"
     );
     let (ok, out, err) = cli(&["client", "get", "C00000011", "--purpose", "stewardship"]);
