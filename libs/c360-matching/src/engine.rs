@@ -138,7 +138,7 @@ impl Matcher {
             comparison,
             log_odds: score.log_odds,
             prior: score.prior,
-            veto: veto(&comparison.levels, &self.config.rules, self.model.proven()),
+            veto: veto(&comparison.levels, &self.config.rules, self.model.proven),
         }
     }
 
@@ -149,7 +149,7 @@ impl Matcher {
     /// explaining.
     pub fn screen_prepared(&self, pa: &Prepared, pb: &Prepared) -> PairScore {
         match compare_unless(pa, pb, self.heat(), |l| {
-            crate::rules::veto(l, &self.config.rules, self.model.proven())
+            crate::rules::veto(l, &self.config.rules, self.model.proven)
         }) {
             Ok(comparison) => {
                 let comparison = comparison.masked(&self.config.fields);
@@ -578,8 +578,8 @@ fn learn(
         config.em_max_iterations,
         config.label_pseudo_pairs,
     );
-    let proven = model.proven();
-    if proven != crate::rules::Proven::default() {
+    let proven = model.proves();
+    if !proven.is_empty() {
         // The data proves some disagreements: the pairs showing them are
         // two people, and take no part in training, as vetoed pairs do.
         patterns.retain(|(levels, _)| crate::rules::veto(levels, &rules, proven).is_none());
@@ -593,6 +593,7 @@ fn learn(
             config.label_pseudo_pairs,
         );
         model.em_iterations += first;
+        model.proven = proven;
     }
     stats.em_iterations = model.em_iterations;
     stats.em_converged = model.em_converged;

@@ -107,6 +107,12 @@ pub struct FsModel {
     /// are the ones it was learned with, so it keeps its name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_kept: Option<String>,
+    /// The disagreements that veto a link because the data this model was
+    /// learned from proved them ([`FsModel::proves`], set by training):
+    /// part of the model, so a stored model keeps deciding as it did, and
+    /// of its version. Empty for a model stored before it existed.
+    #[serde(default, skip_serializing_if = "crate::rules::Proven::is_empty")]
+    pub proven: crate::rules::Proven,
 }
 
 /// Level layouts of earlier versions, by field, for
@@ -207,6 +213,7 @@ impl FsModel {
             term_frequency_off: 0,
             labels: [0, 0],
             version_kept: None,
+            proven: crate::rules::Proven::default(),
         }
     }
 
@@ -253,8 +260,8 @@ impl FsModel {
 
     /// The person-level disagreements this model's matches (almost) never
     /// show: m of the field's "different" level at most [`NEAR_PROOF_M`].
-    /// Such a disagreement vetoes a link like the person-conflict rule.
-    pub fn proven(&self) -> crate::rules::Proven {
+    /// Training sets [`FsModel::proven`] from it.
+    pub fn proves(&self) -> crate::rules::Proven {
         let never = |field: CompareField| {
             self.m
                 .get(field as usize)
@@ -290,6 +297,9 @@ impl FsModel {
         }
         if self.labels != [0, 0] {
             self.labels.hash(&mut h);
+        }
+        if self.proven != crate::rules::Proven::default() {
+            self.proven.hash(&mut h);
         }
         let parameters = format!("fs-{:012x}", h.finish() & 0xffff_ffff_ffff);
         if self.settings.is_empty() {
@@ -836,7 +846,7 @@ fn normalise(levels: &mut [f64]) {
 }
 
 /// Largest m of a person-level field's "different" level that makes it
-/// near proof of two people ([`FsModel::proven`]): one match in 200. On
+/// near proof of two people ([`FsModel::proves`]): one match in 200. On
 /// generated microfinance data EM finds 0.002 to 0.003 (birth dates and
 /// given names are typed with typos, never replaced); on FEBRL, fake1000
 /// and hist50k 0.02 to 0.28.

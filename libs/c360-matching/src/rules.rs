@@ -88,16 +88,23 @@ impl Veto {
 }
 
 /// Person-level disagreements that a data set's own matches (almost) never
-/// show, as the model learned them ([`crate::FsModel::proven`]): on such
+/// show, as the model learned them ([`crate::FsModel::proves`]): on such
 /// data a different birth date, or a different given name, is near proof
 /// of two people, and the person-conflict rule applies to it whatever the
 /// settings say. Learned, so a source whose dates are typo-ridden (FEBRL,
 /// m of "different" 0.07) or whose given names are nicknames and titles
 /// (hist50k, 0.12) never gets it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Proven {
     pub given_name: bool,
     pub birth_date: bool,
+}
+
+impl Proven {
+    /// Nothing proven.
+    pub fn is_empty(&self) -> bool {
+        *self == Proven::default()
+    }
 }
 
 pub fn veto(levels: &Levels, rules: &Rules, proven: Proven) -> Option<Veto> {

@@ -228,7 +228,7 @@ fn answers_come_back_in_input_order() {
 fn what_the_data_proves_is_learned_not_set() {
     let records = background(20_000);
     let clean = dedupe(&records, &MatchConfig::default()).expect("valid config");
-    let proven = clean.matcher.model.proven();
+    let proven = clean.matcher.model.proven;
     assert!(proven.birth_date && proven.given_name, "{proven:?}");
     assert!(!MatchConfig::default().rules.person_conflict);
     let mut noisy = records;
@@ -236,6 +236,6 @@ fn what_the_data_proves_is_learned_not_set() {
         r.date_of_birth = format!("19{:02}-0{}-1{}", 40 + (i * 7) % 50, 1 + i % 9, i % 10);
     }
     let noisy = dedupe(&noisy, &MatchConfig::default()).expect("valid config");
-    let proven = noisy.matcher.model.proven();
+    let proven = noisy.matcher.model.proven;
     assert!(!proven.birth_date && proven.given_name, "{proven:?}");
 }

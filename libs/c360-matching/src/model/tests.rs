@@ -23,6 +23,7 @@ fn arbitrary_model() -> impl Strategy<Value = FsModel> {
             term_frequency_off: 0,
             labels: [0, 0],
             version_kept: None,
+            proven: crate::rules::Proven::default(),
         }
     })
 }
@@ -298,10 +299,19 @@ fn proven_reads_the_m_of_different() {
     let (lg, ld) = (last(&model, given), last(&model, dob));
     model.m[given][lg] = 0.003;
     model.m[dob][ld] = 0.02;
-    let proven = model.proven();
+    let proven = model.proves();
     assert!(proven.given_name && !proven.birth_date);
     model.m[given][lg] = 0.006;
     model.m[dob][ld] = M_FLOOR;
-    let proven = model.proven();
+    let proven = model.proves();
     assert!(!proven.given_name && proven.birth_date);
+    // What a model vetoes is part of it: stored, read back, in its version.
+    assert!(model.proven.is_empty());
+    let plain = model.version();
+    model.proven = proven;
+    assert_ne!(model.version(), plain);
+    let json = serde_json::to_string(&model).unwrap();
+    let read: FsModel = serde_json::from_str(&json).unwrap();
+    assert_eq!(read.proven, proven);
+    assert_eq!(read.version(), model.version());
 }
