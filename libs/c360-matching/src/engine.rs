@@ -571,13 +571,16 @@ fn learn(
             (compare(a, b, heat).masked(&config.fields).levels, l.same)
         })
         .collect();
-    model.train_labelled(
-        &patterns,
-        &labelled,
-        prepared.len() as u64,
-        config.em_max_iterations,
-        config.label_pseudo_pairs,
-    );
+    let train = |model: &mut FsModel, patterns: &[(Levels, u64)]| {
+        model.train_labelled(
+            patterns,
+            &labelled,
+            prepared.len() as u64,
+            config.em_max_iterations,
+            config.label_pseudo_pairs,
+        );
+    };
+    train(&mut model, &patterns);
     let proven = model.proves();
     if !proven.is_empty() {
         // The data proves some disagreements: the pairs showing them are
@@ -585,13 +588,7 @@ fn learn(
         patterns.retain(|(levels, _)| crate::rules::veto(levels, &rules, proven).is_none());
         let first = model.em_iterations;
         model = untrained();
-        model.train_labelled(
-            &patterns,
-            &labelled,
-            prepared.len() as u64,
-            config.em_max_iterations,
-            config.label_pseudo_pairs,
-        );
+        train(&mut model, &patterns);
         model.em_iterations += first;
         model.proven = proven;
     }
