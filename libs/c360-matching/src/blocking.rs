@@ -560,4 +560,38 @@ mod tests {
             .collect();
         assert!(pairs(&crowd).is_empty());
     }
+
+    /// The given name with the locality pairs records whose surnames share
+    /// no sound and that have no birth date; a given name held by more
+    /// records of one locality than a block may hold pairs nobody.
+    #[test]
+    fn a_given_name_and_a_locality_pair_records() {
+        let at = |given: &str, surname: &str, locality: &str| {
+            let preparer = Preparer::new("GB", NameVariants::builtin()).unwrap();
+            preparer.prepare(&Record {
+                given_name: given.to_string(),
+                surname: surname.to_string(),
+                locality: locality.to_string(),
+                ..Record::default()
+            })
+        };
+        let records = [
+            at("Esther", "Burney", "East Hertfordshire"),
+            at("Esther", "Xurnwy", "East Hertfordshire"),
+            at("Esther", "Pemberton", "Leeds"),
+        ];
+        assert_eq!(pairs(&records), vec![pack_pair(0, 1)]);
+        let counts = rustc_hash::FxHashMap::default();
+        let heat = PhoneHeat {
+            counts: &counts,
+            hot_threshold: 15,
+        };
+        let mut config = BlockingConfig::of(&crate::MatchConfig::default());
+        config.keys.given_locality = false;
+        assert!(candidate_pairs(&records, heat, config).0.is_empty());
+        let crowd: Vec<Prepared> = (0..41)
+            .map(|i| at("John", &format!("Q{}", "x".repeat(i)), "Leeds"))
+            .collect();
+        assert!(pairs(&crowd).is_empty());
+    }
 }

@@ -115,20 +115,27 @@ pub struct FsModel {
     pub proven: crate::rules::Proven,
 }
 
-/// Level layouts of earlier versions, by field, for
-/// [`FsModel::into_current_layout`]. A level added since weighs as the
-/// level pairs fell into before it existed (named second).
-const EARLIER_LAYOUTS: &[(CompareField, &[&str], &[(&str, &str)])] = &[
-    (
-        CompareField::DateOfBirth,
-        &["missing", "exact", "near", "partial", "different"],
-        &[("within_year", "different")],
-    ),
-    (
-        CompareField::Email,
-        &["missing", "exact", "different"],
-        &[("close", "different"), ("fuzzy", "different")],
-    ),
+/// A field's levels in an earlier version, for
+/// [`FsModel::into_current_layout`]: a level added since weighs as the
+/// level its pairs fell into before it existed.
+struct EarlierLayout {
+    field: CompareField,
+    levels: &'static [&'static str],
+    /// Each added level, with the earlier level its pairs fell into.
+    added: &'static [(&'static str, &'static str)],
+}
+
+const EARLIER_LAYOUTS: &[EarlierLayout] = &[
+    EarlierLayout {
+        field: CompareField::DateOfBirth,
+        levels: &["missing", "exact", "near", "partial", "different"],
+        added: &[("within_year", "different")],
+    },
+    EarlierLayout {
+        field: CompareField::Email,
+        levels: &["missing", "exact", "different"],
+        added: &[("close", "different"), ("fuzzy", "different")],
+    },
 ];
 
 /// One field's row (m or u, by level) from an earlier layout into today's.
@@ -137,17 +144,22 @@ fn row_in_current_layout(field: CompareField, row: &[f64]) -> Option<Vec<f64>> {
     if row.len() == names.len() {
         return Some(row.to_vec());
     }
-    let (_, old, added) = EARLIER_LAYOUTS
+    let earlier = EARLIER_LAYOUTS
         .iter()
-        .find(|(f, old, _)| *f == field && old.len() == row.len())?;
+        .find(|e| e.field == field && e.levels.len() == row.len())?;
     names
         .iter()
         .map(|name| {
-            let was = added
+            let was = earlier
+                .added
                 .iter()
                 .find(|(new, _)| new == name)
                 .map_or(*name, |(_, was)| *was);
-            old.iter().position(|o| *o == was).map(|i| row[i])
+            earlier
+                .levels
+                .iter()
+                .position(|o| *o == was)
+                .map(|i| row[i])
         })
         .collect()
 }

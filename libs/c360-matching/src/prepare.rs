@@ -378,6 +378,39 @@ mod tests {
         assert_eq!(p.given[0].key, phonetic("maria").into());
     }
 
+    /// Ranks are never names; a name field holding only a title or a rank
+    /// takes the full name's words instead.
+    #[test]
+    fn ranks_give_way_to_the_full_name() {
+        let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
+        let names = |given: &str, surname: &str, full: &str| {
+            let p = preparer.prepare(&Record {
+                given_name: given.to_string(),
+                surname: surname.to_string(),
+                full_name: full.to_string(),
+                ..Record::default()
+            });
+            (p.given_joined.to_string(), p.surname_joined.to_string())
+        };
+        let pair = |g: &str, s: &str| (g.to_string(), s.to_string());
+        assert_eq!(
+            names("Sir", "Baronet", "Sir Edmund Giles Loder, 2nd Baronet"),
+            pair("edmund", "loder")
+        );
+        assert_eq!(
+            names("2nd", "Bt.", "2nd Edmond Gilles Bt."),
+            pair("edmond", "gilles")
+        );
+        assert_eq!(
+            names("Ernie", "1st", "Ernie Pollock, 1st"),
+            pair("ernie", "pollock")
+        );
+        // Nothing but titles and ranks: no name at all, rather than a rank.
+        assert_eq!(names("Sir", "Baronet", "Sir Baronet"), pair("", ""));
+        // A rank beside a name is dropped; the name stays.
+        assert_eq!(names("John 3rd", "Smith", ""), pair("john", "smith"));
+    }
+
     fn phones_of(raw: &[&str]) -> Vec<u64> {
         let preparer = Preparer::new("CI", NameVariants::builtin()).expect("CI");
         let record = Record {
