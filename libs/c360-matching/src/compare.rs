@@ -28,6 +28,17 @@ pub enum CompareField {
 
 pub const FIELD_COUNT: usize = 10;
 
+/// Levels that rules and the model name outside comparison (each checked
+/// against [`CompareField::level_names`] in the tests).
+pub mod level {
+    /// Given names: "different".
+    pub const GIVEN_DIFFERENT: u8 = 6;
+    /// Birth dates: "within_year".
+    pub const DOB_WITHIN_YEAR: u8 = 4;
+    /// Birth dates: "different".
+    pub const DOB_DIFFERENT: u8 = 5;
+}
+
 impl CompareField {
     pub const ALL: [CompareField; FIELD_COUNT] = [
         CompareField::Surname,
@@ -98,7 +109,7 @@ impl CompareField {
     /// ("different"): birth dates apart by less than a year. Where matches
     /// never show it, it weighs as "different" does.
     pub fn is_softer_disagreement(self, level: u8) -> bool {
-        matches!(self, CompareField::DateOfBirth) && level == 4
+        matches!(self, CompareField::DateOfBirth) && level == level::DOB_WITHIN_YEAR
     }
 
     pub fn level_count(self) -> usize {

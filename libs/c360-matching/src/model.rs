@@ -274,15 +274,17 @@ impl FsModel {
     /// show: m of the field's "different" level at most [`NEAR_PROOF_M`].
     /// Training sets [`FsModel::proven`] from it.
     pub fn proves(&self) -> crate::rules::Proven {
-        let never = |field: CompareField| {
+        use crate::compare::level::{DOB_DIFFERENT, GIVEN_DIFFERENT};
+        // The levels the vetoes read.
+        let never = |field: CompareField, level: u8| {
             self.m
                 .get(field as usize)
-                .and_then(|levels| levels.last())
+                .and_then(|levels| levels.get(usize::from(level)))
                 .is_some_and(|&m| m <= NEAR_PROOF_M)
         };
         crate::rules::Proven {
-            given_name: never(CompareField::GivenName),
-            birth_date: never(CompareField::DateOfBirth),
+            given_name: never(CompareField::GivenName, GIVEN_DIFFERENT),
+            birth_date: never(CompareField::DateOfBirth, DOB_DIFFERENT),
         }
     }
 
@@ -310,7 +312,7 @@ impl FsModel {
         if self.labels != [0, 0] {
             self.labels.hash(&mut h);
         }
-        if self.proven != crate::rules::Proven::default() {
+        if !self.proven.is_empty() {
             self.proven.hash(&mut h);
         }
         let parameters = format!("fs-{:012x}", h.finish() & 0xffff_ffff_ffff);

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::compare::level::{DOB_DIFFERENT, GIVEN_DIFFERENT};
 use crate::compare::{CompareField, Levels};
 
 /// Which rules apply. Only the national-ID rule is on by default: two valid
@@ -117,13 +118,22 @@ pub fn veto(levels: &Levels, rules: &Rules, proven: Proven) -> Option<Veto> {
     if rules.national_id_conflict && id == 4 {
         return Some(Veto::NationalIdConflict);
     }
-    if rules.twins && (surname == 1 || surname == 2) && dob == 1 && given == 6 && !id_same {
+    if rules.twins
+        && (surname == 1 || surname == 2)
+        && dob == 1
+        && given == GIVEN_DIFFERENT
+        && !id_same
+    {
         return Some(Veto::Twins);
     }
-    if (rules.person_conflict || proven.given_name) && given == 6 && !id_same && email != 1 {
+    if (rules.person_conflict || proven.given_name)
+        && given == GIVEN_DIFFERENT
+        && !id_same
+        && email != 1
+    {
         return Some(Veto::GivenNameConflict);
     }
-    if (rules.person_conflict || proven.birth_date) && dob == 5 && !id_same {
+    if (rules.person_conflict || proven.birth_date) && dob == DOB_DIFFERENT && !id_same {
         return Some(Veto::BirthDateConflict);
     }
     None

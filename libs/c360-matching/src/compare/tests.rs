@@ -88,6 +88,24 @@ fn id_levels() {
     assert_eq!(compare_ids("C0012345678", "C0099345678"), 3);
 }
 
+/// The levels other modules name are the levels the table names.
+#[test]
+fn named_levels_match_the_table() {
+    let name = |f: CompareField, l: u8| f.level_names()[usize::from(l)];
+    assert_eq!(
+        name(CompareField::GivenName, level::GIVEN_DIFFERENT),
+        "different"
+    );
+    assert_eq!(
+        name(CompareField::DateOfBirth, level::DOB_DIFFERENT),
+        "different"
+    );
+    assert_eq!(
+        name(CompareField::DateOfBirth, level::DOB_WITHIN_YEAR),
+        "within_year"
+    );
+}
+
 #[test]
 fn levels_pack_round_trip() {
     let l = Levels([1, 2, 3, 4, 0, 1, 2, 3, 4, 0]);
